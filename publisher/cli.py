@@ -1,0 +1,141 @@
+"""The `publisher` command.
+
+    publisher [--config PATH] publish
+    publisher [--config PATH] status [--json]
+    publisher [--config PATH] classify FILE
+
+Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
+not be written (the rest is still published); 2 usage or config error, or the lock is held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from publisher import __version__
+from publisher.classify import classify
+from publisher.config import Config, load
+from publisher.errors import ConfigError, LockHeld, PublisherError
+from publisher.publish import Progress, publish, status
+from publisher.sources import wire
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="publisher", description="Wire copy in, clean topic feeds out.")
+    p.add_argument("--config", type=Path, default=Path("config.toml"), metavar="PATH",
+                   help="config file (default: ./config.toml)")
+    p.add_argument("--version", action="version", version=f"publisher {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("publish", help="read sources, update the store, write changed feeds")
+    st = sub.add_parser("status", help="entries per topic and the last read of every source")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    cl = sub.add_parser("classify", help="dry run: the stories a file gives and their topics; stores nothing")
+    cl.add_argument("file", type=Path, metavar="FILE")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load(args.config)
+        if args.command == "publish":
+            return _publish(config)
+        if args.command == "status":
+            return _status(config, args.json)
+        return _classify(config, args.file)
+    except (ConfigError, LockHeld) as exc:
+        print(f"publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PublisherError as exc:
+        print(f"publisher: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `publisher classify FILE | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _progress_bar():
+    """A rich progress bar on a terminal; nothing at all otherwise."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   TextColumn("{task.description}"), transient=True)
+    task = bar.add_task("", total=None)
+
+    def update(done: int, total: int, name: str) -> None:
+        bar.update(task, completed=done, total=total, description=name)
+
+    return bar, update
+
+
+def _publish(config: Config) -> int:
+    bar, update = _progress_bar()
+    progress: Progress | None = update
+    if bar:
+        with bar:
+            report = publish(config, datetime.now(UTC), progress=progress)
+    else:
+        report = publish(config, datetime.now(UTC))
+    for line in report.problems():
+        print(line, file=sys.stderr)
+    print(report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _status(config: Config, as_json: bool) -> int:
+    data = status(config, datetime.now(UTC))
+    if as_json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    topics = ", ".join(f"{slug} {n}" for slug, n in data["topics"].items())
+    (merged, n_merged), = data["merged"].items()
+    print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; unclassified {data['unclassified']})")
+    print(f"sources: {len(data['sources'])}")
+    for s in data["sources"]:
+        counts = f"{s['stories']} stories ({s['new']} new, {s['duplicate']} duplicate)"
+        line = f"  {s['outcome']:<9} {s['path']}  {counts}  read {s['read_at']}"
+        print(line + (f"  ({s['reason']})" if s["reason"] else ""))
+    return EXIT_OK
+
+
+def _classify(config: Config, file: Path) -> int:
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        print(f"{file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    result = wire.read(data)
+    for warning in result.warnings:
+        print(f"{file}: warning: {warning}", file=sys.stderr)
+    if result.skipped:
+        print(f"{file}: skipped: {result.skipped}")
+        return EXIT_OK
+    for i, story in enumerate(result.stories, start=1):
+        matches = classify(config.topics, story.text)
+        accepted = [m.slug for m in matches if m.accepted]
+        lines = f"line {story.first_line}" if story.first_line == story.last_line else \
+            f"lines {story.first_line}-{story.last_line}"
+        print(f"{i}. {story.title}")
+        print(f"   {lines}; topics: {', '.join(accepted) or '(none)'}")
+        for m in matches:
+            terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched) or "no terms"
+            verdict = "in" if m.accepted else "out"
+            why = (f"; excluded by \"{m.excluded_by}\"" if m.excluded_by else "") + \
+                  ("; no required term" if m.missing_required else "")
+            print(f"   {verdict:<3} {m.slug}: score {m.score:g} of {m.threshold:g}{why} ({terms})")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

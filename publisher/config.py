@@ -1,0 +1,242 @@
+"""config.toml: load and validate into typed objects.
+
+Every problem is one ConfigError line naming the file, the key and what is wrong, e.g.
+    config.toml: [feeds] max_entries: expected an integer, got "50" (a string)
+Unknown keys are errors too: a misspelt key silently ignored is a rule that never works.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from publisher.classify import TERM_RE
+from publisher.errors import ConfigError
+from publisher.model import SLUG_RE, Rule, Topic
+
+RESERVED_SLUGS = frozenset({"stories", "healthz", "metrics"})
+DEFAULT_BASE_URL = "http://127.0.0.1:8080/"
+# RFC 4151 taggingEntity: a domain name or email address, a comma, a date.
+_AUTHORITY_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"|[^@\s,]+@[A-Za-z0-9.-]+),\d{4}(?:-\d{2}(?:-\d{2})?)?$"
+)
+_LANG_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    title: str
+    id_authority: str
+    base_url: str = DEFAULT_BASE_URL
+    author: str = ""
+    language: str = "en"
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    sources: Path
+    feeds: Path
+    database: Path
+
+    @property
+    def lock(self) -> Path:
+        return self.database.with_name(self.database.name + ".lock")
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    slug: str = "all"
+    title: str = "All stories"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    site: Site
+    paths: Paths
+    topics: tuple[Topic, ...]
+    merged: Merged
+    max_entries: int = 50
+
+
+def _type_name(value: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+class _Checker:
+    """Reads one table, reporting problems as `file: [table] key: problem`."""
+
+    def __init__(self, file: str, where: str, table: Any):
+        self.file, self.where = file, where
+        if not isinstance(table, dict):
+            self.fail(None, f"expected a table, got {_type_name(table)}")
+        self.table = table
+        self.seen: set[str] = set()
+
+    def fail(self, key: str | None, problem: str) -> None:
+        place = f"{self.where} {key}" if key else self.where
+        raise ConfigError(f"{self.file}: {place}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, nonempty: bool = True) -> Any:
+        self.seen.add(key)
+        if key not in self.table:
+            if default is ...:
+                self.fail(key, "missing (required)")
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            want = " or ".join(_type_name(k()) if k is not list else "a list" for k in kinds)
+            self.fail(key, f"expected {want}, got {value!r} ({_type_name(value)})")
+        if nonempty and isinstance(value, str) and not value.strip():
+            self.fail(key, "must not be empty")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.seen))})")
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate a config file. Raises ConfigError (one line) on any problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse(data, path)
+
+
+def parse(data: dict[str, Any], path: Path) -> Config:
+    file = str(path)
+    top = _Checker(file, "(top level)", data)
+    site = _site(_Checker(file, "[site]", top.get("site", dict)))
+    paths = _paths(_Checker(file, "[paths]", top.get("paths", dict, {})), path.resolve().parent)
+    feeds = _Checker(file, "[feeds]", top.get("feeds", dict, {}))
+    max_entries = feeds.get("max_entries", int, 50)
+    if not 1 <= max_entries <= 1000:
+        feeds.fail("max_entries", f"must be between 1 and 1000, got {max_entries}")
+    feeds.done()
+    merged_t = _Checker(file, "[merged]", top.get("merged", dict, {}))
+    merged = Merged(slug=merged_t.get("slug", str, "all"), title=merged_t.get("title", str, "All stories"))
+    _check_slug(merged_t, "slug", merged.slug)
+    merged_t.done()
+    raw_topics = top.get("topics", list)
+    if not raw_topics:
+        top.fail("topics", "at least one [[topics]] table is needed")
+    topics = tuple(_topic(file, i, t) for i, t in enumerate(raw_topics))
+    seen = {merged.slug: "[merged]"}
+    for i, topic in enumerate(topics):
+        if topic.slug in seen:
+            raise ConfigError(f'{file}: [[topics]] #{i + 1} slug: "{topic.slug}" is already used by {seen[topic.slug]}')
+        seen[topic.slug] = f"[[topics]] #{i + 1}"
+    top.done()
+    return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries)
+
+
+def _site(t: _Checker) -> Site:
+    title = t.get("title", str)
+    authority = t.get("id_authority", str)
+    if not _AUTHORITY_RE.match(authority):
+        t.fail("id_authority", f'expected "domain,YYYY[-MM[-DD]]" (a tag: URI authority, e.g. "news.example.org,2026"), got "{authority}"')
+    base_url = t.get("base_url", str, DEFAULT_BASE_URL)
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        t.fail("base_url", f'expected an absolute http(s) URL such as "{DEFAULT_BASE_URL}", got "{base_url}"')
+    if not base_url.endswith("/"):
+        base_url += "/"
+    language = t.get("language", str, "en")
+    if not _LANG_RE.match(language):
+        t.fail("language", f'expected a language tag such as "en" or "en-GB", got "{language}"')
+    site = Site(title=title, id_authority=authority, base_url=base_url,
+                author=t.get("author", str, title), language=language,
+                description=t.get("description", str, title))
+    t.done()
+    return site
+
+
+def _paths(t: _Checker, root: Path) -> Paths:
+    def path(key: str, default: str) -> Path:
+        p = Path(t.get(key, str, default)).expanduser()
+        return p if p.is_absolute() else root / p
+
+    paths = Paths(sources=path("sources", "sources"), feeds=path("feeds", "feeds"),
+                  database=path("database", "publisher.db"))
+    t.done()
+    return paths
+
+
+def _check_slug(t: _Checker, key: str, slug: str) -> None:
+    if not SLUG_RE.match(slug):
+        t.fail(key, f'"{slug}" is not a slug: use lower-case letters, digits and single hyphens')
+    if slug in RESERVED_SLUGS:
+        t.fail(key, f'"{slug}" is reserved (reserved: {", ".join(sorted(RESERVED_SLUGS))})')
+
+
+def _terms(t: _Checker, key: str, value: Any, *, required: bool) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        t.fail(key, f"expected a list of terms, got {_type_name(value)}")
+    if required and not value:
+        t.fail(key, "must not be empty (a rule with no terms can never match)")
+    out = []
+    for term in value:
+        if not isinstance(term, str):
+            t.fail(key, f"expected terms as strings, got {term!r} ({_type_name(term)})")
+        term = term.strip()
+        if not TERM_RE.match(term):
+            t.fail(key, f'"{term}" is not a usable term: words, optionally ending in * (e.g. "ukrain*")')
+        if term.lower() in (o.lower() for o in out):
+            t.fail(key, f'"{term}" is listed twice')
+        out.append(term)
+    return tuple(out)
+
+
+def _topic(file: str, index: int, raw: Any) -> Topic:
+    where = f"[[topics]] #{index + 1}"
+    if isinstance(raw, dict) and isinstance(raw.get("slug"), str):
+        where += f' ("{raw["slug"]}")'
+    t = _Checker(file, where, raw)
+    slug = t.get("slug", str)
+    _check_slug(t, "slug", slug)
+    title = t.get("title", str)
+    threshold = t.get("threshold", (int, float))
+    if not threshold > 0:
+        t.fail("threshold", f"must be greater than 0, got {threshold}")
+    require = _terms(t, "require", t.get("require", list, None), required=True)
+    exclude = _terms(t, "exclude", t.get("exclude", list, None), required=True)
+    raw_rules = t.get("rules", list)
+    if not raw_rules:
+        t.fail("rules", "must not be empty (a topic with no rules matches nothing)")
+    rules = []
+    owner: dict[str, int] = {}
+    for i, raw_rule in enumerate(raw_rules):
+        r = _Checker(file, f"{where} rules[{i}]", raw_rule)
+        weight = r.get("weight", (int, float))
+        if not weight > 0:
+            r.fail("weight", f"must be greater than 0, got {weight}")
+        terms = _terms(r, "terms", r.get("terms", list), required=True)
+        for term in terms:
+            if term.lower() in owner:
+                r.fail("terms", f'"{term}" is already in rules[{owner[term.lower()]}]: give each term one weight')
+            owner[term.lower()] = i
+        r.done()
+        rules.append(Rule(weight=float(weight), terms=terms))
+    t.done()
+    return Topic(slug=slug, title=title, threshold=float(threshold), rules=tuple(rules),
+                 require=require, exclude=exclude)

@@ -1,0 +1,112 @@
+"""Plain data passed between the stages. No I/O here.
+
+sources -> Story -> store -> Entry -> render -> bytes
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One story as a source gave it: no id, no date (those belong to the store)."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+    first_line: int  # 1-based, inclusive, in the source file
+    last_line: int
+    kicker: str | None = None  # the ALL-CAPS label of a one-line story, without the colon
+    truncated: bool = False  # the text stops mid-sentence
+
+    @property
+    def text(self) -> str:
+        """The full text, kicker included: what dedup compares and classification reads."""
+        body = "\n".join(self.paragraphs)
+        return f"{self.kicker}: {body}" if self.kicker else body
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What a source reader made of one input: stories, or a reason to skip it."""
+
+    stories: tuple[Story, ...] = ()
+    skipped: str | None = None  # set when the input yields nothing, with the reason
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Each occurrence of any of `terms` adds `weight` to the topic score."""
+
+    weight: float
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    slug: str
+    title: str
+    threshold: float
+    rules: tuple[Rule, ...]
+    require: tuple[str, ...] = ()  # at least one must occur (empty: no requirement)
+    exclude: tuple[str, ...] = ()  # none may occur
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """Why a story is (or is not) in one topic."""
+
+    slug: str
+    score: float
+    matched: tuple[tuple[str, int], ...]  # (term, occurrences), in rule order
+    excluded_by: str | None = None
+    missing_required: bool = False
+    threshold: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.excluded_by is None and not self.missing_required and self.score >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A published story: what the renderers need, all of it from the store."""
+
+    entry_id: str  # tag: URI, minted once
+    name: str  # URL-safe name of the story, unique
+    title: str
+    paragraphs: tuple[str, ...]
+    published: datetime  # first seen (UTC)
+    updated: datetime  # last revision (UTC)
+    kicker: str | None = None
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed to render: a topic feed or the merged one."""
+
+    slug: str
+    title: str
+    feed_id: str  # tag: URI
+    base_url: str  # public URL of the feeds/ directory, ending in "/"
+    author: str
+    language: str
+    subtitle: str
+    updated: datetime  # newest entry's `updated`, or the store's creation time when empty
+    entries: tuple[Entry, ...] = field(default=())
+
+    @property
+    def home_url(self) -> str:
+        return f"{self.base_url}{self.slug}/"
+
+    def url(self, filename: str) -> str:
+        return f"{self.base_url}{self.slug}/{filename}"
+
+    def entry_url(self, entry: Entry) -> str:
+        return f"{self.base_url}stories/{entry.name}.html"

@@ -1,0 +1,254 @@
+"""The pipeline: sources -> stories -> store -> feeds -> files.
+
+    publish(config, now) = lock, ingest every source, classify, render, write what changed.
+
+A bad source is a result (skipped or failed, with a reason), never a crash; a feed file that
+cannot be written is reported and the others are still written. Files are replaced atomically
+and only when their bytes change, so a second run with nothing new touches nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from publisher import lock
+from publisher.classify import classify, rules_digest
+from publisher.config import Config
+from publisher.dedup import fingerprint
+from publisher.model import FeedSpec
+from publisher.render.feeds import render_atom, render_rss
+from publisher.sources import wire
+from publisher.sources.files import SourceFile, list_sources
+from publisher.store import Store
+
+Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What happened to one source in one run."""
+
+    name: str
+    outcome: str  # "new" | "duplicate" | "skipped" | "failed" | "unchanged" (not read again)
+    reason: str | None = None
+    stories: int = 0
+    new: int = 0
+    duplicate: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PublishReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line each: file + reason
+    feeds_written: list[Path] = field(default_factory=list)
+    feed_files: int = 0
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for s in self.sources if s.outcome in outcomes)
+
+    @property
+    def ok(self) -> bool:
+        """False when a source failed or a file could not be written (exit status 1)."""
+        return not self.errors and not self.count("failed")
+
+    def summary(self) -> str:
+        read = self.count("new", "duplicate", "skipped")
+        new = sum(s.new for s in self.sources)
+        dup = sum(s.duplicate for s in self.sources)
+        return (f"publish: {read} files read ({self.count('skipped')} skipped, {self.count('failed')} failed, "
+                f"{self.count('unchanged')} unchanged); {new + dup} stories ({new} new, {dup} duplicate); "
+                f"{len(self.feeds_written)} of {self.feed_files} feed files written")
+
+    def problems(self) -> list[str]:
+        """One line per problem or warning, naming the file."""
+        lines = []
+        for s in self.sources:
+            lines += [f"{s.name}: warning: {w}" for w in s.warnings]
+            if s.outcome in ("skipped", "failed"):
+                lines.append(f"{s.name}: {s.outcome}: {s.reason}")
+        return lines + self.errors
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a source file. (A seam for tests that inject I/O errors: CI runs as root.)"""
+    return path.read_bytes()
+
+
+def publish(config: Config, now: datetime, *, progress: Progress | None = None) -> PublishReport:
+    """Run the whole pipeline once. Raises LockHeld if another process is writing."""
+    report = PublishReport()
+    with lock.held(config.paths.lock):
+        store = Store.open(config.paths.database, now=now)
+        try:
+            ingest(store, config, now, report, progress)
+            classify_entries(store, config)
+            write_feeds(config, feed_specs(store, config), report)
+        finally:
+            store.close()
+    return report
+
+
+def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
+           progress: Progress | None = None) -> None:
+    root = config.paths.sources
+    try:
+        files = list_sources(root)
+    except FileNotFoundError:
+        report.errors.append(f"{root}: sources directory not found")
+        return
+    except OSError as exc:
+        report.errors.append(f"{root}: cannot list sources directory: {exc.strerror or exc}")
+        return
+    for done, source in enumerate(files):
+        if progress:
+            progress(done, len(files), source.name)
+        report.sources.append(ingest_file(store, source, config, now))
+    if progress:
+        progress(len(files), len(files), "")
+
+
+def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime) -> SourceReport:
+    """Read one file into the store, in one transaction: all its stories or none."""
+    name = source.name
+    try:
+        st = source.path.stat()
+    except OSError as exc:
+        return _failed(store, name, now, f"cannot stat: {exc.strerror or exc}")
+    state = store.source_state(name)
+    if state and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        return SourceReport(name, "unchanged")
+    if st.st_size > wire.MAX_BYTES:
+        data = None
+    else:
+        try:
+            data = read_bytes(source.path)
+        except OSError as exc:
+            return _failed(store, name, now, f"cannot read: {exc.strerror or exc}")
+    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    if state and sha is not None and state.sha256 == sha:
+        with store.transaction():
+            store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
+        return SourceReport(name, "unchanged")
+    result = wire.read(data) if data is not None else wire.ReadResult(
+        skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
+    try:
+        with store.transaction():
+            source_id = store.ensure_source(name)
+            read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
+            rep = SourceReport(name, "skipped", result.skipped, warnings=result.warnings)
+            for story in result.stories:
+                added = store.add_story(story, fingerprint(story.text), source=source_id, read=read, now=now,
+                                        authority=config.site.id_authority)
+                rep.stories += 1
+                if added.outcome == "new":
+                    rep.new += 1
+                else:
+                    rep.duplicate += 1
+            if result.stories:
+                rep.outcome = "new" if rep.new else "duplicate"
+                rep.reason = "; ".join(result.warnings) or None
+            store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate)
+    except Exception as exc:  # one file's failure is its result, not the run's end
+        return _failed(store, name, now, f"cannot store: {type(exc).__name__}: {exc}")
+    return rep
+
+
+def _failed(store: Store, name: str, now: datetime, reason: str) -> SourceReport:
+    with store.transaction():
+        source_id = store.ensure_source(name)
+        store.finish_read(store.start_read(source_id, now, None, None, None), "failed", reason)
+    return SourceReport(name, "failed", reason)
+
+
+def classify_entries(store: Store, config: Config) -> int:
+    """Bring topic membership up to date with the current rules; returns entries classified."""
+    digest = rules_digest(config.topics)
+    n = 0
+    with store.transaction():
+        for entry, text in store.unclassified_texts(digest):
+            matches = classify(config.topics, text)
+            store.set_topics(entry, digest, [(m.slug, m.score) for m in matches if m.accepted])
+            n += 1
+    return n
+
+
+def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
+    """Every feed to publish: one per topic, in config order, then the merged feed."""
+    site = config.site
+    feeds = [(t.slug, t.title, f"{t.title}: stories from {site.title}") for t in config.topics]
+    feeds.append((config.merged.slug, config.merged.title, f"{site.description}: every story of every topic"))
+    specs = []
+    for slug, title, subtitle in feeds:
+        topic = None if slug == config.merged.slug else slug
+        entries = tuple(store.feed_entries(topic, config.max_entries))
+        updated = max((e.updated for e in entries), default=None) or store.created_at
+        specs.append(FeedSpec(slug=slug, title=f"{site.title}: {title}", feed_id=f"tag:{site.id_authority}:feed/{slug}",
+                              base_url=site.base_url, author=site.author, language=site.language,
+                              subtitle=subtitle, updated=updated, entries=entries))
+    return specs
+
+
+def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
+    for spec in specs:
+        for filename, render in (("atom.xml", render_atom), ("rss.xml", render_rss)):
+            path = config.paths.feeds / spec.slug / filename
+            report.feed_files += 1
+            try:
+                if write_if_changed(path, render(spec)):
+                    report.feeds_written.append(path)
+            except OSError as exc:
+                report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Replace `path` with `data` atomically (temp file, fsync, rename) unless it already holds
+    exactly those bytes. Returns True when the file was written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+def status(config: Config, now: datetime) -> dict[str, Any]:
+    """The `status --json` document: entries per topic, unclassified, every source's last read."""
+    empty = {"topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
+             "entries": 0, "unclassified": 0, "sources": []}
+    if not config.paths.database.exists():
+        return empty
+    store = Store.open(config.paths.database, now=now, migrate=False)
+    try:
+        counts = store.topic_counts()
+        return {
+            "topics": {t.slug: counts.get(t.slug, 0) for t in config.topics},
+            "merged": {config.merged.slug: store.count_in_any_topic()},
+            "entries": store.count_entries(),
+            "unclassified": store.count_unclassified(),
+            "sources": store.sources(),
+        }
+    finally:
+        store.close()

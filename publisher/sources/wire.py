@@ -1,0 +1,260 @@
+"""Wire-text files: bytes in, Stories out. Pure: no disk, no clock.
+
+The format (see README "Source files"): one paragraph a line, no titles, dates or ids.
+Segmentation rules, applied to each line in this order:
+
+1. blank line            ends the current article
+2. caption (Photo: AFP)  belongs to the article, dropped from the text; never ends a story
+3. KICKER: lede ...      an ALL-CAPS label and a colon: a story of its own
+4. very long line        a story of its own (articles are split one paragraph a line)
+5. ordinary line         joins the current article
+6. a line cut off mid-sentence (no closing punctuation) ends the story it belongs to
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+from publisher.model import ReadResult, Story
+
+#: Files larger than this are skipped: wire dumps are kilobytes, not tens of megabytes.
+MAX_BYTES = 32 * 1024 * 1024
+#: A line at least this long is a story of its own. In real dumps article paragraphs stay
+#: under ~250 characters and one-line stories run to 600 and more.
+LONG_LINE = 400
+#: Titles are shortened to at most this many characters, at a word boundary.
+TITLE_MAX = 140
+#: A kicker is short: at most this many characters before its colon.
+KICKER_MAX = 60
+
+_BINARY_SAMPLE = 64 * 1024
+# Bytes that do not occur in text: C0 controls except \t \n \f \r and ESC.
+_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27})
+# Characters XML 1.0 cannot carry (and that no story needs).
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SPACES = re.compile(r"\s+")
+
+_CAPTION = re.compile(
+    r"""^(?:file\s+)?(?:photo(?:graph)?s?|pictures?|images?|videos?|graphics?|illustrations?)
+        \s*(?::|：|\bcourtesy\b|\bby\b|\bcredit\b)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+CAPTION_MAX = 120
+
+_KICKER_CHARS = re.compile(r"^[^\W_][\w '’&.,/-]*$")
+# Characters that close a sentence (possibly followed by closing quotes/brackets).
+_CLOSERS = ".!?…"
+_TRAILING = "\"”’')]»"
+
+# Words that start a sentence but are lower-case mid-sentence: where a kicker's summary
+# runs into the lede without a full stop, the lede usually starts with one of them.
+_LEDE_STARTERS = frozenset(
+    """A An The In On At After As With For From When While It Its He She His Her They Their
+    We Our This That These Those Some More Most Many Several According Despite Since If But
+    Although Amid Officials Police Local Two Three Four Five Six Seven Eight Nine Ten
+    One Last Earlier Later Yesterday Today Tomorrow Meanwhile However Under Over""".split()
+)
+_REPORTING_VERBS = frozenset("said says added reported stated announced warned told wrote".split())
+_SUMMARY_MIN_WORDS = 4
+_SUMMARY_MAX_CHARS = 320
+
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof st gen lt col sgt capt cmdr adm gov sen rep jan feb mar apr jun jul
+    aug sep sept oct nov dec no vs etc inc co corp ltd jr sr""".split()
+)
+_SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-9])")
+
+
+def read(data: bytes) -> ReadResult:
+    """Turn the bytes of one wire-text file into stories (or a reason to skip it)."""
+    if len(data) > MAX_BYTES:
+        return ReadResult(skipped=f"too large ({len(data):,} bytes; the limit is {MAX_BYTES:,})")
+    text, warnings, skipped = decode(data)
+    if skipped:
+        return ReadResult(skipped=skipped)
+    stories = segment(text)
+    if not stories:
+        return ReadResult(skipped="no stories in it (only blank or caption lines)", warnings=warnings)
+    return ReadResult(stories=tuple(stories), warnings=warnings)
+
+
+def decode(data: bytes) -> tuple[str, tuple[str, ...], str | None]:
+    """Bytes to text with normalised line endings: (text, warnings, reason to skip or None)."""
+    if not data.strip():
+        return "", (), "empty file"
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return _lines(data.decode(codec)), (), None
+            except UnicodeDecodeError as exc:
+                return "", (), f"invalid {codec.upper()} ({exc.reason} at byte {exc.start})"
+    # Binary detection comes before any fallback decoding: cp1252 decodes almost any bytes.
+    sample = data[:_BINARY_SAMPLE]
+    if b"\x00" in sample:
+        return "", (), "binary file (contains NUL bytes)"
+    controls = sum(sample.count(b) for b in _CONTROL_BYTES)
+    if controls > len(sample) * 0.05:
+        return "", (), f"binary file ({controls} control bytes in the first {len(sample):,})"
+    warnings: tuple[str, ...] = ()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = data.decode("cp1252", errors="replace")
+        warnings = (f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as cp1252",)
+    text = _lines(text)
+    if not text.strip():
+        return "", warnings, "empty file"
+    return text, warnings, None
+
+
+def _lines(text: str) -> str:
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def clean_line(line: str) -> str:
+    """One line of text with XML-illegal characters removed and whitespace collapsed."""
+    return unicodedata.normalize("NFC", _SPACES.sub(" ", _XML_ILLEGAL.sub("", line))).strip()
+
+
+def is_caption(line: str) -> bool:
+    return len(line) <= CAPTION_MAX and _CAPTION.match(line) is not None
+
+
+def split_kicker(line: str) -> tuple[str, str] | None:
+    """(kicker, rest) when the line starts with an ALL-CAPS label and a colon, else None."""
+    colon = line.find(":", 0, KICKER_MAX + 1)
+    if colon < 2 or not line[colon + 1 : colon + 2].isspace():
+        return None
+    kicker, rest = line[:colon].strip(), line[colon + 1 :].strip()
+    letters = [c for c in kicker if c.isalpha()]
+    if len(letters) < 2 or any(not c.isupper() for c in letters) or not rest:
+        return None
+    if not _KICKER_CHARS.match(kicker) or len(kicker.split()) > 8:
+        return None
+    return kicker, rest
+
+
+def is_cut_off(line: str) -> bool:
+    """True when a line stops mid-sentence: it does not end with closing punctuation."""
+    end = line.rstrip(_TRAILING)
+    return not end or end[-1] not in _CLOSERS
+
+
+def split_summary(rest: str) -> tuple[str | None, str]:
+    """Split what follows a kicker into (summary, lede).
+
+    The summary runs straight into the lede with no full stop: the lede starts at a
+    capitalised word that follows a word with no punctuation. Preferred: a word that is
+    only capitalised at a sentence start ("... in Zhongshan A 27-year-old ..."); failing
+    that, a capitalised word after a reporting verb ("... an official said China has ...").
+    Returns (None, rest) when no boundary is found.
+    """
+    words = rest.split(" ")
+    fallback = None
+    length = len(words[0])
+    for i in range(1, len(words)):
+        prev, word = words[i - 1], words[i]
+        length += 1 + len(word)
+        if length - len(word) > _SUMMARY_MAX_CHARS:
+            break
+        if i < _SUMMARY_MIN_WORDS or not word[:1].isupper() or not prev[-1:].isalnum():
+            continue
+        if prev.endswith(".") or i >= len(words) - 2:
+            continue
+        bare = word.rstrip(",;:")
+        if bare in _LEDE_STARTERS:
+            return " ".join(words[:i]), " ".join(words[i:])
+        if fallback is None and prev.lower() in _REPORTING_VERBS:
+            fallback = i
+    if fallback is not None:
+        return " ".join(words[:fallback]), " ".join(words[fallback:])
+    return None, rest
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a paragraph (the whole paragraph if it has one sentence)."""
+    for m in _SENTENCE_END.finditer(text):
+        before = text[: m.start(1)]
+        word = before.rsplit(" ", 1)[-1].lstrip("(\"“‘")
+        if m.group(1) == "." and (word.lower() in _ABBREVIATIONS or (len(word) <= 3 and word.isupper()) or
+                                  re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word)):
+            continue  # "Mr. Lai", "U.S. officials", "the US. ..." is rare; "Gen. Koo"
+        return text[: m.end(2)].strip()
+    return text.strip()
+
+
+def shorten(text: str, limit: int = TITLE_MAX) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis if cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    clause = cut.rfind(", ")
+    if clause >= limit // 2:
+        return cut[:clause]  # a whole clause reads as a headline; no ellipsis needed
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:–—-") + "…"
+
+
+def _title(kicker: str | None, summary: str | None, first: str) -> str:
+    if kicker:
+        return shorten(f"{kicker}: {summary or first_sentence(first)}")
+    return shorten(first_sentence(first))
+
+
+def segment(text: str) -> list[Story]:
+    """Split decoded text (lines separated by \\n) into stories, by the rules in the module doc."""
+    stories: list[Story] = []
+    article: list[tuple[int, str]] = []  # (line number, text) of the open article
+    last_line = 0  # last line number belonging to the open article (captions included)
+
+    def close(truncated: bool = False) -> None:
+        nonlocal article
+        if article:
+            paragraphs = tuple(t for _, t in article)
+            stories.append(Story(
+                title=_title(None, None, paragraphs[0]),
+                paragraphs=paragraphs,
+                first_line=article[0][0],
+                last_line=max(last_line, article[-1][0]),
+                truncated=truncated,
+            ))
+        article = []
+
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = clean_line(raw)
+        if not line:
+            close()
+            continue
+        if is_caption(line):
+            if article:
+                last_line = number
+            continue
+        kicked = split_kicker(line)
+        if kicked or len(line) >= LONG_LINE:
+            close()
+            stories.append(_one_line_story(number, line, kicked))
+            continue
+        article.append((number, line))
+        last_line = number
+        if is_cut_off(line):
+            close(truncated=True)
+    close()
+    return stories
+
+
+def _one_line_story(number: int, line: str, kicked: tuple[str, str] | None) -> Story:
+    truncated = is_cut_off(line)
+    if kicked is None:
+        return Story(title=_title(None, None, line), paragraphs=(line,), first_line=number,
+                     last_line=number, truncated=truncated)
+    kicker, rest = kicked
+    summary, lede = split_summary(rest)
+    paragraphs = (summary, lede) if summary else (lede,)
+    return Story(title=_title(kicker, summary, lede), paragraphs=paragraphs, first_line=number,
+                 last_line=number, kicker=kicker, truncated=truncated)
+

@@ -1,0 +1,355 @@
+"""The SQLite store: the system of record. The only module that imports sqlite-utils.
+
+Tables (see MIGRATIONS for the exact schema):
+- entries      one per published story: stable tag: id, name, first_seen, updated, current version
+- versions     every distinct text seen for an entry (fingerprint unique)
+- provenance   where each version came from: source, read, lines; one row per arrival
+- sources      every input (kind 'file': a path relative to the sources dir) and its last stat
+- reads        every time a source was read: outcome, reason, counts
+- entry_topics topic membership of each entry's current version under the current rules
+- meta         created_at (the date of an empty feed)
+
+Times are stored as UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as it reads.
+Writes happen inside `transaction()` (BEGIN IMMEDIATE): one writer at a time, and a file's
+stories land all together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from publisher.errors import StoreError
+from publisher.model import Entry, Story
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+MIGRATIONS = Migrations("publisher")
+
+
+def format_time(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: publisher stores UTC times only")
+    return dt.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: Database) -> None:
+    for statement in _statements("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            location TEXT NOT NULL,
+            size INTEGER,
+            mtime_ns INTEGER,
+            sha256 TEXT,
+            last_read INTEGER,
+            UNIQUE (kind, location)
+        );
+        CREATE TABLE reads (
+            id INTEGER PRIMARY KEY,
+            source INTEGER NOT NULL REFERENCES sources(id),
+            read_at TEXT NOT NULL,
+            size INTEGER,
+            mtime_ns INTEGER,
+            sha256 TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('new', 'duplicate', 'skipped', 'failed')),
+            reason TEXT,
+            stories INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            duplicate INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX reads_source ON reads (source);
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            entry_id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL UNIQUE,
+            first_seen TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            current_version INTEGER,
+            classified TEXT
+        );
+        CREATE INDEX entries_newest ON entries (first_seen DESC, id DESC);
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            entry INTEGER NOT NULL REFERENCES entries(id),
+            fingerprint TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            kicker TEXT,
+            paragraphs TEXT NOT NULL,
+            truncated INTEGER NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+        CREATE INDEX versions_entry ON versions (entry);
+        CREATE TABLE provenance (
+            id INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL REFERENCES versions(id),
+            source INTEGER NOT NULL REFERENCES sources(id),
+            read INTEGER NOT NULL REFERENCES reads(id),
+            first_line INTEGER,
+            last_line INTEGER,
+            UNIQUE (version, source, first_line, last_line)
+        );
+        CREATE TABLE entry_topics (
+            topic TEXT NOT NULL,
+            entry INTEGER NOT NULL REFERENCES entries(id),
+            score REAL NOT NULL,
+            PRIMARY KEY (topic, entry)
+        ) WITHOUT ROWID;
+        CREATE INDEX entry_topics_entry ON entry_topics (entry)
+    """):
+        db.execute(statement)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    id: int
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """What storing one story did."""
+
+    outcome: str  # "new" | "duplicate"
+    entry: int  # entries.id
+    version: int  # versions.id
+
+
+def story_name(title: str, fingerprint: str) -> str:
+    """A URL-safe, unique, readable name: ascii words of the title + a fingerprint prefix."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > 60:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return f"{slug}-{fingerprint[:8]}" if slug else fingerprint[:12]
+
+
+class Store:
+    """All reads and writes of the database. Open with Store.open(path)."""
+
+    def __init__(self, db: Database, path: Path):
+        self.db = db
+        self.path = path
+        self._last_instant: datetime | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, now: datetime, migrate: bool = True) -> Store:
+        """Open (creating it when missing) and bring the schema up to date.
+
+        `now` is recorded as the creation time of a new database. With migrate=False a
+        database with pending migrations is refused (readers must not write).
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=30)
+            db = Database(conn)
+            db.execute("PRAGMA foreign_keys = ON")
+            if migrate:
+                db.execute("PRAGMA journal_mode = WAL")
+                MIGRATIONS.apply(db)
+                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at', ?)",
+                           [format_time(now)])
+            elif MIGRATIONS.pending(db):
+                raise StoreError(f"{path}: database schema is out of date; run `publisher publish` to upgrade it")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open database: {exc}") from None
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, taking the write lock up front (BEGIN IMMEDIATE)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            self._last_instant = None
+            raise
+        self.db.commit()
+
+    def _one(self, sql: str, params: Any = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    @property
+    def created_at(self) -> datetime:
+        value = self._one("SELECT value FROM meta WHERE key = 'created_at'")
+        return parse_time(value)
+
+    # -- sources and reads -------------------------------------------------------------------
+
+    def source_state(self, location: str, kind: str = "file") -> SourceState | None:
+        row = self.db.execute("SELECT id, size, mtime_ns, sha256 FROM sources WHERE kind = ? AND location = ?",
+                              [kind, location]).fetchone()
+        return SourceState(*row) if row else None
+
+    def ensure_source(self, location: str, kind: str = "file") -> int:
+        self.db.execute("INSERT OR IGNORE INTO sources (kind, location) VALUES (?, ?)", [kind, location])
+        return self._one("SELECT id FROM sources WHERE kind = ? AND location = ?", [kind, location])
+
+    def remember_stat(self, source: int, size: int, mtime_ns: int) -> None:
+        """The file's content is unchanged (same sha256): remember its new stat only."""
+        self.db.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE id = ?", [size, mtime_ns, source])
+
+    def start_read(self, source: int, read_at: datetime, size: int | None, mtime_ns: int | None,
+                   sha256: str | None) -> int:
+        cur = self.db.execute(
+            "INSERT INTO reads (source, read_at, size, mtime_ns, sha256, outcome) VALUES (?, ?, ?, ?, ?, 'failed')",
+            [source, format_time(read_at), size, mtime_ns, sha256])
+        return cur.lastrowid
+
+    def finish_read(self, read: int, outcome: str, reason: str | None, stories: int = 0, new: int = 0,
+                    duplicate: int = 0) -> None:
+        """Record the outcome of a read and make it the source's latest state.
+
+        The stat and hash are remembered only for reads that succeeded, so a file that failed
+        is tried again next time even if it did not change.
+        """
+        self.db.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ? WHERE id = ?",
+                        [outcome, reason, stories, new, duplicate, read])
+        keep = outcome != "failed"
+        self.db.execute(
+            """UPDATE sources SET last_read = r.id,
+                   size = CASE WHEN ? THEN r.size END, mtime_ns = CASE WHEN ? THEN r.mtime_ns END,
+                   sha256 = CASE WHEN ? THEN r.sha256 END
+               FROM (SELECT id, source, size, mtime_ns, sha256 FROM reads WHERE id = ?) AS r
+               WHERE sources.id = r.source""",
+            [keep, keep, keep, read])
+
+    # -- stories -----------------------------------------------------------------------------
+
+    def _next_instant(self, now: datetime) -> datetime:
+        """`now`, or just after the newest stored instant: every entry gets a distinct time,
+        in ingest order (feed readers and the W3C validator dislike equal `updated` times)."""
+        if self._last_instant is None:
+            newest = self._one("SELECT max(updated) FROM entries")
+            self._last_instant = parse_time(newest) if newest else datetime.min.replace(tzinfo=UTC)
+        instant = max(now.astimezone(UTC), self._last_instant + timedelta(microseconds=1))
+        self._last_instant = instant
+        return instant
+
+    def add_story(self, story: Story, fingerprint: str, *, source: int, read: int, now: datetime,
+                  authority: str) -> Added:
+        """Store one story: a known fingerprint adds provenance; a new one creates an entry
+        whose tag: id is minted here, once, from the authority and the fingerprint."""
+        row = self.db.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
+        if row:
+            version, entry = row
+            outcome = "duplicate"
+        else:
+            instant = format_time(self._next_instant(now))
+            entry_id = f"tag:{authority}:story/{fingerprint[:24]}"
+            entry = self.db.execute(
+                "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
+                [entry_id, story_name(story.title, fingerprint), instant, instant]).lastrowid
+            version = self.db.execute(
+                """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [entry, fingerprint, story.title, story.kicker,
+                 json.dumps(list(story.paragraphs), ensure_ascii=False), int(story.truncated), instant]).lastrowid
+            self.db.execute("UPDATE entries SET current_version = ? WHERE id = ?", [version, entry])
+            outcome = "new"
+        self.db.execute(
+            """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line)
+               VALUES (?, ?, ?, ?, ?)""",
+            [version, source, read, story.first_line, story.last_line])
+        return Added(outcome, entry, version)
+
+    # -- classification ----------------------------------------------------------------------
+
+    def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str]]:
+        """(entry, text of its current version) for entries whose topics are stale under
+        the rules with this digest (new entries, revised entries, or the rules changed)."""
+        rows = self.db.execute(
+            """SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
+               WHERE e.classified IS NOT (? || ':' || e.current_version) ORDER BY e.id""", [digest]).fetchall()
+        for entry, kicker, paragraphs in rows:
+            body = "\n".join(json.loads(paragraphs))
+            yield entry, f"{kicker}: {body}" if kicker else body
+
+    def set_topics(self, entry: int, digest: str, topics: list[tuple[str, float]]) -> None:
+        self.db.execute("DELETE FROM entry_topics WHERE entry = ?", [entry])
+        if topics:
+            self.db.conn.executemany("INSERT INTO entry_topics (topic, entry, score) VALUES (?, ?, ?)",
+                                     [(slug, entry, score) for slug, score in topics])
+        self.db.execute("UPDATE entries SET classified = ? || ':' || current_version WHERE id = ?", [digest, entry])
+
+    # -- feeds -------------------------------------------------------------------------------
+
+    _ENTRY_COLUMNS = """e.entry_id, e.name, e.first_seen, e.updated, v.title, v.kicker, v.paragraphs, v.truncated"""
+
+    def feed_entries(self, topic: str | None, limit: int) -> list[Entry]:
+        """The newest `limit` entries of a topic (or of any topic, for topic=None), newest
+        first: by first_seen, then by entry row id (both fixed once stored)."""
+        if topic is None:
+            where, params = "EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)", [limit]
+        else:
+            where, params = "e.id IN (SELECT entry FROM entry_topics WHERE topic = ?)", [topic, limit]
+        rows = self.db.execute(
+            f"""SELECT {self._ENTRY_COLUMNS} FROM entries e JOIN versions v ON v.id = e.current_version
+                WHERE {where} ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
+        return [Entry(entry_id=r[0], name=r[1], published=parse_time(r[2]), updated=parse_time(r[3]),
+                      title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]))
+                for r in rows]
+
+    def latest_update(self, topic: str | None) -> datetime | None:
+        """The newest `updated` among all entries of a topic (None: of any topic)."""
+        if topic is None:
+            value = self._one("SELECT max(e.updated) FROM entries e JOIN entry_topics t ON t.entry = e.id")
+        else:
+            value = self._one("""SELECT max(e.updated) FROM entries e JOIN entry_topics t ON t.entry = e.id
+                                 WHERE t.topic = ?""", [topic])
+        return parse_time(value) if value else None
+
+    # -- status ------------------------------------------------------------------------------
+
+    def topic_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT topic, count(*) FROM entry_topics GROUP BY topic ORDER BY topic").fetchall())
+
+    def count_entries(self) -> int:
+        return self._one("SELECT count(*) FROM entries")
+
+    def count_unclassified(self) -> int:
+        return self._one("SELECT count(*) FROM entries e WHERE NOT EXISTS "
+                         "(SELECT 1 FROM entry_topics t WHERE t.entry = e.id)")
+
+    def count_in_any_topic(self) -> int:
+        return self._one("SELECT count(DISTINCT entry) FROM entry_topics")
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Each source with the outcome of its latest read, in path order."""
+        rows = self.db.execute(
+            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at
+               FROM sources s JOIN reads r ON r.id = s.last_read ORDER BY s.kind, s.location""").fetchall()
+        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at")
+        return [dict(zip(keys, row)) for row in rows]
