@@ -15,13 +15,15 @@ _QUOTES = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u2026": "...",
+    # invisible: BOM / zero-width no-break space, zero-width (non-)joiners and space, soft hyphen
+    "\ufeff": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\u00ad": None,
 })
 _SPACES = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
     """Canonical form of a text for comparison: NFKC, casefolded, ASCII quotes and dashes,
-    whitespace collapsed (line breaks included: paragraphing does not make a new story)."""
+    invisible characters dropped, whitespace collapsed (line breaks included: paragraphing does not make a new story)."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
     return _SPACES.sub(" ", text).strip()
 

@@ -42,7 +42,7 @@ def summary_text(entry: Entry) -> str:
     return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
 
 
-def _generator(spec: FeedSpec, self_url: str) -> FeedGenerator:
+def _generator(spec: FeedSpec, self_url: str, *, rss: bool = False) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(spec.feed_id)
     fg.title(xml_text(spec.title))
@@ -58,7 +58,9 @@ def _generator(spec: FeedSpec, self_url: str) -> FeedGenerator:
         fe.id(entry.entry_id)  # RSS: <guid isPermaLink="false">
         fe.title(xml_text(entry.title))
         fe.link(href=spec.entry_url(entry), rel="alternate")
-        fe.summary(summary_text(entry))  # Atom <summary>; RSS <description>
+        summary = summary_text(entry)
+        # Atom <summary> is plain text; RSS <description> is HTML, so escape it there.
+        fe.summary(html.escape(summary, quote=False) if rss else summary)
         fe.content(content_html(entry), type="html")  # Atom <content>; RSS <content:encoded>
         fe.published(entry.published)  # RSS <pubDate>
         fe.updated(entry.updated)
@@ -70,7 +72,7 @@ def render_atom(spec: FeedSpec) -> bytes:
 
 
 def render_rss(spec: FeedSpec) -> bytes:
-    data = _generator(spec, spec.url("rss.xml")).rss_str(pretty=True, encoding="UTF-8")
+    data = _generator(spec, spec.url("rss.xml"), rss=True).rss_str(pretty=True, encoding="UTF-8")
     # RSS titles are plain text: readers differ on whether "&amp;" in them is markup, so the
     # RSS profile (and the W3C validator) want numeric references for & and < there.
     return _RSS_TITLE.sub(lambda m: b"<title>" + m.group(1).replace(b"&amp;", b"&#38;")

@@ -56,7 +56,12 @@ _LEDE_STARTERS = frozenset(
     Although Amid Officials Police Local Two Three Four Five Six Seven Eight Nine Ten
     One Last Earlier Later Yesterday Today Tomorrow Meanwhile However Under Over""".split()
 )
-_REPORTING_VERBS = frozenset("said says added reported stated announced warned told wrote".split())
+# Failing a sentence starter, the summary often ends in an attribution or a day:
+# "... the operator said Passengers will ...", "... officials said on Monday Shipping ...".
+_SUMMARY_ENDINGS = frozenset(
+    """said says added reported stated announced warned told wrote yesterday today tonight
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)
 _SUMMARY_MIN_WORDS = 4
 _SUMMARY_MAX_CHARS = 320
 
@@ -149,7 +154,7 @@ def split_summary(rest: str) -> tuple[str | None, str]:
     The summary runs straight into the lede with no full stop: the lede starts at a
     capitalised word that follows a word with no punctuation. Preferred: a word that is
     only capitalised at a sentence start ("... in Zhongshan A 27-year-old ..."); failing
-    that, a capitalised word after a reporting verb ("... an official said China has ...").
+    that, a capitalised word after an attribution or a day ("... an official said China has ...").
     Returns (None, rest) when no boundary is found.
     """
     words = rest.split(" ")
@@ -167,7 +172,7 @@ def split_summary(rest: str) -> tuple[str | None, str]:
         bare = word.rstrip(",;:")
         if bare in _LEDE_STARTERS:
             return " ".join(words[:i]), " ".join(words[i:])
-        if fallback is None and prev.lower() in _REPORTING_VERBS:
+        if fallback is None and prev.lower() in _SUMMARY_ENDINGS:
             fallback = i
     if fallback is not None:
         return " ".join(words[:fallback]), " ".join(words[fallback:])
@@ -195,15 +200,18 @@ def shorten(text: str, limit: int = TITLE_MAX) -> str:
     clause = cut.rfind(", ")
     if clause >= limit // 2:
         return cut[:clause]  # a whole clause reads as a headline; no ellipsis needed
-    if " " in cut:
-        cut = cut[: cut.rindex(" ")]
+    if not text[limit - 1].isspace() and " " in cut:
+        cut = cut[: cut.rindex(" ")]  # drop the word that was cut through
     return cut.rstrip(" ,;:–—-") + "…"
 
 
 def _title(kicker: str | None, summary: str | None, first: str) -> str:
-    if kicker:
-        return shorten(f"{kicker}: {summary or first_sentence(first)}")
-    return shorten(first_sentence(first))
+    """A headline: the kicker and/or the first sentence, shortened; no closing full stop."""
+    text = f"{kicker}: {summary or first_sentence(first)}" if kicker else first_sentence(first)
+    title = shorten(text)
+    if title.endswith(".") and not title.endswith(".."):
+        title = title[:-1]
+    return title
 
 
 def segment(text: str) -> list[Story]:

@@ -1,0 +1,92 @@
+"""Topic rules: story/expected-topics pairs in tests/data/classify/ under the shipped config,
+and each scoring rule on its own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DATA, ROOT
+from publisher import config as config_mod
+from publisher.classify import MAX_HITS_PER_TERM, classify, rules_digest, score
+from publisher.model import Rule, Topic
+from publisher.sources import wire
+
+SHIPPED = config_mod.load(ROOT / "config.toml")
+CASES = sorted((DATA / "classify").glob("*.txt"))
+
+
+def accepted(text: str, topics=SHIPPED.topics) -> list[str]:
+    return [m.slug for m in classify(topics, text) if m.accepted]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_shipped_rules_sort_stories_as_expected(case):
+    (story,) = wire.read(case.read_bytes()).stories
+    expected = json.loads(case.with_suffix(".json").read_text())["topics"]
+    assert accepted(story.text) == expected
+
+
+def test_seed_is_one_ukraine_and_four_taiwan_security_stories(seed):
+    stories = wire.read(seed).stories
+    assert [accepted(s.text) for s in stories] == [["ukraine"]] + [["taiwan-security"]] * 4
+
+
+def topic(*rules: Rule, threshold: float = 1, require=(), exclude=()) -> Topic:
+    return Topic(slug="t", title="T", threshold=threshold, rules=rules, require=tuple(require), exclude=tuple(exclude))
+
+
+def test_terms_match_whole_words_case_and_quote_insensitively():
+    t = topic(Rule(1, ("taiwan's", "pla")))
+    assert score(t, "TAIWAN’S navy and the PLA").matched == (("taiwan's", 1), ("pla", 1))
+    assert score(t, "a plan to explain").score == 0
+
+
+def test_wildcard_matches_word_starts():
+    t = topic(Rule(2, ("ukrain*",)))
+    m = score(t, "Ukraine and Ukrainian troops; not Pro-ukrainian? yes, that too")
+    assert m.matched == (("ukrain*", 3),)
+
+
+def test_phrases_match_across_whitespace_and_longest_term_wins():
+    t = topic(Rule(3, ("taiwan strait",)), Rule(1, ("taiwan",)))
+    m = score(t, "ships in the Taiwan\n  Strait near Taiwan")
+    assert m.matched == (("taiwan strait", 1), ("taiwan", 1))
+    assert m.score == 4
+
+
+def test_each_term_counts_at_most_max_hits():
+    t = topic(Rule(1, ("war",)))
+    assert score(t, "war " * 10).score == MAX_HITS_PER_TERM
+
+
+def test_threshold_is_inclusive():
+    t = topic(Rule(2, ("drone",)), threshold=4)
+    assert not score(t, "a drone").accepted
+    assert score(t, "a drone, another drone").accepted
+
+
+def test_a_required_term_must_occur():
+    t = topic(Rule(5, ("missile*",)), require=("taiwan",))
+    assert score(t, "missiles").missing_required and not score(t, "missiles").accepted
+    assert score(t, "missiles near Taiwan").accepted
+
+
+def test_an_excluded_term_vetoes_any_score():
+    t = topic(Rule(5, ("taiwan",)), exclude=("baseball",))
+    m = score(t, "Taiwan won the baseball final")
+    assert m.excluded_by == "baseball" and not m.accepted
+
+
+def test_a_story_can_be_in_several_topics():
+    a = Topic("a", "A", 1, (Rule(1, ("kyiv",)),))
+    b = Topic("b", "B", 1, (Rule(1, ("taipei",)),))
+    assert accepted("Kyiv and Taipei", (a, b)) == ["a", "b"]
+
+
+def test_rules_digest_changes_with_any_rule_and_only_then():
+    base = SHIPPED.topics
+    assert rules_digest(base) == rules_digest(config_mod.load(ROOT / "config.toml").topics)
+    changed = (base[0].__class__(**{**{f: getattr(base[0], f) for f in base[0].__slots__}, "threshold": 99}),) + base[1:]
+    assert rules_digest(changed) != rules_digest(base)

@@ -1,0 +1,327 @@
+"""The whole pipeline on real files, a real SQLite database and the real seed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import feedparser
+import pytest
+
+from conftest import NOW, ROOT, SEED, VALIDATOR
+from publisher import lock, publish as publish_mod
+from publisher.classify import score
+from publisher.errors import LockHeld
+from publisher.sources import wire
+
+SEED_NAME = SEED.name
+ARTICLE = ("The harbour master said on Monday that the new breakwater would be finished in May.\n"
+           "Work had been delayed by storms in the autumn.\n")
+
+
+def entries(project, slug, fmt="atom.xml"):
+    parsed = feedparser.parse((project.feeds / slug / fmt).read_bytes())
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    return parsed.entries
+
+
+def ids(project, slug, fmt="atom.xml"):
+    return [e.id for e in entries(project, slug, fmt)]
+
+
+# -- the seed end to end ---------------------------------------------------------------------
+
+def test_seed_publishes_ukraine_1_taiwan_security_4_merged_5(project, seed):
+    project.add_source(SEED_NAME, seed)
+    report = project.publish()
+    assert report.ok and report.summary().startswith("publish: 1 files read")
+    for fmt in ("atom.xml", "rss.xml"):
+        assert len(entries(project, "ukraine", fmt)) == 1
+        assert len(entries(project, "taiwan-security", fmt)) == 4
+        assert len(entries(project, "all", fmt)) == 5
+
+
+def test_seed_ids_are_equal_in_topic_feeds_and_merged_feed_and_across_formats(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    merged = set(ids(project, "all"))
+    assert set(ids(project, "ukraine")) | set(ids(project, "taiwan-security")) == merged
+    assert set(ids(project, "all", "rss.xml")) == merged
+    assert all(i.startswith("tag:publisher.example.org,2026:story/") for i in merged)
+
+
+def test_seed_entries_have_distinct_dates_in_file_order_newest_first(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    atom = entries(project, "all")
+    published = [e.published for e in atom]
+    assert published == sorted(published, reverse=True) and len(set(published)) == 5
+    assert atom[-1].title.startswith("The US will soon provide Ukraine")  # line 1: first seen
+    feed = feedparser.parse((project.feeds / "all" / "atom.xml").read_bytes()).feed
+    assert feed.updated == atom[0].updated  # the newest entry's, not the build time
+
+
+def run_validator(*paths):
+    if not VALIDATOR.exists():
+        pytest.skip(f"W3C validator not found at {VALIDATOR}")
+    env = dict(os.environ, PYTHON=sys.executable)
+    proc = subprocess.run([str(VALIDATOR), "--base", "http://127.0.0.1:8080/", *map(str, paths)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    return proc
+
+
+def assert_valid(project):
+    proc = run_validator(project.feeds)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    files = out.count("=== ")
+    assert files == 6 and out.count("-> valid (0 errors, 0 warnings)") == files, out
+
+
+def test_every_published_file_passes_the_w3c_validator(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.add_source("awkward.txt", "AT&T <SAYS>: Prices for Taiwan’s military drills & PLA “exercises” <rose> in "
+                       "Taipei on Monday The national security bureau & the coast guard said\x07 more.\n")
+    project.publish()
+    assert_valid(project)
+
+
+def test_empty_feeds_are_valid_and_stable(project):
+    first = project.publish()
+    assert first.ok and len(first.feeds_written) == 6
+    assert_valid(project)
+    before = project.feed_bytes()
+    project.publish(NOW + timedelta(days=1))
+    assert project.feed_bytes() == before
+
+
+# -- stability -------------------------------------------------------------------------------
+
+def test_publishing_twice_changes_no_byte_and_rewrites_no_file(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    before = project.feed_bytes()
+    mtimes = {p: p.stat().st_mtime_ns for p in project.feeds.rglob("*.xml")}
+    second = project.publish(NOW + timedelta(hours=1))
+    assert project.feed_bytes() == before
+    assert second.feeds_written == [] and {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    assert second.summary() == ("publish: 0 files read (0 skipped, 0 failed, 1 unchanged); "
+                                "0 stories (0 new, 0 duplicate); 0 of 6 feed files written")
+
+
+def test_a_seed_story_copied_with_crlf_and_bom_into_a_new_file_is_no_new_entry(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    before = project.feed_bytes()
+    line17 = seed.decode("utf-8").split("\n")[16]
+    project.add_source("zz_copy.txt", b"\xef\xbb\xbf" + (line17 + "\r\n").encode("utf-8"))
+    report = project.publish(NOW + timedelta(hours=1))
+    copy = next(s for s in report.sources if s.name == "zz_copy.txt")
+    assert (copy.outcome, copy.stories, copy.new, copy.duplicate) == ("duplicate", 1, 0, 1)
+    assert project.feed_bytes() == before
+
+
+def test_the_seed_resaved_with_crlf_and_bom_gives_no_new_entries(project, seed):
+    path = project.add_source(SEED_NAME, seed)
+    project.publish()
+    before = project.feed_bytes()
+    path.write_bytes(b"\xef\xbb\xbf" + seed.replace(b"\n", b"\r\n"))
+    report = project.publish(NOW + timedelta(hours=1))
+    assert report.sources[0].outcome == "duplicate" and report.sources[0].duplicate == 5
+    assert project.feed_bytes() == before
+
+
+def test_an_unchanged_file_is_not_even_read(project, monkeypatch):
+    project.add_source("a.txt", ARTICLE)
+    project.publish()
+
+    def no_reads(path):
+        raise AssertionError(f"{path} was read again")
+
+    monkeypatch.setattr(publish_mod, "read_bytes", no_reads)
+    assert project.publish().sources[0].outcome == "unchanged"
+
+
+def test_a_touched_file_with_the_same_bytes_is_hashed_but_not_parsed(project, monkeypatch):
+    path = project.add_source("a.txt", ARTICLE)
+    project.publish()
+    os.utime(path, ns=(1, 1))
+
+    def no_parse(data):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(wire, "read", no_parse)
+    assert project.publish().sources[0].outcome == "unchanged"
+    monkeypatch.undo()
+    monkeypatch.setattr(publish_mod, "read_bytes", lambda p: (_ for _ in ()).throw(AssertionError("read")))
+    assert project.publish().sources[0].outcome == "unchanged"  # the new stat was remembered
+
+
+def test_rebuilding_the_database_from_the_same_sources_gives_the_same_ids(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    first = ids(project, "all")
+    project.database.unlink()
+    project.publish(NOW + timedelta(days=3))
+    assert ids(project, "all") == first
+
+
+# -- configuration takes effect at publish time ----------------------------------------------
+
+def test_an_edited_rule_re_sorts_the_feeds_on_the_next_publish(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    taiwan = project.config.topics[1]
+    scores = sorted(score(taiwan, s.text).score for s in wire.read(seed).stories[1:])
+    threshold = scores[2]  # keeps the two strongest Taiwan security stories
+    assert scores[1] < threshold
+    text = project.config_path.read_text().replace("threshold = 8", f"threshold = {threshold}")
+    project.config_path.write_text(text)
+    project.publish()
+    assert len(ids(project, "taiwan-security")) == 2
+    assert len(ids(project, "all")) == 3
+
+
+def test_max_entries_caps_every_feed_keeping_the_newest(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    newest = ids(project, "all")[:2]
+    project.config_path.write_text(project.config_path.read_text().replace("max_entries = 50", "max_entries = 2"))
+    project.publish()
+    assert ids(project, "all") == newest and len(ids(project, "taiwan-security")) == 2
+
+
+def test_stories_of_no_topic_are_stored_and_counted_but_not_published(project):
+    project.add_source("a.txt", ARTICLE)
+    project.publish()
+    assert ids(project, "all") == []
+    status = publish_mod.status(project.config, NOW)
+    assert status["entries"] == 1 and status["unclassified"] == 1
+
+
+# -- bad input: one line naming the file, the rest still published ---------------------------
+
+def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published(project, seed, monkeypatch):
+    project.add_source(SEED_NAME, seed)
+    project.add_source("empty.txt", b"")
+    project.add_source("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    project.add_source("latin.txt", "Kyiv said the “talks” in Ukraine – with Ukrainian and Russian envoys – "
+                                    "would resume in Geneva, Ukraine’s foreign ministry said.\n".encode("cp1252"))
+    locked = project.add_source("locked.txt", ARTICLE)
+    real = publish_mod.read_bytes
+
+    def read(path):
+        if path == locked:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(publish_mod, "read_bytes", read)  # CI runs as root: inject the error
+    report = project.publish()
+    outcomes = {s.name: (s.outcome, s.reason) for s in report.sources}
+    assert outcomes["empty.txt"] == ("skipped", "empty file")
+    assert outcomes["image.txt"][0] == "skipped" and "binary" in outcomes["image.txt"][1]
+    assert outcomes["locked.txt"] == ("failed", "cannot read: Permission denied")
+    assert outcomes["latin.txt"][0] == "new" and "cp1252" in outcomes["latin.txt"][1]
+    assert not report.ok  # a failed source: exit status 1
+    assert len(ids(project, "all")) == 6 and len(ids(project, "ukraine")) == 2
+    assert report.problems() == [
+        "empty.txt: skipped: empty file",
+        f"image.txt: skipped: {outcomes['image.txt'][1]}",
+        f"latin.txt: warning: {outcomes['latin.txt'][1]}",
+        "locked.txt: failed: cannot read: Permission denied",
+    ]
+    # a failed file is tried again next time; the skipped ones are not
+    monkeypatch.setattr(publish_mod, "read_bytes", real)
+    again = {s.name: s.outcome for s in project.publish().sources}
+    assert again == {SEED_NAME: "unchanged", "empty.txt": "unchanged", "image.txt": "unchanged",
+                     "latin.txt": "unchanged", "locked.txt": "new"}
+
+
+def test_nothing_published_is_lost_when_sources_vanish_or_turn_bad(project, seed):
+    path = project.add_source(SEED_NAME, seed)
+    project.publish()
+    before = project.feed_bytes()
+    path.write_bytes(b"\x00\x01garbage")
+    assert project.publish().sources[0].outcome == "skipped"
+    assert project.feed_bytes() == before
+    path.unlink()
+    project.sources.rmdir()
+    report = project.publish()
+    assert report.errors == [f"{project.sources}: sources directory not found"] and not report.ok
+    assert project.feed_bytes() == before
+
+
+def test_a_feed_file_that_cannot_be_written_is_reported_and_the_others_are_written(project, seed, monkeypatch):
+    project.add_source(SEED_NAME, seed)
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(os.path.join("ukraine", "rss.xml")):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    report = project.publish()
+    assert report.errors == [f"{project.feeds / 'ukraine' / 'rss.xml'}: cannot write: No space left on device"]
+    assert len(report.feeds_written) == 5 and not report.ok
+    assert not (project.feeds / "ukraine" / "rss.xml").exists()
+    assert not list(project.feeds.rglob(".*.tmp"))  # no temp file left behind
+    monkeypatch.undo()
+    assert project.publish().feeds_written == [project.feeds / "ukraine" / "rss.xml"]
+
+
+def test_a_story_that_fails_to_store_rolls_back_its_whole_file(project, monkeypatch):
+    project.add_source("a.txt", ARTICLE + "\nThe second story of the file ended.\n")
+    from publisher.store import Store
+
+    calls = []
+    real = Store.add_story
+
+    def flaky(self, story, *a, **kw):
+        calls.append(story)
+        if len(calls) == 2:
+            raise RuntimeError("disk hiccup")
+        return real(self, story, *a, **kw)
+
+    monkeypatch.setattr(Store, "add_story", flaky)
+    report = project.publish()
+    assert report.sources[0].outcome == "failed" and "disk hiccup" in report.sources[0].reason
+    assert publish_mod.status(project.config, NOW)["entries"] == 0  # not half a file
+    monkeypatch.undo()
+    assert project.publish().sources[0].new == 2
+
+
+# -- one writer at a time --------------------------------------------------------------------
+
+def test_publish_refuses_while_another_process_holds_the_lock(project):
+    config = project.config
+    with lock.held(config.paths.lock):
+        with pytest.raises(LockHeld, match="another publisher process holds the lock"):
+            project.publish()
+    assert project.publish().ok  # released: works again
+
+
+def test_a_killed_process_leaves_no_stale_lock(project):
+    config = project.config
+    code = f"import fcntl, os, time; fd = os.open({str(config.paths.lock)!r}, os.O_RDWR | os.O_CREAT); " \
+           "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(LockHeld):
+            project.publish()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert project.publish().ok
+
+
+def test_the_shipped_sample_sources_publish_cleanly(project):
+    for path in sorted((ROOT / "sources").glob("*.txt")):
+        project.add_source(path.name, path.read_bytes())
+    report = project.publish()
+    assert report.ok and report.problems() == []
+    assert ids(project, "ukraine") and ids(project, "taiwan-security")
+    assert_valid(project)

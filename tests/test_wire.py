@@ -1,0 +1,172 @@
+"""Wire-text reader: decoding and segmentation, by input/expected pairs in tests/data/wire/."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import DATA
+from publisher.sources import wire
+
+CASES = sorted((DATA / "wire").glob("*.txt"))
+
+
+def as_data(result) -> object:
+    if result.skipped:
+        return {"skipped": result.skipped}
+    return [{"lines": [s.first_line, s.last_line], "kicker": s.kicker, "truncated": s.truncated,
+             "title": s.title, "paragraphs": list(s.paragraphs)} for s in result.stories]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_segmentation_matches_expected(case):
+    expected = json.loads(case.with_suffix(".json").read_text(encoding="utf-8"))
+    assert as_data(wire.read(case.read_bytes())) == expected
+
+
+def test_seed_gives_five_stories_on_the_documented_lines(seed):
+    result = wire.read(seed)
+    assert result.skipped is None and result.warnings == ()
+    assert [(s.first_line, s.last_line) for s in result.stories] == [(1, 14), (15, 15), (16, 16), (17, 17), (18, 18)]
+    article = result.stories[0]
+    assert len(article.paragraphs) == 13  # 14 lines less the caption
+    assert not any(p.startswith("Photo:") for p in article.paragraphs)
+    assert [s.kicker for s in result.stories] == [None, None, "TRAGEDY STRIKES TAIPEI", "ON ALERT", "PUBLIC SAFETY"]
+    assert [s.truncated for s in result.stories] == [False, True, True, True, True]
+
+
+def test_seed_kicker_summary_is_split_from_the_lede(seed):
+    tragedy = wire.read(seed).stories[2]
+    assert tragedy.paragraphs[0].endswith("killing spree in Zhongshan")
+    assert tragedy.paragraphs[1].startswith("A 27-year-old suspect")
+    assert tragedy.title.startswith("TRAGEDY STRIKES TAIPEI: The suspect died")
+
+
+def test_titles_are_short_and_cut_at_a_word_boundary(seed):
+    for story in wire.read(seed).stories:
+        assert 10 < len(story.title) <= wire.TITLE_MAX
+        assert not story.title.endswith(" …")
+        if story.title.endswith("…"):
+            assert story.text.replace(": ", " ").count(story.title[:-1].split(": ", 1)[-1]) == 1
+
+
+# -- decoding --------------------------------------------------------------------------------
+
+ARTICLE = "The bridge reopened on Monday after repairs.\nTraffic was light.\n"
+
+
+def test_utf8_bom_crlf_and_cr_give_the_same_stories():
+    plain = wire.read(ARTICLE.encode())
+    assert wire.read(b"\xef\xbb\xbf" + ARTICLE.replace("\n", "\r\n").encode()) == plain
+    assert wire.read(ARTICLE.replace("\n", "\r").encode()) == plain
+
+
+def test_utf16_with_bom_is_decoded():
+    assert wire.read(ARTICLE.encode("utf-16")).stories == wire.read(ARTICLE.encode()).stories
+
+
+def test_cp1252_falls_back_with_a_warning():
+    data = "Officials said the “new” bridge – finished early – cost €2m.\n".encode("cp1252")
+    result = wire.read(data)
+    assert result.stories[0].paragraphs == ("Officials said the “new” bridge – finished early – cost €2m.",)
+    assert len(result.warnings) == 1 and "not valid UTF-8" in result.warnings[0] and "cp1252" in result.warnings[0]
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (b"  \n\r\n\t \n", "empty file"),
+    (b"\xef\xbb\xbf\r\n", "empty file"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary file (contains NUL bytes)"),
+    (bytes(range(1, 32)) * 40 + b"some text", "binary file"),
+    (b"Photo: AFP\n\nPhoto: Reuters\n", "no stories in it"),
+])
+def test_unusable_input_is_skipped_with_a_reason(data, reason):
+    result = wire.read(data)
+    assert result.stories == ()
+    assert result.skipped is not None and result.skipped.startswith(reason)
+
+
+def test_binary_is_detected_before_the_cp1252_fallback():
+    # cp1252 would happily "decode" this: it must be refused as binary, not read as text.
+    data = bytes(range(256)) * 8
+    assert wire.read(data).skipped.startswith("binary file")
+
+
+def test_huge_input_is_skipped(monkeypatch):
+    monkeypatch.setattr(wire, "MAX_BYTES", 100)
+    assert wire.read(ARTICLE.encode() * 10).skipped.startswith("too large")
+
+
+def test_control_characters_are_removed_from_text():
+    story = wire.read(b"The mayor\x07 opened the\x0b new market on Friday.\n").stories[0]
+    assert story.paragraphs == ("The mayor opened the new market on Friday.",)
+
+
+# -- rules in isolation ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("line, expected", [
+    ("Photo: AFP", True), ("PHOTO: AFP", True), ("Photo courtesy of the Presidential Office", True),
+    ("Photos: CNA", True), ("File photo: Reuters", True), ("Photograph by Lin Ching-hua", True),
+    ("Photographers gathered outside the court on Monday.", False),
+    ("Photo: " + "x" * 200, False),  # a caption is short
+])
+def test_caption_lines(line, expected):
+    assert wire.is_caption(line) is expected
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("ON ALERT: Taiwan’s partners would issue warnings", ("ON ALERT", "Taiwan’s partners would issue warnings")),
+    ("TRAGEDY STRIKES TAIPEI: The suspect died", ("TRAGEDY STRIKES TAIPEI", "The suspect died")),
+    ("US-CHINA TALKS: Delegates met", ("US-CHINA TALKS", "Delegates met")),
+    ("Mixed Case: not a kicker", None),
+    ("The meeting began at 5:24pm on Monday.", None),
+    ("NATO:", None),  # nothing after the colon
+    ("A: one letter is not a kicker", None),
+    ("THIS KICKER IS FAR TOO LONG TO BE A KICKER BECAUSE IT RUNS ON AND ON: text", None),
+])
+def test_kicker_lines(line, expected):
+    assert wire.split_kicker(line) == expected
+
+
+@pytest.mark.parametrize("line, cut", [
+    ("It ended.", False), ("He said “we will react.”", False), ("Really?", False), ("(See below.)", False),
+    ("It has also installed NMESIS anti-ship systems in Japan’s Okinawa", True),
+    ("The bureau is to present the report at a", True), ("Figures rose to 2024", True),
+])
+def test_cut_off_lines(line, cut):
+    assert wire.is_cut_off(line) is cut
+
+
+def test_shorten_prefers_a_clause_then_a_word_boundary():
+    assert wire.shorten("short", 10) == "short"
+    assert wire.shorten("one two three four five six", 14) == "one two three…"
+    assert wire.shorten("alpha beta gamma delta, epsilon zeta eta theta", 30) == "alpha beta gamma delta"
+
+
+# -- properties ------------------------------------------------------------------------------
+
+LINE = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+            max_size=80),
+    st.sampled_from(["Photo: AFP", "", "ON ALERT: the premier said The end.", "x " * 250, "It ended.", "It was cut"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE, max_size=30))
+def test_segmentation_never_fails_and_keeps_every_text_line_once(lines):
+    stories = wire.segment("\n".join(lines))
+    previous_end = 0
+    for story in stories:
+        assert story.paragraphs and all(story.paragraphs)
+        assert previous_end < story.first_line <= story.last_line <= len(lines)
+        previous_end = story.last_line
+        assert len(story.title) <= wire.TITLE_MAX
+    # every line with text that is not a caption gives one paragraph (a kicker line whose
+    # summary was split from its lede gives two)
+    kept = [line for line in map(wire.clean_line, lines) if line and not wire.is_caption(line)]
+    split = sum(1 for s in stories if s.kicker and len(s.paragraphs) == 2)
+    assert sum(len(s.paragraphs) for s in stories) == len(kept) + split
