@@ -103,6 +103,9 @@ def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
     except FileNotFoundError:
         report.errors.append(f"{root}: sources directory not found")
         return
+    except NotADirectoryError:
+        report.errors.append(f"{root}: sources path is not a directory")
+        return
     except OSError as exc:
         report.errors.append(f"{root}: cannot list sources directory: {exc.strerror or exc}")
         return

@@ -48,8 +48,8 @@ def _generator(spec: FeedSpec, self_url: str, *, rss: bool = False) -> FeedGener
     fg.title(xml_text(spec.title))
     fg.subtitle(xml_text(spec.subtitle))  # also the RSS <description>
     fg.author({"name": xml_text(spec.author)})
-    fg.link(href=spec.home_url, rel="alternate")
     fg.link(href=self_url, rel="self")
+    fg.link(href=spec.home_url, rel="alternate")  # last: feedgen makes the last link RSS <link>
     fg.language(spec.language)
     fg.updated(spec.updated)  # Atom <updated> and RSS <lastBuildDate>
     fg.generator("publisher", version=__version__, uri=GENERATOR_URI)

@@ -1,0 +1,130 @@
+"""The `publisher` command as a user runs it: the installed console script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED
+from publisher import lock
+
+BIN = Path(sys.executable).parent / "publisher"
+
+
+def run(project, *args, cwd=None):
+    exe = str(BIN) if BIN.exists() else shutil.which("publisher")
+    assert exe, "the publisher console script is not installed (pip install -e .)"
+    return subprocess.run([exe, "--config", str(project.config_path), *args], capture_output=True, text=True,
+                          cwd=cwd or project.root, timeout=120)
+
+
+def test_publish_prints_one_summary_line_and_problems_on_stderr(project, seed):
+    project.add_source(SEED.name, seed)
+    project.add_source("empty.txt", b"")
+    proc = run(project, "publish")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("publish: 2 files read (1 skipped, 0 failed, 0 unchanged); 5 stories (5 new, 0 duplicate); "
+                           "6 of 6 feed files written\n")  # no progress bar when not on a terminal
+    assert proc.stderr == "empty.txt: skipped: empty file\n"
+
+
+def test_publish_exits_1_when_a_source_fails_and_still_publishes(project, seed):
+    project.add_source(SEED.name, seed)
+    assert run(project, "publish").returncode == 0
+    shutil.rmtree(project.sources)
+    project.sources.write_text("not a directory")
+    proc = run(project, "publish")
+    assert proc.returncode == 1
+    assert proc.stderr == f"{project.sources}: sources path is not a directory\n"
+    assert (project.feeds / "all" / "atom.xml").read_text().count("<entry>") == 5
+
+
+def test_a_config_error_is_one_line_and_exit_2(project):
+    project.config_path.write_text(project.config_path.read_text().replace("max_entries = 50", 'max_entries = "50"'))
+    proc = run(project, "publish")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+    assert str(project.config_path) in proc.stderr and "max_entries" in proc.stderr
+
+
+def test_a_missing_config_is_exit_2(project, tmp_path):
+    proc = subprocess.run([str(BIN), "--config", str(tmp_path / "nope.toml"), "status"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "config file not found" in proc.stderr
+
+
+def test_usage_errors_exit_2(project):
+    assert run(project).returncode == 2
+    assert run(project, "frobnicate").returncode == 2
+
+
+def test_publish_exits_2_while_another_process_holds_the_lock(project):
+    with lock.held(project.config.paths.lock):
+        proc = run(project, "publish")
+    assert proc.returncode == 2 and "holds the lock" in proc.stderr
+
+
+def test_status_json_has_the_documented_shape(project, seed):
+    project.add_source(SEED.name, seed)
+    project.add_source("empty.txt", b"")
+    run(project, "publish")
+    proc = run(project, "status", "--json")
+    assert proc.returncode == 0
+    data = json.loads(proc.stdout)
+    assert data["topics"] == {"ukraine": 1, "taiwan-security": 4}
+    assert data["unclassified"] == 0
+    sources = {s["path"]: s for s in data["sources"]}
+    assert set(sources) == {SEED.name, "empty.txt"}
+    seed_row = sources[SEED.name]
+    assert {k: seed_row[k] for k in ("outcome", "reason", "stories", "new", "duplicate")} == \
+        {"outcome": "new", "reason": None, "stories": 5, "new": 5, "duplicate": 0}
+    assert seed_row["read_at"].endswith("Z")
+    assert sources["empty.txt"]["outcome"] == "skipped" and sources["empty.txt"]["reason"] == "empty file"
+
+
+def test_status_before_any_publish_creates_nothing(project):
+    proc = run(project, "status", "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["topics"] == {"ukraine": 0, "taiwan-security": 0}
+    assert not project.database.exists()
+
+
+def test_status_text_lists_topics_and_sources(project, seed):
+    project.add_source(SEED.name, seed)
+    run(project, "publish")
+    out = run(project, "status").stdout
+    assert "ukraine 1, taiwan-security 4" in out and "unclassified 0" in out
+    assert f"new       {SEED.name}  5 stories (5 new, 0 duplicate)" in out
+
+
+def test_classify_is_a_dry_run_showing_titles_topics_scores_and_terms(project, seed, tmp_path):
+    path = tmp_path / "seed.txt"
+    path.write_bytes(seed)
+    proc = run(project, "classify", str(path))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.count("topics: taiwan-security") == 4 and out.count("topics: ukraine") == 1
+    assert "1. The US will soon provide Ukraine" in out and "lines 1-14" in out
+    assert "in  ukraine: score" in out and "ukrain*×" in out
+    assert not project.database.exists() and not project.feeds.exists()
+
+
+def test_classify_reports_a_file_it_cannot_use(project, tmp_path):
+    path = tmp_path / "blank.txt"
+    path.write_bytes(b"\n\n")
+    proc = run(project, "classify", str(path))
+    assert proc.returncode == 0 and proc.stdout == f"{path}: skipped: empty file\n"
+    proc = run(project, "classify", str(tmp_path / "missing.txt"))
+    assert proc.returncode == 1 and "cannot read" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) to give publisher a terminal")
+def test_on_a_terminal_publish_still_ends_with_the_summary(project, seed):
+    project.add_source(SEED.name, seed)
+    cmd = f"{BIN} --config {project.config_path} publish"
+    proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "5 stories (5 new, 0 duplicate)" in proc.stdout

@@ -1,0 +1,95 @@
+"""Atom and RSS rendering: spec in, bytes out, the same bytes every time."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+import feedparser
+
+from conftest import NOW
+from publisher.model import Entry, FeedSpec
+from publisher.render.feeds import content_html, render_atom, render_rss, summary_text
+
+
+def entry(n: int, **kw) -> Entry:
+    base = dict(entry_id=f"tag:news.example.org,2026:story/{n:04d}", name=f"story-{n}", title=f"Story {n}",
+                paragraphs=(f"First paragraph of story {n}.", "Second."), published=NOW + timedelta(seconds=n),
+                updated=NOW + timedelta(seconds=n))
+    return Entry(**{**base, **kw})
+
+
+def spec(*entries: Entry, **kw) -> FeedSpec:
+    base = dict(slug="ukraine", title="Wire: Ukraine", feed_id="tag:news.example.org,2026:feed/ukraine",
+                base_url="https://news.example.org/feeds/", author="Desk", language="en", subtitle="Ukraine stories",
+                updated=max((e.updated for e in entries), default=NOW), entries=entries)
+    return FeedSpec(**{**base, **kw})
+
+
+def test_same_spec_gives_the_same_bytes():
+    s = spec(entry(2), entry(1))
+    assert render_atom(s) == render_atom(s) and render_rss(s) == render_rss(s)
+
+
+def test_entries_keep_the_given_order_and_feed_dates_come_from_the_spec():
+    s = spec(entry(2), entry(3), entry(1))
+    for data in (render_atom(s), render_rss(s)):
+        parsed = feedparser.parse(data)
+        assert parsed.bozo == 0
+        assert [e.id for e in parsed.entries] == [entry(2).entry_id, entry(3).entry_id, entry(1).entry_id]
+    atom = feedparser.parse(render_atom(s))
+    assert atom.feed.updated == "2026-11-25T12:00:03+00:00"
+    assert atom.entries[0].published == "2026-11-25T12:00:02+00:00"
+    assert "<lastBuildDate>Wed, 25 Nov 2026 12:00:03 +0000</lastBuildDate>" in render_rss(s).decode()
+
+
+def test_self_and_alternate_links_are_absolute_per_format():
+    s = spec(entry(1))
+    atom, rss = feedparser.parse(render_atom(s)), feedparser.parse(render_rss(s))
+    links = {(link.rel, link.href) for link in atom.feed.links}
+    assert ("self", "https://news.example.org/feeds/ukraine/atom.xml") in links
+    assert ("alternate", "https://news.example.org/feeds/ukraine/") in links
+    assert 'href="https://news.example.org/feeds/ukraine/rss.xml" rel="self"' in render_rss(s).decode()
+    assert rss.feed.link == "https://news.example.org/feeds/ukraine/"
+    assert atom.entries[0].link == "https://news.example.org/feeds/stories/story-1.html"
+
+
+def test_rss_guid_is_not_a_permalink():
+    assert '<guid isPermaLink="false">tag:news.example.org,2026:story/0001</guid>' in render_rss(spec(entry(1))).decode()
+
+
+def test_markup_in_text_is_escaped_and_comes_back_as_text():
+    e = entry(1, title="AT&T <b>shares</b>", paragraphs=("Prices <rose> & fell.",))
+    for data in (render_atom(spec(e)), render_rss(spec(e))):
+        parsed = feedparser.parse(data)
+        # RSS titles are ambiguous (feedparser reads them as HTML): the text survives either way
+        assert html.unescape(parsed.entries[0].title) == "AT&T <b>shares</b>"
+        assert "<p>Prices &lt;rose&gt; &amp; fell.</p>" in parsed.entries[0].content[0].value
+    assert feedparser.parse(render_atom(spec(e))).entries[0].title == "AT&T <b>shares</b>"
+    assert b"<title>AT&#38;T &#60;b&gt;shares&#60;/b&gt;</title>" in render_rss(spec(e))
+
+
+def test_xml_illegal_characters_are_removed():
+    e = entry(1, title="Bell\x07 rings", paragraphs=("Form\x0cfeed and \ufffe here.",))
+    for data in (render_atom(spec(e)), render_rss(spec(e))):
+        parsed = feedparser.parse(data)
+        assert parsed.bozo == 0 and parsed.entries[0].title == "Bell rings"
+
+
+def test_content_is_one_paragraph_each_and_a_cut_story_ends_with_an_ellipsis():
+    e = entry(1, paragraphs=("One.", "It was cut off in the"), truncated=True)
+    assert content_html(e) == "<p>One.</p><p>It was cut off in the …</p>"
+
+
+def test_summary_is_the_first_paragraph_shortened_at_a_word():
+    long = "word " * 100
+    e = entry(1, paragraphs=(long.strip(),))
+    s = summary_text(e)
+    assert len(s) <= 300 and s.endswith("word…")
+    assert html.unescape(s) == s
+
+
+def test_an_empty_feed_renders_with_the_given_date():
+    s = spec(updated=NOW)
+    parsed = feedparser.parse(render_atom(s))
+    assert parsed.bozo == 0 and parsed.entries == [] and parsed.feed.updated == "2026-11-25T12:00:00+00:00"

@@ -1,0 +1,135 @@
+"""The SQLite store: schema and migrations, minted ids, provenance, transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from conftest import NOW
+from publisher.dedup import fingerprint
+from publisher.errors import StoreError
+from publisher.model import Story
+from publisher.store import MIGRATIONS, Store, format_time, parse_time, story_name
+
+AUTH = "news.example.org,2026"
+
+
+def story(text: str, lines=(1, 1)) -> Story:
+    return Story(title=text[:40], paragraphs=(text,), first_line=lines[0], last_line=lines[1])
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "p.db", now=NOW)
+    yield s
+    s.close()
+
+
+def add(store, s: Story, location="a.txt", now=NOW):
+    with store.transaction():
+        source = store.ensure_source(location)
+        read = store.start_read(source, now, 1, 1, "x")
+        added = store.add_story(s, fingerprint(s.text), source=source, read=read, now=now, authority=AUTH)
+        store.finish_read(read, added.outcome, None, 1, added.outcome == "new", added.outcome == "duplicate")
+    return added
+
+
+def test_migrations_are_recorded_and_applied_once(tmp_path):
+    path = tmp_path / "p.db"
+    Store.open(path, now=NOW).close()
+    store = Store.open(path, now=NOW + timedelta(days=1))
+    assert [m.name for m in MIGRATIONS.applied(store.db)] == ["0001_initial"]
+    assert store.created_at == NOW  # set once, by the first open
+    store.close()
+
+
+def test_a_reader_refuses_a_database_with_pending_migrations(tmp_path):
+    path = tmp_path / "p.db"
+    sqlite3.connect(path).close()  # an empty database: every migration pending
+    with pytest.raises(StoreError, match="out of date"):
+        Store.open(path, now=NOW, migrate=False)
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path):
+    path = tmp_path / "p.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store.open(path, now=NOW)
+
+
+def test_a_new_story_mints_a_tag_id_from_the_authority_and_fingerprint(store):
+    s = story("The harbour reopened on Monday.")
+    added = add(store, s)
+    (entry,) = store.db.execute("SELECT entry_id, name, first_seen, updated FROM entries").fetchall()
+    assert added.outcome == "new"
+    assert entry[0] == f"tag:{AUTH}:story/{fingerprint(s.text)[:24]}"
+    assert entry[1] == story_name(s.title, fingerprint(s.text))
+    assert entry[2] == entry[3] == format_time(NOW)
+
+
+def test_the_same_story_again_adds_provenance_not_an_entry(store):
+    s = story("The harbour reopened on Monday.")
+    first = add(store, s, "a.txt")
+    again = add(store, story("THE HARBOUR REOPENED  ON MONDAY.", (4, 4)), "b.txt", NOW + timedelta(hours=1))
+    assert (again.outcome, again.entry, again.version) == ("duplicate", first.entry, first.version)
+    assert store.count_entries() == 1
+    rows = store.db.execute("""SELECT s.location, p.first_line FROM provenance p JOIN sources s ON s.id = p.source
+                               ORDER BY p.id""").fetchall()
+    assert rows == [("a.txt", 1), ("b.txt", 4)]
+
+
+def test_the_same_arrival_read_twice_is_recorded_once(store):
+    s = story("The harbour reopened on Monday.")
+    add(store, s)
+    add(store, s)
+    assert store.db.execute("SELECT count(*) FROM provenance").fetchone()[0] == 1
+
+
+def test_every_new_entry_gets_a_distinct_later_instant(store):
+    for i in range(3):
+        add(store, story(f"Story number {i} ended."))
+    add(store, story("Another story, an hour earlier by the clock."), now=NOW - timedelta(hours=1))
+    times = [r[0] for r in store.db.execute("SELECT first_seen FROM entries ORDER BY id")]
+    assert times == sorted(times) and len(set(times)) == 4
+    assert parse_time(times[0]) == NOW and parse_time(times[1]) == NOW + timedelta(microseconds=1)
+
+
+def test_a_failed_transaction_stores_nothing(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            source = store.ensure_source("a.txt")
+            read = store.start_read(source, NOW, 1, 1, "x")
+            store.add_story(story("Gone."), fingerprint("Gone."), source=source, read=read, now=NOW, authority=AUTH)
+            raise RuntimeError("boom")
+    assert store.count_entries() == 0 and store.source_state("a.txt") is None
+
+
+def test_a_write_transaction_takes_the_lock_up_front(store, tmp_path):
+    other = sqlite3.connect(tmp_path / "p.db", timeout=0)
+    with store.transaction():
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")
+    other.rollback()
+    other.close()
+
+
+def test_a_failed_read_forgets_the_stat_so_the_file_is_retried(store):
+    with store.transaction():
+        source = store.ensure_source("a.txt")
+        store.finish_read(store.start_read(source, NOW, 10, 20, "abc"), "skipped", "empty file")
+    state = store.source_state("a.txt")
+    assert (state.size, state.mtime_ns, state.sha256) == (10, 20, "abc")
+    with store.transaction():
+        store.finish_read(store.start_read(source, NOW, 10, 30, "abc"), "failed", "cannot read")
+    state = store.source_state("a.txt")
+    assert (state.size, state.mtime_ns, state.sha256) == (None, None, None)
+    assert store.sources()[0]["outcome"] == "failed"
+
+
+def test_story_names_are_readable_ascii_and_unique_per_fingerprint():
+    assert story_name("Taiwan’s coast guard: “drills” end", "ab12cd34ef") == "taiwans-coast-guard-drills-end-ab12cd34"
+    assert story_name("賴清德", "ab12cd34ef56") == "ab12cd34ef56"
+    assert len(story_name("word " * 40, "f" * 64)) <= 69
