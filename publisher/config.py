@@ -1,12 +1,13 @@
 """config.toml: load and validate into typed objects.
 
 Every problem is one ConfigError line naming the file, the key and what is wrong, e.g.
-    config.toml: [feeds] max_entries: expected an integer, got "50" (a string)
+    config.toml: [feeds] max_entries: expected an integer, got '50' (a string)
 Unknown keys are errors too: a misspelt key silently ignored is a rule that never works.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -70,6 +71,15 @@ def _type_name(value: Any) -> str:
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
 
 
+def _one_line(message: str) -> str:
+    """Control characters (a newline in a bad value) shown escaped: an error is one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
+
+
+def _error(message: str) -> ConfigError:
+    return ConfigError(_one_line(message))
+
+
 class _Checker:
     """Reads one table, reporting problems as `file: [table] key: problem`."""
 
@@ -82,7 +92,7 @@ class _Checker:
 
     def fail(self, key: str | None, problem: str) -> None:
         place = f"{self.where} {key}" if key else self.where
-        raise ConfigError(f"{self.file}: {place}: {problem}")
+        raise _error(f"{self.file}: {place}: {problem}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, nonempty: bool = True) -> Any:
         self.seen.add(key)
@@ -117,7 +127,9 @@ def load(path: str | Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise _error(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return parse(data, path)
 
 
@@ -142,8 +154,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     seen = {merged.slug: "[merged]"}
     for i, topic in enumerate(topics):
         if topic.slug in seen:
-            raise ConfigError(f'{file}: [[topics]] #{i + 1} slug: "{topic.slug}" is already used by {seen[topic.slug]}')
-        seen[topic.slug] = f"[[topics]] #{i + 1}"
+            raise _error(f'{file}: [[topics]] #{i + 1} ("{topic.slug}") slug: "{topic.slug}" is already used by '
+                         f'{seen[topic.slug]}')
+        seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries)
 
@@ -155,7 +168,7 @@ def _site(t: _Checker) -> Site:
         t.fail("id_authority", f'expected "domain,YYYY[-MM[-DD]]" (a tag: URI authority, e.g. "news.example.org,2026"), got "{authority}"')
     base_url = t.get("base_url", str, DEFAULT_BASE_URL)
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    if any(c.isspace() or not c.isprintable() for c in base_url) or parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         t.fail("base_url", f'expected an absolute http(s) URL such as "{DEFAULT_BASE_URL}", got "{base_url}"')
     if not base_url.endswith("/"):
         base_url += "/"
@@ -187,13 +200,14 @@ def _check_slug(t: _Checker, key: str, slug: str) -> None:
         t.fail(key, f'"{slug}" is reserved (reserved: {", ".join(sorted(RESERVED_SLUGS))})')
 
 
-def _terms(t: _Checker, key: str, value: Any, *, required: bool) -> tuple[str, ...]:
+def _terms(t: _Checker, key: str, value: Any, *, empty: str | None) -> tuple[str, ...]:
+    """A list of terms; `empty` is why an empty list is an error (None: it is allowed)."""
     if value is None:
         return ()
     if not isinstance(value, list):
         t.fail(key, f"expected a list of terms, got {_type_name(value)}")
-    if required and not value:
-        t.fail(key, "must not be empty (a rule with no terms can never match)")
+    if empty and not value:
+        t.fail(key, f"must not be empty ({empty})")
     out = []
     for term in value:
         if not isinstance(term, str):
@@ -216,10 +230,11 @@ def _topic(file: str, index: int, raw: Any) -> Topic:
     _check_slug(t, "slug", slug)
     title = t.get("title", str)
     threshold = t.get("threshold", (int, float))
-    if not threshold > 0:
-        t.fail("threshold", f"must be greater than 0, got {threshold}")
-    require = _terms(t, "require", t.get("require", list, None), required=True)
-    exclude = _terms(t, "exclude", t.get("exclude", list, None), required=True)
+    if not 0 < threshold < math.inf:
+        t.fail("threshold", f"must be a number greater than 0, got {threshold}")
+    require = _terms(t, "require", t.get("require", list, None),
+                     empty="no story could ever qualify; leave the key out to require nothing")
+    exclude = _terms(t, "exclude", t.get("exclude", list, None), empty=None)
     raw_rules = t.get("rules", list)
     if not raw_rules:
         t.fail("rules", "must not be empty (a topic with no rules matches nothing)")
@@ -228,9 +243,9 @@ def _topic(file: str, index: int, raw: Any) -> Topic:
     for i, raw_rule in enumerate(raw_rules):
         r = _Checker(file, f"{where} rules[{i}]", raw_rule)
         weight = r.get("weight", (int, float))
-        if not weight > 0:
-            r.fail("weight", f"must be greater than 0, got {weight}")
-        terms = _terms(r, "terms", r.get("terms", list), required=True)
+        if not 0 < weight < math.inf:
+            r.fail("weight", f"must be a number greater than 0, got {weight}")
+        terms = _terms(r, "terms", r.get("terms", list), empty="a rule with no terms can never match")
         for term in terms:
             if term.lower() in owner:
                 r.fail("terms", f'"{term}" is already in rules[{owner[term.lower()]}]: give each term one weight')

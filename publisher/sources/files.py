@@ -2,7 +2,8 @@
 
 Every regular file, recursively, except hidden files and directories, temp and editor swap
 files and partial downloads (`*.part`: write there, then rename, to drop a file in atomically).
-A symlink is followed only when it leads to somewhere inside the sources directory.
+A symlinked file is read only when it leads to somewhere inside the sources directory;
+symlinked directories are not descended (inside, their files are listed at their real path).
 Paths come back sorted, so the same files are always read in the same order.
 """
 
@@ -41,7 +42,6 @@ def list_sources(root: Path) -> list[SourceFile]:
         raise (NotADirectoryError if root.exists() else FileNotFoundError)(str(root))
     real_root = root.resolve()
     found: list[SourceFile] = []
-    visited: set[Path] = set()
 
     def inside(path: Path) -> bool:
         try:
@@ -50,15 +50,11 @@ def list_sources(root: Path) -> list[SourceFile]:
             return False
         return real == real_root or real_root in real.parents
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    # Symlinked directories are not descended: one leading outside must not be followed, and
+    # one leading inside reaches files that are listed anyway, under their real path.
+    for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        real_here = here.resolve()
-        if real_here in visited:  # a symlink loop, or a directory reached twice
-            dirnames[:] = []
-            continue
-        visited.add(real_here)
-        dirnames[:] = sorted(d for d in dirnames
-                             if not ignored(d) and (not (here / d).is_symlink() or inside(here / d)))
+        dirnames[:] = [d for d in dirnames if not ignored(d)]
         for filename in filenames:
             path = here / filename
             if ignored(filename) or (path.is_symlink() and not inside(path)) or not path.is_file():

@@ -1,0 +1,171 @@
+"""publisher.sources.files.list_sources(): which files under the sources directory are sources."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from publisher.sources.files import list_sources
+
+
+def write(root: Path, name: str, text: str = "story\n") -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def names(root: Path) -> list[str]:
+    return [f.name for f in list_sources(root)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "sources"
+    path.mkdir()
+    return path
+
+
+# --- what is listed, in which order --------------------------------------------------------
+
+def test_lists_regular_files_recursively_sorted_by_relative_path(root):
+    for name in ["zeta.txt", "b/two.txt", "a/deep/er/one.txt", "alpha.txt", "b/a.txt", "a/z.txt"]:
+        write(root, name)
+    assert names(root) == ["a/deep/er/one.txt", "a/z.txt", "alpha.txt", "b/a.txt", "b/two.txt",
+                           "zeta.txt"]
+
+
+def test_empty_root_lists_nothing(root):
+    (root / "empty" / "dirs").mkdir(parents=True)
+    assert list_sources(root) == []
+
+
+def test_name_is_relative_with_slash_separators(root):
+    write(root, "2026/05/wire.txt")
+    (source,) = list_sources(root)
+    assert source.name == "2026/05/wire.txt"
+
+
+def test_path_reads_the_file(root):
+    write(root, "desk/wire.txt", "the copy\n")
+    (source,) = list_sources(root)
+    assert (source.path, source.path.read_text(encoding="utf-8")) == (root / "desk/wire.txt", "the copy\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_not_listed(root):
+    write(root, "wire.txt")
+    os.mkfifo(root / "pipe")
+    assert names(root) == ["wire.txt"]
+
+
+# --- ignored names -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ignored", [
+    ".hidden", ".foo.swp", "foo.swp", "foo~", "#foo#", ".#foo",
+    "foo.part", "FOO.PART", "foo.tmp", "foo.crdownload",
+])
+def test_temp_swap_backup_and_hidden_files_are_ignored(root, ignored):
+    for directory in ("", "sub/"):
+        write(root, directory + "story.txt")
+        write(root, directory + ignored)
+    assert names(root) == ["story.txt", "sub/story.txt"]
+
+
+@pytest.mark.parametrize("kept", ["part", "tmp.txt", "report.part.txt", "#notes", "a~b.txt", "foo#"])
+def test_names_merely_containing_an_ignored_pattern_are_listed(root, kept):
+    write(root, kept)
+    assert names(root) == [kept]
+
+
+def test_hidden_directories_are_not_descended(root):
+    write(root, ".git/objects/ab/cdef")
+    write(root, ".drafts/wire.txt")
+    write(root, "wire.txt")
+    assert names(root) == ["wire.txt"]
+
+
+def test_hidden_directory_below_the_top_is_not_descended(root):
+    write(root, "desk/.cache/wire.txt")
+    write(root, "desk/wire.txt")
+    assert names(root) == ["desk/wire.txt"]
+
+
+# --- symlinks ------------------------------------------------------------------------------
+
+def test_symlink_to_a_file_inside_the_root_is_listed_under_its_own_name(root):
+    write(root, "archive/wire.txt", "the copy\n")
+    (root / "today.txt").symlink_to("archive/wire.txt")
+    sources = {f.name: f.path.read_text(encoding="utf-8") for f in list_sources(root)}
+    assert sources == {"archive/wire.txt": "the copy\n", "today.txt": "the copy\n"}
+
+
+def test_symlink_to_a_file_outside_the_root_is_not_listed(root, tmp_path):
+    outside = write(tmp_path, "secret.txt")
+    write(root, "wire.txt")
+    (root / "relative.txt").symlink_to(Path("..") / "secret.txt")
+    (root / "absolute.txt").symlink_to(outside)
+    assert names(root) == ["wire.txt"]
+
+
+def test_symlink_chain_that_ends_outside_the_root_is_not_listed(root, tmp_path):
+    write(tmp_path, "secret.txt")
+    (root / "hop.txt").symlink_to(tmp_path / "secret.txt")  # itself leads outside
+    (root / "wire.txt").symlink_to("hop.txt")
+    assert names(root) == []
+
+
+def test_dangling_symlink_is_not_listed(root):
+    write(root, "wire.txt")
+    (root / "gone.txt").symlink_to("nowhere.txt")
+    assert names(root) == ["wire.txt"]
+
+
+def test_symlinked_directory_pointing_outside_is_not_descended(root, tmp_path):
+    write(tmp_path, "elsewhere/secret.txt")
+    write(root, "wire.txt")
+    (root / "elsewhere").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert names(root) == ["wire.txt"]
+
+
+@pytest.mark.timeout(10)
+def test_symlink_loop_neither_hangs_nor_duplicates(root):
+    write(root, "desk/wire.txt")
+    (root / "desk" / "up").symlink_to("..", target_is_directory=True)
+    (root / "desk" / "self").symlink_to(".", target_is_directory=True)
+    assert names(root) == ["desk/wire.txt"]
+
+
+@pytest.mark.timeout(10)
+def test_self_referencing_symlink_is_skipped(root):
+    write(root, "wire.txt")
+    (root / "loop").symlink_to("loop")
+    assert names(root) == ["wire.txt"]
+
+
+def test_file_is_listed_at_its_real_path_when_a_symlinked_directory_also_reaches_it(root):
+    write(root, "b/wire.txt")
+    (root / "a").mkdir()
+    (root / "a" / "link").symlink_to(Path("..") / "b", target_is_directory=True)
+    assert "b/wire.txt" in names(root)
+
+
+def test_root_given_as_a_symlink_lists_names_relative_to_it(root, tmp_path):
+    write(root, "desk/wire.txt")
+    alias = tmp_path / "alias"
+    alias.symlink_to(root, target_is_directory=True)
+    assert [(f.name, f.path) for f in list_sources(alias)] == [("desk/wire.txt", alias / "desk/wire.txt")]
+
+
+# --- bad roots -----------------------------------------------------------------------------
+
+def test_missing_root_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        list_sources(tmp_path / "missing")
+
+
+def test_root_that_is_a_file_raises_not_a_directory(tmp_path):
+    with pytest.raises(NotADirectoryError):
+        list_sources(write(tmp_path, "sources"))
