@@ -322,15 +322,6 @@ class Store:
                       title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]))
                 for r in rows]
 
-    def latest_update(self, topic: str | None) -> datetime | None:
-        """The newest `updated` among all entries of a topic (None: of any topic)."""
-        if topic is None:
-            value = self._one("SELECT max(e.updated) FROM entries e JOIN entry_topics t ON t.entry = e.id")
-        else:
-            value = self._one("""SELECT max(e.updated) FROM entries e JOIN entry_topics t ON t.entry = e.id
-                                 WHERE t.topic = ?""", [topic])
-        return parse_time(value) if value else None
-
     # -- status ------------------------------------------------------------------------------
 
     def topic_counts(self) -> dict[str, int]:
