@@ -1,9 +1,10 @@
 """Topic classification: weighted keyword rules from config. Pure functions, no I/O.
 
 Scoring, per topic:
-- the text is normalised (dedup.normalise: case, quotes, dashes, Unicode form);
-- a term matches whole words; `ukrain*` matches any word starting with "ukrain";
-  a phrase ("island chain") matches across any whitespace; where terms overlap the longest wins;
+- the text is normalised (dedup.normalise: case, quotes, dashes, Unicode form) and split into
+  words (runs of letters and digits: "Taiwan's" is taiwan + s, "cross-strait" cross + strait);
+- a term matches whole words; `ukrain*` matches any word starting with "ukrain"; a phrase
+  ("island chain") matches those words in a row; where terms overlap the longest wins;
 - each occurrence of a rule's term adds the rule's weight, at most MAX_HITS_PER_TERM times a term;
 - a story is in the topic when its score reaches `threshold`, at least one `require` term occurs
   (when the topic has any) and no `exclude` term occurs.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from bisect import bisect_left
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 
 from publisher.dedup import normalise
@@ -22,36 +25,90 @@ from publisher.model import Topic, TopicMatch
 
 MAX_HITS_PER_TERM = 3
 #: Bump when scoring changes, so stored classifications are recomputed.
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 
 TERM_RE = re.compile(r"^[^\W_](?:[\w'.&-]|\s(?=\S))*\*?$")
+_WORD = re.compile(r"\w+")
 
 
-def term_pattern(term: str) -> str:
-    """Regex source for one config term (already validated by TERM_RE)."""
+@dataclass(frozen=True, slots=True)
+class _Term:
+    text: str  # as written in config
+    words: tuple[str, ...]  # normalised words; with `wildcard`, the last one is a prefix
+    wildcard: bool
+
+    def matches_at(self, words: list[str], i: int) -> bool:
+        n = len(self.words)
+        if i + n > len(words):
+            return False
+        for j in range(n - 1):
+            if words[i + j] != self.words[j]:
+                return False
+        last = words[i + n - 1]
+        return last.startswith(self.words[-1]) if self.wildcard else last == self.words[-1]
+
+
+def _parse_term(term: str) -> _Term:
     wildcard = term.endswith("*")
-    words = normalise(term.rstrip("*")).split(" ")
-    body = r"\s+".join(re.escape(w) for w in words)
-    return body + (r"\w*" if wildcard else "")
+    return _Term(term, tuple(_WORD.findall(normalise(term.rstrip("*")))), wildcard)
+
+
+class _Text:
+    """A normalised text split into words once, with the indexes the matchers look up."""
+
+    def __init__(self, text: str):
+        self.words = _WORD.findall(normalise(text))
+        self.positions: dict[str, list[int]] = {}
+        for i, word in enumerate(self.words):
+            self.positions.setdefault(word, []).append(i)
+        self._sorted: list[str] | None = None
+
+    def words_starting(self, prefix: str) -> list[str]:
+        """The distinct words of the text that start with `prefix`."""
+        if self._sorted is None:
+            self._sorted = sorted(self.positions)
+        found = []
+        for i in range(bisect_left(self._sorted, prefix), len(self._sorted)):
+            if not self._sorted[i].startswith(prefix):
+                break
+            found.append(self._sorted[i])
+        return found
 
 
 class _Matcher:
-    """One compiled alternation per term list: finds every term occurrence in one pass."""
+    """Finds the occurrences of one list of terms: whole words, a phrase as consecutive words,
+    a trailing * as a word prefix; scanning left to right, where terms overlap the longest wins."""
 
     def __init__(self, terms: tuple[str, ...]):
-        self.terms = terms
-        order = sorted(range(len(terms)), key=lambda i: -len(terms[i]))  # longest first
-        self.group_term = {}
-        parts = []
-        for group, i in enumerate(order, start=1):
-            self.group_term[group] = terms[i]
-            parts.append(f"({term_pattern(terms[i])})")
-        self.regex = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)") if parts else None
+        parsed = sorted((_parse_term(t) for t in terms), key=lambda t: (-len(t.words), -len(t.text)))
+        self.by_first: dict[str, list[_Term]] = {}  # first word -> terms starting with it
+        self.by_prefix: dict[str, list[_Term]] = {}  # one-word wildcard terms, by prefix
+        for term in parsed:
+            if term.wildcard and len(term.words) == 1:
+                self.by_prefix.setdefault(term.words[0], []).append(term)
+            else:
+                self.by_first.setdefault(term.words[0], []).append(term)
+        self.first_words = frozenset(self.by_first)
 
-    def counts(self, text: str) -> Counter[str]:
-        if self.regex is None:
-            return Counter()
-        return Counter(self.group_term[m.lastindex] for m in self.regex.finditer(text))
+    def counts(self, text: _Text) -> Counter[str]:
+        found: list[tuple[int, int, int, str]] = []  # (start, priority, length, term)
+        for word in self.first_words.intersection(text.positions):
+            for i in text.positions[word]:
+                for rank, term in enumerate(self.by_first[word]):
+                    if term.matches_at(text.words, i):
+                        found.append((i, rank, len(term.words), term.text))
+                        break
+        for prefix, terms in self.by_prefix.items():
+            for word in text.words_starting(prefix):
+                for i in text.positions[word]:
+                    found.append((i, 0, 1, terms[0].text))
+        counts: Counter[str] = Counter()
+        end = 0
+        for start, _, length, term in sorted(found, key=lambda f: (f[0], -f[2], f[1])):
+            if start >= end:  # not inside a longer match found to its left
+                counts[term] += 1
+                end = start + length
+        return counts
 
 
 @lru_cache(maxsize=256)
@@ -60,23 +117,24 @@ def _compile(topic: Topic) -> tuple[_Matcher, dict[str, float], _Matcher, _Match
     return _Matcher(tuple(weights)), weights, _Matcher(topic.require), _Matcher(topic.exclude)
 
 
-def score(topic: Topic, text: str) -> TopicMatch:
+def score(topic: Topic, text: str | _Text) -> TopicMatch:
     """How `text` scores against one topic, and why."""
-    norm = normalise(text)
+    doc = text if isinstance(text, _Text) else _Text(text)
     rules, weights, require, exclude = _compile(topic)
-    counts = rules.counts(norm)
+    counts = rules.counts(doc)
     matched = tuple((term, counts[term]) for term in weights if counts[term])
     total = sum(weights[t] * min(n, MAX_HITS_PER_TERM) for t, n in matched)
-    excluded = exclude.counts(norm)
+    excluded = exclude.counts(doc)
     excluded_by = next((t for t in topic.exclude if excluded[t]), None)
-    missing = bool(topic.require) and not require.counts(norm)
+    missing = bool(topic.require) and not require.counts(doc)
     return TopicMatch(slug=topic.slug, score=round(total, 6), matched=matched, excluded_by=excluded_by,
                       missing_required=missing, threshold=topic.threshold)
 
 
 def classify(topics: tuple[Topic, ...], text: str) -> tuple[TopicMatch, ...]:
     """The text scored against every topic, in config order (accepted or not: see .accepted)."""
-    return tuple(score(topic, text) for topic in topics)
+    doc = _Text(text)  # normalised and split once for every topic
+    return tuple(score(topic, doc) for topic in topics)
 
 
 def rules_digest(topics: tuple[Topic, ...]) -> str:

@@ -22,7 +22,7 @@ from publisher.classify import classify, rules_digest
 from publisher.config import Config
 from publisher.dedup import fingerprint
 from publisher.model import FeedSpec
-from publisher.render.feeds import render_atom, render_rss
+from publisher.render.feeds import render
 from publisher.sources import wire
 from publisher.sources.files import SourceFile, list_sources
 from publisher.store import Store
@@ -200,19 +200,28 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
 
 def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
     for spec in specs:
-        for filename, render in (("atom.xml", render_atom), ("rss.xml", render_rss)):
+        files = zip(("atom.xml", "rss.xml"), render(spec))
+        written = False
+        for filename, data in files:
             path = config.paths.feeds / spec.slug / filename
             report.feed_files += 1
             try:
-                if write_if_changed(path, render(spec)):
+                if write_if_changed(path, data):
                     report.feeds_written.append(path)
+                    written = True
             except OSError as exc:
                 report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
+        if written:
+            try:
+                fsync_dir(config.paths.feeds / spec.slug)
+            except OSError as exc:
+                report.errors.append(f"{config.paths.feeds / spec.slug}: cannot sync directory: {exc.strerror or exc}")
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Replace `path` with `data` atomically (temp file, fsync, rename) unless it already holds
-    exactly those bytes. Returns True when the file was written."""
+    exactly those bytes. Returns True when the file was written. The caller syncs the
+    directory (fsync_dir) once it has renamed everything it writes there."""
     try:
         if path.read_bytes() == data:
             return False
@@ -229,12 +238,16 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
     return True
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the renames in a directory durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def status(config: Config, now: datetime) -> dict[str, Any]:

@@ -290,12 +290,18 @@ class Store:
     def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str]]:
         """(entry, text of its current version) for entries whose topics are stale under
         the rules with this digest (new entries, revised entries, or the rules changed)."""
-        rows = self.db.execute(
-            """SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
-               WHERE e.classified IS NOT (? || ':' || e.current_version) ORDER BY e.id""", [digest]).fetchall()
-        for entry, kicker, paragraphs in rows:
-            body = "\n".join(json.loads(paragraphs))
-            yield entry, f"{kicker}: {body}" if kicker else body
+        last = 0
+        while True:  # in pages: memory stays flat however many entries need it
+            rows = self.db.execute(
+                """SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
+                   WHERE e.id > ? AND e.classified IS NOT (? || ':' || e.current_version)
+                   ORDER BY e.id LIMIT 1000""", [last, digest]).fetchall()
+            if not rows:
+                return
+            for entry, kicker, paragraphs in rows:
+                body = "\n".join(json.loads(paragraphs))
+                yield entry, f"{kicker}: {body}" if kicker else body
+            last = rows[-1][0]
 
     def set_topics(self, entry: int, digest: str, topics: list[tuple[str, float]]) -> None:
         self.db.execute("DELETE FROM entry_topics WHERE entry = ?", [entry])
@@ -311,10 +317,11 @@ class Store:
     def feed_entries(self, topic: str | None, limit: int) -> list[Entry]:
         """The newest `limit` entries of a topic (or of any topic, for topic=None), newest
         first: by first_seen, then by entry row id (both fixed once stored)."""
+        # Both walk the entries_newest index and stop at `limit` matches (no sort of the topic).
         if topic is None:
             where, params = "EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)", [limit]
         else:
-            where, params = "e.id IN (SELECT entry FROM entry_topics WHERE topic = ?)", [topic, limit]
+            where, params = "EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = ? AND t.entry = e.id)", [topic, limit]
         rows = self.db.execute(
             f"""SELECT {self._ENTRY_COLUMNS} FROM entries e JOIN versions v ON v.id = e.current_version
                 WHERE {where} ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()

@@ -42,14 +42,14 @@ def summary_text(entry: Entry) -> str:
     return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
 
 
-def _generator(spec: FeedSpec, self_url: str, *, rss: bool = False) -> FeedGenerator:
+def _generator(spec: FeedSpec) -> FeedGenerator:
+    """One generator for both formats: what differs (the self link, the summary's escaping)
+    is set so that each format reads its own field."""
     fg = FeedGenerator()
     fg.id(spec.feed_id)
     fg.title(xml_text(spec.title))
     fg.subtitle(xml_text(spec.subtitle))  # also the RSS <description>
     fg.author({"name": xml_text(spec.author)})
-    fg.link(href=self_url, rel="self")
-    fg.link(href=spec.home_url, rel="alternate")  # last: feedgen makes the last link RSS <link>
     fg.language(spec.language)
     fg.updated(spec.updated)  # Atom <updated> and RSS <lastBuildDate>
     fg.generator("publisher", version=__version__, uri=GENERATOR_URI)
@@ -59,21 +59,38 @@ def _generator(spec: FeedSpec, self_url: str, *, rss: bool = False) -> FeedGener
         fe.title(xml_text(entry.title))
         fe.link(href=spec.entry_url(entry), rel="alternate")
         summary = summary_text(entry)
-        # Atom <summary> is plain text; RSS <description> is HTML, so escape it there.
-        fe.summary(html.escape(summary, quote=False) if rss else summary)
+        # RSS <description> is HTML, Atom <summary> plain text. description() also sets Atom
+        # content and summary() leaves a description it did not set alone, so: this order.
+        fe.description(html.escape(summary, quote=False))
         fe.content(content_html(entry), type="html")  # Atom <content>; RSS <content:encoded>
+        fe.summary(summary)
         fe.published(entry.published)  # RSS <pubDate>
         fe.updated(entry.updated)
     return fg
 
 
+def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:
+    # the alternate link last: feedgen makes the last link added the RSS channel <link>
+    fg.link([{"href": self_url, "rel": "self"}, {"href": spec.home_url, "rel": "alternate"}], replace=True)
+
+
+def render(spec: FeedSpec) -> tuple[bytes, bytes]:
+    """(Atom bytes, RSS bytes) for one feed."""
+    fg = _generator(spec)
+    _links(fg, spec, spec.url("atom.xml"))
+    atom = fg.atom_str(pretty=True, encoding="UTF-8")
+    _links(fg, spec, spec.url("rss.xml"))
+    rss = fg.rss_str(pretty=True, encoding="UTF-8")
+    # RSS titles are plain text: readers differ on whether "&amp;" in them is markup, so the
+    # RSS profile (and the W3C validator) want numeric references for & and < there.
+    rss = _RSS_TITLE.sub(lambda m: b"<title>" + m.group(1).replace(b"&amp;", b"&#38;")
+                         .replace(b"&lt;", b"&#60;") + b"</title>", rss)
+    return atom, rss
+
+
 def render_atom(spec: FeedSpec) -> bytes:
-    return _generator(spec, spec.url("atom.xml")).atom_str(pretty=True, encoding="UTF-8")
+    return render(spec)[0]
 
 
 def render_rss(spec: FeedSpec) -> bytes:
-    data = _generator(spec, spec.url("rss.xml"), rss=True).rss_str(pretty=True, encoding="UTF-8")
-    # RSS titles are plain text: readers differ on whether "&amp;" in them is markup, so the
-    # RSS profile (and the W3C validator) want numeric references for & and < there.
-    return _RSS_TITLE.sub(lambda m: b"<title>" + m.group(1).replace(b"&amp;", b"&#38;")
-                          .replace(b"&lt;", b"&#60;") + b"</title>", data)
+    return render(spec)[1]
