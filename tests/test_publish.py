@@ -293,6 +293,24 @@ def test_a_story_that_fails_to_store_rolls_back_its_whole_file(project, monkeypa
     assert project.publish().sources[0].new == 2
 
 
+def test_a_file_that_fails_to_store_leaves_the_other_files_of_its_batch_stored(project, monkeypatch):
+    for name in ("a.txt", "b.txt", "c.txt"):
+        project.add_source(name, f"The {name[0]} story of the day ended well.\n")
+    from publisher.store import Store
+
+    real = Store.add_story
+
+    def fail_b(self, story, *a, **kw):
+        if " b story" in story.paragraphs[0]:
+            raise RuntimeError("disk hiccup")
+        return real(self, story, *a, **kw)
+
+    monkeypatch.setattr(Store, "add_story", fail_b)
+    report = project.publish()
+    assert [(s.name, s.outcome) for s in report.sources] == [("a.txt", "new"), ("b.txt", "failed"), ("c.txt", "new")]
+    assert publish_mod.status(project.config, NOW)["entries"] == 2
+
+
 # -- one writer at a time --------------------------------------------------------------------
 
 def test_publish_refuses_while_another_process_holds_the_lock(project):
