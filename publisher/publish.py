@@ -21,7 +21,7 @@ from publisher import lock
 from publisher.classify import classify, rules_digest
 from publisher.config import Config
 from publisher.dedup import fingerprint
-from publisher.model import FeedSpec
+from publisher.model import FeedSpec, ReadResult
 from publisher.render.feeds import render
 from publisher.sources import wire
 from publisher.sources.files import SourceFile, list_sources
@@ -137,14 +137,19 @@ def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime)
     else:
         try:
             data = read_bytes(source.path)
+            after = source.path.stat()
         except OSError as exc:
             return _failed(store, name, now, f"cannot read: {exc.strerror or exc}")
+        if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            # Half-written: store nothing and remember nothing, so the next run reads it whole.
+            return SourceReport(name, "skipped", "changed while being read (still being written?); "
+                                                 "it will be read again on the next run")
     sha = hashlib.sha256(data).hexdigest() if data is not None else None
     if state and sha is not None and state.sha256 == sha:
         with store.transaction():
             store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
         return SourceReport(name, "unchanged")
-    result = wire.read(data) if data is not None else wire.ReadResult(
+    result = wire.read(data) if data is not None else ReadResult(
         skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
     try:
         with store.transaction():

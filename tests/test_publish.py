@@ -239,6 +239,28 @@ def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published
                      "latin.txt": "unchanged", "locked.txt": "new"}
 
 
+def test_a_file_still_being_written_is_skipped_and_read_whole_next_time(project, monkeypatch):
+    path = project.add_source("growing.txt", ARTICLE)
+    real = publish_mod.read_bytes
+
+    def read_while_the_writer_appends(p):
+        data = real(p)
+        with open(p, "a", encoding="utf-8") as f:
+            f.write("\nA second story arrived while we were reading.\n")
+        return data
+
+    monkeypatch.setattr(publish_mod, "read_bytes", read_while_the_writer_appends)
+    report = project.publish()
+    assert report.ok and report.sources[0].outcome == "skipped"
+    assert report.problems() == ["growing.txt: skipped: changed while being read (still being written?); "
+                                 "it will be read again on the next run"]
+    assert publish_mod.status(project.config, NOW)["entries"] == 0
+    monkeypatch.undo()
+    again = project.publish().sources[0]
+    assert (again.outcome, again.new) == ("new", 2)
+    assert path.read_text().count("\n") == 4
+
+
 def test_nothing_published_is_lost_when_sources_vanish_or_turn_bad(project, seed):
     path = project.add_source(SEED_NAME, seed)
     project.publish()
