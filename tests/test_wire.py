@@ -105,12 +105,57 @@ def test_control_characters_are_removed_from_text():
     assert story.paragraphs == ("The mayor opened the new market on Friday.",)
 
 
+def test_a_file_cut_short_inside_a_utf8_character_stays_utf8():
+    result = wire.read("Taiwan’s coast guard said the drills ended.\nCut at the ’".encode()[:-2])
+    assert result.stories[0].paragraphs[0] == "Taiwan’s coast guard said the drills ended."
+    assert result.warnings == ("ends in the middle of a UTF-8 character (cut short?); the broken character was dropped",)
+
+
+def test_a_few_bad_bytes_in_utf8_text_are_dropped_not_a_reason_to_read_cp1252():
+    data = "Taiwan’s “coast guard” said – again – the drills ended ".encode() + b"\xff" + " today.\n".encode()
+    result = wire.read(data)
+    assert result.stories[0].paragraphs == ("Taiwan’s “coast guard” said – again – the drills ended today.",)
+    assert "invalid UTF-8 byte" in result.warnings[0]
+
+
+def test_c1_controls_are_mapped_back_to_cp1252_punctuation():
+    story = wire.read("Taiwan\u0092s coast guard \u0096 again \u0093said\u0094 so.\n".encode()).stories[0]
+    assert story.paragraphs == ("Taiwan’s coast guard – again “said” so.",)
+
+
+def test_a_bom_in_the_middle_of_a_file_is_dropped():
+    data = "One story ended.\n".encode() + "\ufeffON ALERT: The next story starts here and runs on to say what happened.\n".encode()
+    stories = wire.read(data).stories
+    assert [s.kicker for s in stories] == [None, "ON ALERT"]
+
+
+def test_a_line_too_long_to_be_wire_text_is_dropped_with_a_warning():
+    data = ("A normal story ended.\n" + "x" * (wire.MAX_LINE + 1) + "\nAnother one ended.\n").encode()
+    result = wire.read(data)
+    assert [s.first_line for s in result.stories] == [1, 3]
+    assert result.warnings == (f"line 2 has {wire.MAX_LINE + 1:,} characters: not wire text; dropped",)
+
+
+@pytest.mark.parametrize("line", ["###", "-30-", "- 30 -", "(END)", "ENDS", "End.", "***",
+                                  "Reporting by Ann Lee; Editing by Tom Kay", "Additional reporting by AFP"])
+def test_end_marks_and_credit_lines(line):
+    assert wire.is_end_mark(line)
+
+
+@pytest.mark.parametrize("line", ["Ends of the earth were reached.", "Reporting bylines changed in May."])
+def test_ordinary_lines_are_not_end_marks(line):
+    assert not wire.is_end_mark(line)
+
+
 # -- rules in isolation ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("line, expected", [
     ("Photo: AFP", True), ("PHOTO: AFP", True), ("Photo courtesy of the Presidential Office", True),
     ("Photos: CNA", True), ("File photo: Reuters", True), ("Photograph by Lin Ching-hua", True),
+    ("Photo/AFP", True), ("Photo - Reuters", True), ("(Photo: AFP)", True), ("Photo credit: Reuters", True),
+    ("PHOTO COURTESY: CNA", True), ("Taipei Times photo", True), ("Screengrab from a video posted online", True),
     ("Photographers gathered outside the court on Monday.", False),
+    ("The photo was taken on Monday.", False),
     ("Photo: " + "x" * 200, False),  # a caption is short
 ])
 def test_caption_lines(line, expected):
@@ -133,6 +178,8 @@ def test_kicker_lines(line, expected):
 
 @pytest.mark.parametrize("line, cut", [
     ("It ended.", False), ("He said “we will react.”", False), ("Really?", False), ("(See below.)", False),
+    ("He said “we will respond”", False), ("The ministry listed three priorities:", False), ("下一則新聞。", False),
+    ("國防部表示，共軍船艦出現在台灣附近", True),
     ("It has also installed NMESIS anti-ship systems in Japan’s Okinawa", True),
     ("The bureau is to present the report at a", True), ("Figures rose to 2024", True),
 ])

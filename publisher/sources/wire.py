@@ -5,10 +5,12 @@ Segmentation rules, applied to each line in this order:
 
 1. blank line            ends the current article
 2. caption (Photo: AFP)  belongs to the article, dropped from the text; never ends a story
-3. KICKER: lede ...      an ALL-CAPS label and a colon: a story of its own
-4. very long line        a story of its own (articles are split one paragraph a line)
-5. ordinary line         joins the current article
-6. a line cut off mid-sentence (no closing punctuation) ends the story it belongs to
+3. end mark, credit line ends the current article (###, -30-, ENDS, "Reporting by ..."),
+                         dropped from the text
+4. KICKER: lede ...      an ALL-CAPS label and a colon: a story of its own
+5. very long line        a story of its own (articles are split one paragraph a line)
+6. ordinary line         joins the current article
+7. a line cut off mid-sentence (no closing punctuation) ends the story it belongs to
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from publisher.model import ReadResult, Story
 MAX_BYTES = 32 * 1024 * 1024
 #: A line at least this long is a story of its own. In real dumps article paragraphs stay
 #: under ~250 characters and one-line stories run to 600 and more.
-LONG_LINE = 400
+LONG_LINE = 500
+#: A line longer than this is not wire copy (a dump of something else): dropped, with a warning.
+MAX_LINE = 20_000
 #: Titles are shortened to at most this many characters, at a word boundary.
 TITLE_MAX = 140
 #: A kicker is short: at most this many characters before its colon.
@@ -33,43 +37,68 @@ _BINARY_SAMPLE = 64 * 1024
 # Bytes that do not occur in text: C0 controls except \t \n \f \r and ESC.
 _CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27})
 # Characters XML 1.0 cannot carry (and that no story needs).
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Also U+FFFD (a decoding error: the reader cannot use it) and zero-width characters / stray BOMs.
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffc\U00010000-\U0010ffff]|[\ufeff\u200b\u2060]")
+# C1 controls are cp1252 punctuation decoded as Latin-1 somewhere upstream: map them back.
+_C1 = re.compile("[\u0080-\u009f]")
+
+
+def _c1_to_cp1252(m: re.Match) -> str:
+    try:
+        return bytes([ord(m.group())]).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d: nothing there
+        return ""
+
 _SPACES = re.compile(r"\s+")
 
 _CAPTION = re.compile(
-    r"""^(?:file\s+)?(?:photo(?:graph)?s?|pictures?|images?|videos?|graphics?|illustrations?)
-        \s*(?::|：|\bcourtesy\b|\bby\b|\bcredit\b)""",
+    r"""^\(?\s*(?:file\s+)?(?:photo(?:graph)?s?|pictures?|images?|videos?|graphics?|illustrations?
+                              |screen(?:shot|grab)s?)
+        (?:\s*[:：/–—-]|\s+(?:courtesy|by|credit|from)\b)
+      | ^\(?[\w .,&'’-]{2,40}\s(?:file\s+)?(?:photo(?:graph)?s?|screengrab|screenshot)\)?\.?$""",
     re.IGNORECASE | re.VERBOSE,
 )
 CAPTION_MAX = 120
+# End marks and credit lines: the article ends there, complete, and they are not its text.
+_END_MARK = re.compile(
+    r"""^(?:\#{3,}|-\s*30\s*-|\(?ends?\)?\.?|\(?end\s+of\s+story\)?|\*{3,}
+      | (?:additional\s+)?(?:reporting|writing|editing|compiled|produced)\s+by\b.{0,160})$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 _KICKER_CHARS = re.compile(r"^[^\W_][\w '’&.,/-]*$")
 # Characters that close a sentence (possibly followed by closing quotes/brackets).
-_CLOSERS = ".!?…"
-_TRAILING = "\"”’')]»"
+_CLOSERS = ".!?…。！？"
+_TRAILING = "\"”’')]»」』）"
+# A line that ends with one of these is complete too: a closing quote without a full stop
+# (`He said “we will respond”`), or a colon introducing what follows.
+_COMPLETE_ENDS = "”\"»」』:："
 
 # Words that start a sentence but are lower-case mid-sentence: where a kicker's summary
 # runs into the lede without a full stop, the lede usually starts with one of them.
+# Words that are also parts of names ("Air Force One", "Russia Today", "Under Secretary",
+# "Group A") are left out; a starter followed by a word that cannot follow it is rejected.
 _LEDE_STARTERS = frozenset(
     """A An The In On At After As With For From When While It Its He She His Her They Their
-    We Our This That These Those Some More Most Many Several According Despite Since If But
-    Although Amid Officials Police Local Two Three Four Five Six Seven Eight Nine Ten
-    One Last Earlier Later Yesterday Today Tomorrow Meanwhile However Under Over""".split()
+    We Our This That These Those Some Most Many Several According Despite Since If But
+    Although Amid Officials Police Meanwhile However""".split()
 )
+_NOT_AFTER_STARTER = frozenset("on of in at to and or said says was is were are will has have had by for".split())
 # Failing a sentence starter, the summary often ends in an attribution or a day:
 # "... the operator said Passengers will ...", "... officials said on Monday Shipping ...".
 _SUMMARY_ENDINGS = frozenset(
     """said says added reported stated announced warned told wrote yesterday today tonight
     monday tuesday wednesday thursday friday saturday sunday""".split()
 )
-_SUMMARY_MIN_WORDS = 4
+_SUMMARY_MIN_WORDS = 5
+_FALLBACK_MIN_WORDS = 8  # "Premier Cho Jung-tai said Taiwan's ..." is one sentence, not a summary
 _SUMMARY_MAX_CHARS = 320
 
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st gen lt col sgt capt cmdr adm gov sen rep jan feb mar apr jun jul
     aug sep sept oct nov dec no vs etc inc co corp ltd jr sr""".split()
 )
-_SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-9])|([。！？])([」』）]*)")
 
 
 def read(data: bytes) -> ReadResult:
@@ -79,7 +108,8 @@ def read(data: bytes) -> ReadResult:
     text, warnings, skipped = decode(data)
     if skipped:
         return ReadResult(skipped=skipped)
-    stories = segment(text)
+    stories, dropped = _segment(text)
+    warnings += tuple(dropped)
     if not stories:
         return ReadResult(skipped="no stories in it (only blank or caption lines)", warnings=warnings)
     return ReadResult(stories=tuple(stories), warnings=warnings)
@@ -103,16 +133,30 @@ def decode(data: bytes) -> tuple[str, tuple[str, ...], str | None]:
     controls = sum(sample.count(b) for b in _CONTROL_BYTES)
     if controls > len(sample) * 0.05:
         return "", (), f"binary file ({controls} control bytes in the first {len(sample):,})"
-    warnings: tuple[str, ...] = ()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        text = data.decode("cp1252", errors="replace")
-        warnings = (f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as cp1252",)
+    text, warnings = _decode_8bit(data)
     text = _lines(text)
     if not text.strip():
         return "", warnings, "empty file"
     return text, warnings, None
+
+
+def _decode_8bit(data: bytes) -> tuple[str, tuple[str, ...]]:
+    """UTF-8 when it is UTF-8, even with a few bad bytes or a cut-off last character (a file
+    cut short, two files joined); cp1252 when it is not (no valid multi-byte sequences)."""
+    try:
+        return data.decode("utf-8-sig"), ()
+    except UnicodeDecodeError as exc:
+        first = exc
+    if first.reason == "unexpected end of data" and first.end == len(data):
+        return data[: first.start].decode("utf-8-sig"), (
+            "ends in the middle of a UTF-8 character (cut short?); the broken character was dropped",)
+    lenient = data.decode("utf-8-sig", errors="replace")
+    bad = lenient.count("\ufffd") - data.count("\ufffd".encode())
+    valid = sum(1 for c in lenient if ord(c) > 127) - lenient.count("\ufffd")
+    if valid >= bad:
+        return lenient, (f"{bad} invalid UTF-8 byte sequence(s), the first at offset {first.start}; dropped",)
+    return data.decode("cp1252", errors="replace"), (
+        f"not valid UTF-8 (byte 0x{data[first.start]:02x} at offset {first.start}); read as cp1252",)
 
 
 def _lines(text: str) -> str:
@@ -121,7 +165,8 @@ def _lines(text: str) -> str:
 
 def clean_line(line: str) -> str:
     """One line of text with XML-illegal characters removed and whitespace collapsed."""
-    return unicodedata.normalize("NFC", _SPACES.sub(" ", _XML_ILLEGAL.sub("", line))).strip()
+    line = _XML_ILLEGAL.sub("", _C1.sub(_c1_to_cp1252, line))
+    return unicodedata.normalize("NFC", _SPACES.sub(" ", line)).strip()
 
 
 def is_caption(line: str) -> bool:
@@ -142,8 +187,15 @@ def split_kicker(line: str) -> tuple[str, str] | None:
     return kicker, rest
 
 
+def is_end_mark(line: str) -> bool:
+    """An end mark (###, -30-, ENDS) or a credit line ("Reporting by ..."): ends the article."""
+    return _END_MARK.match(line) is not None
+
+
 def is_cut_off(line: str) -> bool:
     """True when a line stops mid-sentence: it does not end with closing punctuation."""
+    if line[-1:] in _COMPLETE_ENDS:
+        return False
     end = line.rstrip(_TRAILING)
     return not end or end[-1] not in _CLOSERS
 
@@ -170,9 +222,9 @@ def split_summary(rest: str) -> tuple[str | None, str]:
         if prev.endswith(".") or i >= len(words) - 2:
             continue
         bare = word.rstrip(",;:")
-        if bare in _LEDE_STARTERS:
+        if bare in _LEDE_STARTERS and words[i + 1].lower() not in _NOT_AFTER_STARTER:
             return " ".join(words[:i]), " ".join(words[i:])
-        if fallback is None and prev.lower() in _SUMMARY_ENDINGS:
+        if fallback is None and i >= _FALLBACK_MIN_WORDS and prev.lower() in _SUMMARY_ENDINGS:
             fallback = i
     if fallback is not None:
         return " ".join(words[:fallback]), " ".join(words[fallback:])
@@ -182,6 +234,8 @@ def split_summary(rest: str) -> tuple[str | None, str]:
 def first_sentence(text: str) -> str:
     """The first sentence of a paragraph (the whole paragraph if it has one sentence)."""
     for m in _SENTENCE_END.finditer(text):
+        if m.group(3):  # 。！？ : no space follows in Chinese or Japanese
+            return text[: m.end()].strip()
         before = text[: m.start(1)]
         word = before.rsplit(" ", 1)[-1].lstrip("(\"“‘")
         if m.group(1) == "." and (word.lower() in _ABBREVIATIONS or (len(word) <= 3 and word.isupper()) or
@@ -209,14 +263,20 @@ def _title(kicker: str | None, summary: str | None, first: str) -> str:
     """A headline: the kicker and/or the first sentence, shortened; no closing full stop."""
     text = f"{kicker}: {summary or first_sentence(first)}" if kicker else first_sentence(first)
     title = shorten(text)
-    if title.endswith(".") and not title.endswith(".."):
+    if title.endswith((".", ":", "：")) and not title.endswith(".."):
         title = title[:-1]
     return title
 
 
 def segment(text: str) -> list[Story]:
     """Split decoded text (lines separated by \\n) into stories, by the rules in the module doc."""
+    return _segment(text)[0]
+
+
+def _segment(text: str) -> tuple[list[Story], list[str]]:
+    """segment(), and a warning for each line dropped as too long to be wire text."""
     stories: list[Story] = []
+    warnings: list[str] = []
     article: list[tuple[int, str]] = []  # (line number, text) of the open article
     last_line = 0  # last line number belonging to the open article (captions included)
 
@@ -238,9 +298,16 @@ def segment(text: str) -> list[Story]:
         if not line:
             close()
             continue
+        if len(line) > MAX_LINE:
+            close()
+            warnings.append(f"line {number} has {len(line):,} characters: not wire text; dropped")
+            continue
         if is_caption(line):
             if article:
                 last_line = number
+            continue
+        if is_end_mark(line):
+            close()
             continue
         kicked = split_kicker(line)
         if kicked or len(line) >= LONG_LINE:
@@ -252,7 +319,7 @@ def segment(text: str) -> list[Story]:
         if is_cut_off(line):
             close(truncated=True)
     close()
-    return stories
+    return stories, warnings
 
 
 def _one_line_story(number: int, line: str, kicked: tuple[str, str] | None) -> Story:
