@@ -12,14 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from publisher.errors import LockHeld
+from publisher.errors import ConfigError, LockHeld
 
 
 @contextmanager
 def held(path: Path) -> Iterator[None]:
     """Hold the lock at `path` for the block; raise LockHeld at once if another process has it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the lock file beside the database "
+                          f"([paths] database): {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

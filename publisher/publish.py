@@ -100,7 +100,7 @@ def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
            progress: Progress | None = None) -> None:
     root = config.paths.sources
     try:
-        files = list_sources(root)
+        files = list_sources(root, report.errors)
     except FileNotFoundError:
         report.errors.append(f"{root}: sources directory not found")
         return
@@ -123,7 +123,15 @@ def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
 
 
 def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime) -> SourceReport:
-    """Read one file into the store, in one transaction: all its stories or none."""
+    """Read one file into the store, in one transaction: all its stories or none. Whatever goes
+    wrong with one file is that file's result (failed, with the reason), never the run's end."""
+    try:
+        return _ingest_file(store, source, config, now)
+    except Exception as exc:
+        return _failed(store, source.name, now, f"{type(exc).__name__}: {exc}")
+
+
+def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime) -> SourceReport:
     name = source.name
     try:
         st = source.path.stat()

@@ -128,3 +128,11 @@ def test_on_a_terminal_publish_still_ends_with_the_summary(project, seed):
     cmd = f"{BIN} --config {project.config_path} publish"
     proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "5 stories (5 new, 0 duplicate)" in proc.stdout
+
+
+def test_a_database_path_that_cannot_be_created_is_one_line_and_exit_2(project):
+    text = project.config_path.read_text().replace('database = "publisher.db"', 'database = "config.toml/x.db"')
+    project.config_path.write_text(text)
+    proc = run(project, "publish")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "x.db.lock: cannot create the lock file" in proc.stderr and "Traceback" not in proc.stderr

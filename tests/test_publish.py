@@ -261,6 +261,45 @@ def test_a_file_still_being_written_is_skipped_and_read_whole_next_time(project,
     assert path.read_text().count("\n") == 4
 
 
+def test_a_file_name_that_is_not_utf8_is_read_and_named_with_escapes(project):
+    (project.sources / os.fsdecode(b"caf\xe9.txt")).write_text(ARTICLE)
+    report = project.publish()
+    assert report.ok and [(s.name, s.outcome) for s in report.sources] == [("caf\\xe9.txt", "new")]
+    assert publish_mod.status(project.config, NOW)["sources"][0]["path"] == "caf\\xe9.txt"
+
+
+def test_a_subdirectory_that_cannot_be_listed_is_reported_and_the_rest_read(project, monkeypatch):
+    project.add_source("a.txt", ARTICLE)
+    project.add_source("locked/b.txt", "Another story of the day ended.\n")
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)  # CI runs as root: inject the error
+    report = project.publish()
+    assert report.errors == [f"{project.sources / 'locked'}: cannot list directory: Permission denied"]
+    assert [s.name for s in report.sources] == ["a.txt"] and not report.ok
+
+
+def test_an_unexpected_error_in_one_file_is_that_files_result(project, monkeypatch):
+    project.add_source("a.txt", ARTICLE)
+    project.add_source("b.txt", "Another story of the day ended.\n")
+    real = wire.read
+
+    def explode_on_a(data):
+        if data == ARTICLE.encode():
+            raise ValueError("unexpected")
+        return real(data)
+
+    monkeypatch.setattr(wire, "read", explode_on_a)
+    report = project.publish()
+    assert [(s.name, s.outcome, s.reason) for s in report.sources] == [
+        ("a.txt", "failed", "ValueError: unexpected"), ("b.txt", "new", None)]
+
+
 def test_nothing_published_is_lost_when_sources_vanish_or_turn_bad(project, seed):
     path = project.add_source(SEED_NAME, seed)
     project.publish()

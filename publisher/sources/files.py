@@ -28,7 +28,14 @@ _IGNORED = re.compile(
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     path: Path  # where to read it
-    name: str  # its path relative to the sources directory, with "/" separators
+    name: str  # its path relative to the sources directory, with "/" separators; always
+    #            valid Unicode (bytes of a file name that is not UTF-8 appear as \xNN)
+
+
+def display_name(relative: Path) -> str:
+    """A relative path as text that can be printed and stored: undecodable bytes as \\xNN."""
+    raw = os.fsencode(relative.as_posix())
+    return raw.decode("utf-8", errors="backslashreplace")
 
 
 def ignored(name: str) -> bool:
@@ -36,8 +43,11 @@ def ignored(name: str) -> bool:
     return _IGNORED.search(name) is not None
 
 
-def list_sources(root: Path) -> list[SourceFile]:
-    """The source files under `root`, in path order. Raises FileNotFoundError/NotADirectoryError."""
+def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile]:
+    """The source files under `root`, in path order. Raises FileNotFoundError/NotADirectoryError.
+
+    A subdirectory that cannot be listed is reported in `errors` (one line each) and skipped.
+    """
     if not root.is_dir():
         raise (NotADirectoryError if root.exists() else FileNotFoundError)(str(root))
     real_root = root.resolve()
@@ -52,12 +62,17 @@ def list_sources(root: Path) -> list[SourceFile]:
 
     # Symlinked directories are not descended: one leading outside must not be followed, and
     # one leading inside reaches files that are listed anyway, under their real path.
-    for dirpath, dirnames, filenames in os.walk(root):
+    def unlistable(exc: OSError) -> None:
+        if errors is not None:
+            where = display_name(Path(exc.filename or root).relative_to(root)) if exc.filename else str(root)
+            errors.append(f"{root / where}: cannot list directory: {exc.strerror or exc}")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         here = Path(dirpath)
         dirnames[:] = [d for d in dirnames if not ignored(d)]
         for filename in filenames:
             path = here / filename
             if ignored(filename) or (path.is_symlink() and not inside(path)) or not path.is_file():
                 continue
-            found.append(SourceFile(path=path, name=path.relative_to(root).as_posix()))
+            found.append(SourceFile(path=path, name=display_name(path.relative_to(root))))
     return sorted(found, key=lambda f: f.name)
