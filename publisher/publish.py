@@ -217,8 +217,9 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
 
 
 def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
+    cache: dict = {}
     for spec in specs:
-        files = zip(("atom.xml", "rss.xml"), render(spec))
+        files = zip(("atom.xml", "rss.xml"), render(spec, cache))
         written = False
         for filename, data in files:
             path = config.paths.feeds / spec.slug / filename

@@ -9,7 +9,7 @@ import feedparser
 
 from conftest import NOW
 from publisher.model import Entry, FeedSpec
-from publisher.render.feeds import content_html, render_atom, render_rss, summary_text
+from publisher.render.feeds import content_html, render, render_atom, render_rss, summary_text
 
 
 def entry(n: int, **kw) -> Entry:
@@ -51,7 +51,7 @@ def test_self_and_alternate_links_are_absolute_per_format():
     assert ("alternate", "https://news.example.org/feeds/ukraine/") in links
     assert 'href="https://news.example.org/feeds/ukraine/rss.xml" rel="self"' in render_rss(s).decode()
     assert rss.feed.link == "https://news.example.org/feeds/ukraine/"
-    assert atom.entries[0].link == "https://news.example.org/feeds/stories/story-1.html"
+    assert atom.entries[0].link == rss.entries[0].link == "https://news.example.org/feeds/stories/story-1.html"
 
 
 def test_rss_guid_is_not_a_permalink():
@@ -93,3 +93,19 @@ def test_an_empty_feed_renders_with_the_given_date():
     s = spec(updated=NOW)
     parsed = feedparser.parse(render_atom(s))
     assert parsed.bozo == 0 and parsed.entries == [] and parsed.feed.updated == "2026-11-25T12:00:00+00:00"
+
+
+def test_plain_text_rss_elements_use_numeric_references_and_html_ones_keep_entities():
+    s = spec(entry(1, title="A & B", paragraphs=("x < y & z.",)), title="Wire & <Co>", subtitle="News & views")
+    rss = render_rss(s).decode()
+    assert "<title>Wire &#38; &#60;Co&gt;</title>" in rss and "<description>News &#38; views</description>" in rss
+    assert "<title>A &#38; B</title>" in rss
+    assert "<description>x &amp;lt; y &amp;amp; z.</description>" in rss  # HTML: "x &lt; y &amp; z."
+    assert feedparser.parse(rss).entries[0].summary == "x &lt; y &amp; z."
+
+
+def test_a_shared_cache_gives_the_same_bytes():
+    s = spec(entry(2), entry(1))
+    cache: dict = {}
+    assert render(s, cache) == render(s) == render(s, cache)
+    assert len(cache) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
@@ -17,7 +18,8 @@ from publisher.model import Entry, FeedSpec
 SUMMARY_MAX = 300
 GENERATOR_URI = "https://github.com/publisher/publisher"
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_RSS_TITLE = re.compile(rb"<title>(.*?)</title>", re.DOTALL)
+# RSS elements that hold plain text: the feed's title and description, each item's title.
+_RSS_PLAIN = re.compile(rb"<(title|description)>([^<]*)</\1>")
 
 
 def xml_text(text: str) -> str:
@@ -42,7 +44,15 @@ def summary_text(entry: Entry) -> str:
     return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
 
 
-def _generator(spec: FeedSpec) -> FeedGenerator:
+Texts = tuple[str, str, str, str]  # title, summary, summary as HTML, content HTML
+
+
+def entry_texts(entry: Entry) -> Texts:
+    summary = summary_text(entry)
+    return xml_text(entry.title), summary, html.escape(summary, quote=False), content_html(entry)
+
+
+def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None = None) -> FeedGenerator:
     """One generator for both formats: what differs (the self link, the summary's escaping)
     is set so that each format reads its own field."""
     fg = FeedGenerator()
@@ -54,15 +64,21 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     fg.updated(spec.updated)  # Atom <updated> and RSS <lastBuildDate>
     fg.generator("publisher", version=__version__, uri=GENERATOR_URI)
     for entry in spec.entries:
+        key = (entry.entry_id, entry.updated)
+        texts = cache.get(key) if cache is not None else None
+        if texts is None:
+            texts = entry_texts(entry)
+            if cache is not None:
+                cache[key] = texts  # an entry is in its topic feeds and the merged feed
+        title, summary, summary_html, content = texts
         fe = fg.add_entry(order="append")  # feedgen prepends by default: our order is explicit
         fe.id(entry.entry_id)  # RSS: <guid isPermaLink="false">
-        fe.title(xml_text(entry.title))
+        fe.title(title)
         fe.link(href=spec.entry_url(entry), rel="alternate")
-        summary = summary_text(entry)
         # RSS <description> is HTML, Atom <summary> plain text. description() also sets Atom
         # content and summary() leaves a description it did not set alone, so: this order.
-        fe.description(html.escape(summary, quote=False))
-        fe.content(content_html(entry), type="html")  # Atom <content>; RSS <content:encoded>
+        fe.description(summary_html)
+        fe.content(content, type="html")  # Atom <content>; RSS <content:encoded>
         fe.summary(summary)
         fe.published(entry.published)  # RSS <pubDate>
         fe.updated(entry.updated)
@@ -74,18 +90,26 @@ def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:
     fg.link([{"href": self_url, "rel": "self"}, {"href": spec.home_url, "rel": "alternate"}], replace=True)
 
 
-def render(spec: FeedSpec) -> tuple[bytes, bytes]:
-    """(Atom bytes, RSS bytes) for one feed."""
-    fg = _generator(spec)
+def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
+    """(Atom bytes, RSS bytes) for one feed. Pass the same `cache` dict when rendering several
+    feeds of one publish: entries they share are prepared once."""
+    fg = _generator(spec, cache)
     _links(fg, spec, spec.url("atom.xml"))
     atom = fg.atom_str(pretty=True, encoding="UTF-8")
     _links(fg, spec, spec.url("rss.xml"))
     rss = fg.rss_str(pretty=True, encoding="UTF-8")
-    # RSS titles are plain text: readers differ on whether "&amp;" in them is markup, so the
-    # RSS profile (and the W3C validator) want numeric references for & and < there.
-    rss = _RSS_TITLE.sub(lambda m: b"<title>" + m.group(1).replace(b"&amp;", b"&#38;")
-                         .replace(b"&lt;", b"&#60;") + b"</title>", rss)
-    return atom, rss
+    # Plain-text RSS elements: readers differ on whether "&amp;" in them is markup, so the RSS
+    # profile (and the W3C validator) want numeric references for & and < there. Item
+    # descriptions are HTML and keep their entities.
+    head, sep, items = rss.partition(b"<item>")
+    head = _RSS_PLAIN.sub(_numeric_refs, head)
+    items = _RSS_PLAIN.sub(lambda m: _numeric_refs(m) if m.group(1) == b"title" else m.group(0), items)
+    return atom, head + sep + items
+
+
+def _numeric_refs(m: re.Match) -> bytes:
+    text = m.group(2).replace(b"&amp;", b"&#38;").replace(b"&lt;", b"&#60;")
+    return b"<%s>%s</%s>" % (m.group(1), text, m.group(1))
 
 
 def render_atom(spec: FeedSpec) -> bytes:
