@@ -120,6 +120,29 @@ def _initial(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0002_provenance_per_arrival")
+def _provenance_per_arrival(db: Database) -> None:
+    """Provenance gets a row for every arrival: the same file read again (re-saved, touched and
+    changed) is another arrival. 0001 kept one row per (version, source, lines)."""
+    for statement in _statements("""
+        CREATE TABLE provenance_new (
+            id INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL REFERENCES versions(id),
+            source INTEGER NOT NULL REFERENCES sources(id),
+            read INTEGER NOT NULL REFERENCES reads(id),
+            first_line INTEGER,
+            last_line INTEGER,
+            UNIQUE (version, read, first_line, last_line)
+        );
+        INSERT INTO provenance_new (id, version, source, read, first_line, last_line)
+            SELECT id, version, source, read, first_line, last_line FROM provenance;
+        DROP TABLE provenance;
+        ALTER TABLE provenance_new RENAME TO provenance;
+        CREATE INDEX provenance_source ON provenance (source)
+    """):
+        db.execute(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int

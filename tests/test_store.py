@@ -6,6 +6,7 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
+from sqlite_utils import Database
 
 from conftest import NOW
 from publisher.dedup import fingerprint
@@ -40,7 +41,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
     path = tmp_path / "p.db"
     Store.open(path, now=NOW).close()
     store = Store.open(path, now=NOW + timedelta(days=1))
-    assert [m.name for m in MIGRATIONS.applied(store.db)] == ["0001_initial"]
+    assert [m.name for m in MIGRATIONS.applied(store.db)] == ["0001_initial", "0002_provenance_per_arrival"]
     assert store.created_at == NOW  # set once, by the first open
     store.close()
 
@@ -80,11 +81,29 @@ def test_the_same_story_again_adds_provenance_not_an_entry(store):
     assert rows == [("a.txt", 1), ("b.txt", 4)]
 
 
-def test_the_same_arrival_read_twice_is_recorded_once(store):
+def test_every_arrival_is_recorded_even_from_the_same_file_and_lines(store):
     s = story("The harbour reopened on Monday.")
     add(store, s)
-    add(store, s)
-    assert store.db.execute("SELECT count(*) FROM provenance").fetchone()[0] == 1
+    add(store, s)  # the file read again: another arrival
+    assert store.db.execute("SELECT count(DISTINCT read), count(*) FROM provenance").fetchone() == (2, 2)
+
+
+def test_migration_0002_keeps_the_provenance_of_a_0001_database(tmp_path):
+    path = tmp_path / "p.db"
+    db = Database(sqlite3.connect(path))
+    MIGRATIONS.apply(db, stop_before="0002_provenance_per_arrival")
+    db.execute("INSERT INTO sources (id, kind, location) VALUES (1, 'file', 'a.txt')")
+    db.execute("INSERT INTO reads (id, source, read_at, outcome) VALUES (1, 1, '2026-01-01T00:00:00.000000Z', 'new')")
+    db.execute("INSERT INTO entries (id, entry_id, name, first_seen, updated) VALUES (1, 'tag:x', 'x', '', '')")
+    db.execute("INSERT INTO versions (id, entry, fingerprint, title, paragraphs, truncated, seen_at) "
+               "VALUES (7, 1, 'f', 'T', '[]', 0, '')")
+    db.execute("INSERT INTO provenance (version, source, read, first_line, last_line) VALUES (7, 1, 1, 3, 4)")
+    db.close()
+    store = Store.open(path, now=NOW)
+    assert [m.name for m in MIGRATIONS.applied(store.db)][-1] == "0002_provenance_per_arrival"
+    assert store.db.execute("SELECT version, source, read, first_line, last_line FROM provenance").fetchall() == \
+        [(7, 1, 1, 3, 4)]
+    store.close()
 
 
 def test_every_new_entry_gets_a_distinct_later_instant(store):
