@@ -1,5 +1,6 @@
 # make run   — set up .venv when needed, then run publisher on ./config.toml
 # make test  — set up .venv with the test dependencies when needed, then run the tests
+# Python: python3.11 when installed (what the pins are tested with), else python3 (3.11 or newer).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 .PHONY: run test publish bench smoke clean
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "publisher needs Python 3.11, got " + sys.version.split()[0])'
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "publisher needs Python 3.11 or newer, got " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.run-installed: $(BIN)/python pyproject.toml constraints.txt

@@ -11,11 +11,12 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from publisher.classify import TERM_RE
+from publisher.classify import MAX_HITS_PER_TERM, TERM_RE
 from publisher.errors import ConfigError
 from publisher.model import SLUG_RE, Rule, Topic
 
@@ -164,7 +165,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
 def _site(t: _Checker) -> Site:
     title = t.get("title", str)
     authority = t.get("id_authority", str)
-    if not _AUTHORITY_RE.match(authority):
+    if not _AUTHORITY_RE.match(authority) or not _valid_date(authority.rsplit(",", 1)[1]):
         t.fail("id_authority", f'expected "domain,YYYY[-MM[-DD]]" (a tag: URI authority, e.g. "news.example.org,2026"), got "{authority}"')
     base_url = t.get("base_url", str, DEFAULT_BASE_URL)
     parts = urlsplit(base_url)
@@ -180,6 +181,14 @@ def _site(t: _Checker) -> Site:
                 description=t.get("description", str, title))
     t.done()
     return site
+
+
+def _valid_date(text: str) -> bool:
+    fmt = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}.get(len(text))
+    try:
+        return fmt is not None and bool(datetime.strptime(text, fmt))
+    except ValueError:
+        return False
 
 
 def _paths(t: _Checker, root: Path) -> Paths:
@@ -252,6 +261,13 @@ def _topic(file: str, index: int, raw: Any) -> Topic:
             owner[term.lower()] = i
         r.done()
         rules.append(Rule(weight=float(weight), terms=terms))
+    both = sorted({x.lower() for x in require} & {x.lower() for x in exclude})
+    if both:
+        t.fail("exclude", f'"{both[0]}" is also in require: no story could ever qualify')
+    best = sum(rule.weight * MAX_HITS_PER_TERM * len(rule.terms) for rule in rules)
+    if threshold > best:
+        t.fail("threshold", f"{threshold:g} can never be reached: the most these rules can score is {best:g} "
+                            f"(each term counts at most {MAX_HITS_PER_TERM} times)")
     t.done()
     return Topic(slug=slug, title=title, threshold=float(threshold), rules=tuple(rules),
                  require=require, exclude=exclude)
