@@ -103,7 +103,7 @@ def _status(config: Config, as_json: bool) -> int:
     print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; unclassified {data['unclassified']})")
     print(f"sources: {len(data['sources'])}")
     for s in data["sources"]:
-        counts = f"{s['stories']} stories ({s['new']} new, {s['duplicate']} duplicate)"
+        counts = f"{s['stories']} stories ({s['new']} new, {s['revised']} revised, {s['duplicate']} duplicate)"
         line = f"  {s['outcome']:<9} {s['path']}  {counts}  read {s['read_at']}"
         print(line + (f"  ({s['reason']})" if s["reason"] else ""))
     return EXIT_OK

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from publisher.classify import MAX_HITS_PER_TERM, TERM_RE
+from publisher.dedup import DedupSettings
 from publisher.errors import ConfigError
 from publisher.model import SLUG_RE, Rule, Topic
 
@@ -65,6 +66,7 @@ class Config:
     topics: tuple[Topic, ...]
     merged: Merged
     max_entries: int = 50
+    dedup: DedupSettings = DedupSettings()
 
 
 def _type_name(value: Any) -> str:
@@ -148,6 +150,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     merged = Merged(slug=merged_t.get("slug", str, "all"), title=merged_t.get("title", str, "All stories"))
     _check_slug(merged_t, "slug", merged.slug)
     merged_t.done()
+    dedup = _dedup(_Checker(file, "[dedup]", top.get("dedup", dict, {})))
     raw_topics = top.get("topics", list)
     if not raw_topics:
         top.fail("topics", "at least one [[topics]] table is needed")
@@ -159,7 +162,23 @@ def parse(data: dict[str, Any], path: Path) -> Config:
                          f'{seen[topic.slug]}')
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
-    return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries)
+    return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
+                  dedup=dedup)
+
+
+def _dedup(t: _Checker) -> DedupSettings:
+    default = DedupSettings()
+    mode = t.get("on_near_duplicate", str, default.on_near_duplicate)
+    if mode not in ("revise", "skip"):
+        t.fail("on_near_duplicate", f'expected "revise" or "skip", got {mode!r}')
+    values = {}
+    for key in ("resemblance", "containment"):
+        value = t.get(key, (int, float), getattr(default, key))
+        if not 0 < value <= 1:
+            t.fail(key, f"must be a share between 0 and 1 (e.g. 0.5), got {value}")
+        values[key] = float(value)
+    t.done()
+    return DedupSettings(on_near_duplicate=mode, **values)
 
 
 def _site(t: _Checker) -> Site:

@@ -1,7 +1,8 @@
 """Deciding whether two stories are the same. Pure functions, no I/O.
 
 Exact dedup compares fingerprints of normalised text: two texts that differ only in Unicode
-form, case, whitespace, quote or dash style are the same story.
+form, case, whitespace, quote or dash style are the same story. Near-duplicates (a revision,
+a teaser of a longer article) are found with MinHash LSH and decided on exact shingle sets.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 _REPLACEMENTS = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
@@ -33,3 +39,174 @@ def normalise(text: str) -> str:
 def fingerprint(text: str) -> str:
     """Hex SHA-256 of the normalised text: equal for texts that are the same story verbatim."""
     return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
+# -- near-duplicates -------------------------------------------------------------------------
+#
+# A story is reduced to word 3-shingles of its normalised text, per paragraph (paragraphs can
+# be reordered without changing the set), from the lede on: a kicker story's summary is the
+# teaser's own deck, not text the full article shares. Candidates come from MinHash LSH band
+# keys (looked up in SQLite by the store); the decision is made on the exact sets:
+#
+#   Jaccard(new, current) >= resemblance                  -> a revision of that entry
+#   new inside current (containment), much shorter        -> a teaser: provenance only
+#   current inside new, new longer                        -> a fuller version: a revision
+#
+# Constants below are part of the stored data (band keys, signatures): changing any of them
+# needs a migration that recomputes the LSH index.
+
+SHINGLE_WORDS = 3
+NUM_PERM = 64
+FULL_BANDS, FULL_ROWS = 21, 3  # candidates from Jaccard ~0.35 up (P=0.5 at J=0.36)
+LEAD_SHINGLES = 24  # the opening of the lede: a teaser and its article share it
+LEAD_BANDS, LEAD_ROWS = 8, 4  # on the first 32 permutations of the lead's own signature
+MIN_SHINGLES = 10  # below this a text is too short to judge: one changed word in a one-line
+#                   story ("Police said X died.") changes half of it; only exact copies count
+_WORD = re.compile(r"\w+")
+_MASK64 = (1 << 64) - 1
+
+
+def _constant(label: str) -> int:
+    return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big")
+
+
+# Fixed forever (derived from labels, not from a random generator that may change).
+_A = np.array([_constant(f"minhash-a-{i}") | 1 for i in range(NUM_PERM)], dtype=np.uint64)
+_B = np.array([_constant(f"minhash-b-{i}") for i in range(NUM_PERM)], dtype=np.uint64)
+_BAND_MIX = np.array([_constant(f"band-mix-{i}") | 1 for i in range(max(FULL_ROWS, LEAD_ROWS))], dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True)
+class Shingles:
+    """What near-duplicate detection needs of a text."""
+
+    all: frozenset[int]  # hashes of every shingle, from the lede on
+    lead: tuple[int, ...]  # the first LEAD_SHINGLES distinct shingles, in text order
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+
+def comparable_paragraphs(paragraphs: Sequence[str], kicker: str | None) -> Sequence[str]:
+    """The paragraphs dedup compares: a kicker story's summary (its deck) is left out."""
+    return paragraphs[1:] if kicker and len(paragraphs) == 2 else paragraphs
+
+
+def shingles(paragraphs: Sequence[str], kicker: str | None = None) -> Shingles:
+    ordered: dict[int, None] = {}
+    for paragraph in comparable_paragraphs(paragraphs, kicker):
+        words = _WORD.findall(normalise(paragraph))
+        n = len(words) - SHINGLE_WORDS + 1
+        grams = [" ".join(words[i : i + SHINGLE_WORDS]) for i in range(n)] if n > 0 else [" ".join(words)]
+        for gram in grams:
+            if gram:
+                ordered.setdefault(zlib.crc32(gram.encode()), None)
+    keys = tuple(ordered)
+    return Shingles(frozenset(keys), keys[:LEAD_SHINGLES])
+
+
+def signature(hashes: Sequence[int] | frozenset[int], perms: int = NUM_PERM) -> np.ndarray:
+    """MinHash signature: for each of `perms` hash functions (multiply-shift), the minimum."""
+    if not hashes:
+        return np.full(perms, 0xFFFFFFFF, dtype=np.uint32)
+    x = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+    with np.errstate(over="ignore"):
+        h = (_A[:perms, None] * x[None, :] + _B[:perms, None]) >> np.uint64(32)
+    return h.min(axis=1).astype(np.uint32)
+
+
+def _bands(sig: np.ndarray, bands: int, rows: int, salt: int) -> list[int]:
+    rowed = sig[: bands * rows].astype(np.uint64).reshape(bands, rows)
+    with np.errstate(over="ignore"):
+        mixed = (rowed * _BAND_MIX[:rows]).sum(axis=1, dtype=np.uint64)
+        mixed ^= (np.arange(bands, dtype=np.uint64) + np.uint64(salt)) * np.uint64(0x9E3779B97F4A7C15)
+    return mixed.view(np.int64).tolist()  # SQLite integers are signed 64-bit
+
+
+def band_keys(sh: Shingles) -> tuple[list[int], np.ndarray]:
+    """(LSH band keys of the whole text and of its lead, the whole text's signature)."""
+    full = signature(sh.all)
+    keys = _bands(full, FULL_BANDS, FULL_ROWS, salt=0)
+    if len(sh.lead) >= MIN_SHINGLES:
+        keys += _bands(signature(sh.lead, LEAD_BANDS * LEAD_ROWS), LEAD_BANDS, LEAD_ROWS, salt=1000)
+    return keys, full
+
+
+def estimated_jaccard(a: bytes, b: np.ndarray) -> float:
+    """Jaccard estimated from two signatures (a as stored bytes)."""
+    return float(np.mean(np.frombuffer(a, dtype=np.uint32) == b))
+
+
+def jaccard(a: Shingles, b: Shingles) -> float:
+    if not a.all or not b.all:
+        return 0.0
+    shared = len(a.all & b.all)
+    return shared / (len(a.all) + len(b.all) - shared)
+
+
+def containment(inner: Shingles, outer: Shingles) -> float:
+    """The share of `inner`'s shingles that are also in `outer`."""
+    return len(inner.all & outer.all) / len(inner.all) if inner.all else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    on_near_duplicate: str = "revise"  # "revise": the newer version replaces the text; "skip": it does not
+    resemblance: float = 0.4  # Jaccard from which two texts are versions of one story
+    containment: float = 0.8  # share of a shorter text inside a longer one for a teaser
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored entry that LSH found, with its current version's shingles."""
+
+    entry: int
+    order: tuple  # sorts oldest first (first_seen, id): ties go to the oldest entry
+    shingles: Shingles
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    entry: int
+    kind: str  # "revision" (same story, other text) | "teaser" (a shorter text inside it) | "fuller"
+    jaccard: float
+    containment: float  # of the shorter text in the longer
+
+    @property
+    def replaces(self) -> bool:
+        """Whether the new text becomes the entry's current version (mode "revise")."""
+        return self.kind in ("revision", "fuller")
+
+
+def compare(new: Shingles, current: Shingles, settings: DedupSettings) -> tuple[str, float, float] | None:
+    """(kind, jaccard, containment) when `new` is a version of the story `current` is, else None."""
+    if len(new) < MIN_SHINGLES or len(current) < MIN_SHINGLES:
+        return None
+    j = jaccard(new, current)
+    if len(new) <= len(current):
+        c = containment(new, current)
+        if j >= settings.resemblance:
+            return "revision", j, c
+        if c >= settings.containment:
+            return "teaser", j, c
+    else:
+        c = containment(current, new)
+        if j >= settings.resemblance:
+            return "revision", j, c
+        if c >= settings.containment:
+            return "fuller", j, c
+    return None
+
+
+def decide(new: Shingles, candidates: Sequence[Candidate], settings: DedupSettings) -> Match | None:
+    """The entry `new` is a version of: the most similar (Jaccard) of the candidates that pass,
+    ties to the oldest; None when it is a story of its own. Entries are never merged."""
+    best: tuple | None = None
+    for cand in candidates:
+        found = compare(new, cand.shingles, settings)
+        if found:
+            kind, j, c = found
+            key = (-j, cand.order, cand.entry)
+            if best is None or key < best[0]:
+                best = (key, Match(cand.entry, kind, round(j, 4), round(c, 4)))
+    return best[1] if best else None

@@ -20,8 +20,9 @@ from typing import Any
 from publisher import lock
 from publisher.classify import classify, rules_digest
 from publisher.config import Config
+from publisher import dedup
 from publisher.dedup import fingerprint
-from publisher.model import FeedSpec, ReadResult
+from publisher.model import FeedSpec, ReadResult, Story
 from publisher.render.feeds import render
 from publisher.sources import wire
 from publisher.sources.files import SourceFile, list_sources
@@ -39,9 +40,10 @@ class SourceReport:
     outcome: str  # "new" | "duplicate" | "skipped" | "failed" | "unchanged" (not read again)
     reason: str | None = None
     stories: int = 0
-    new: int = 0
-    duplicate: int = 0
+    new: int = 0  # new entries
+    duplicate: int = 0  # known texts, teasers of known stories, near-duplicates skipped
     warnings: tuple[str, ...] = ()
+    revised: int = 0  # revisions of stored entries
 
 
 @dataclass(slots=True)
@@ -62,10 +64,11 @@ class PublishReport:
     def summary(self) -> str:
         read = self.count("new", "duplicate", "skipped")
         new = sum(s.new for s in self.sources)
+        revised = sum(s.revised for s in self.sources)
         dup = sum(s.duplicate for s in self.sources)
         return (f"publish: {read} files read ({self.count('skipped')} skipped, {self.count('failed')} failed, "
-                f"{self.count('unchanged')} unchanged); {new + dup} stories ({new} new, {dup} duplicate); "
-                f"{len(self.feeds_written)} of {self.feed_files} feed files written")
+                f"{self.count('unchanged')} unchanged); {new + revised + dup} stories ({new} new, {revised} revised, "
+                f"{dup} duplicate); {len(self.feeds_written)} of {self.feed_files} feed files written")
 
     def problems(self) -> list[str]:
         """One line per problem or warning, naming the file."""
@@ -165,20 +168,53 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
             read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
             rep = SourceReport(name, "skipped", result.skipped, warnings=result.warnings)
             for story in result.stories:
-                added = store.add_story(story, fingerprint(story.text), source=source_id, read=read, now=now,
-                                        authority=config.site.id_authority)
+                outcome = ingest_story(store, story, source=source_id, read=read, now=now, config=config)
                 rep.stories += 1
-                if added.outcome == "new":
+                if outcome == "new":
                     rep.new += 1
+                elif outcome in ("revision", "fuller"):
+                    rep.revised += 1
                 else:
                     rep.duplicate += 1
             if result.stories:
-                rep.outcome = "new" if rep.new else "duplicate"
+                rep.outcome = "new" if rep.new or rep.revised else "duplicate"
                 rep.reason = "; ".join(result.warnings) or None
-            store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate)
+            store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
     except Exception as exc:  # one file's failure is its result, not the run's end
         return _failed(store, name, now, f"cannot store: {type(exc).__name__}: {exc}")
     return rep
+
+
+def ingest_story(store: Store, story: Story, *, source: int, read: int, now: datetime, config: Config) -> str:
+    """Store one story; returns what it was: "new" (a new entry), "duplicate" (a text already
+    stored), "revision"/"fuller" (a new current version of an entry), "teaser" (a shorter text
+    of an entry: provenance only), "near-duplicate" (a revision ignored: on_near_duplicate = skip)."""
+    fp = fingerprint(story.text)
+    known = store.version_by_fingerprint(fp)
+    if known:  # any version of any entry, however old: never a revision back to old text
+        store.add_arrival(known[0], source=source, read=read, story=story, decision="duplicate")
+        return "duplicate"
+    settings = config.dedup
+    sh = dedup.shingles(story.paragraphs, story.kicker)
+    keys, sig = dedup.band_keys(sh)
+    lead_keys = len(keys) - dedup.FULL_BANDS
+    stored = store.near_candidates(keys, sig, max(0.0, settings.resemblance - 0.25), lead_keys)
+    candidates = [dedup.Candidate(s.entry, (s.first_seen, s.entry), dedup.shingles(s.paragraphs, s.kicker))
+                  for s in stored]
+    match = dedup.decide(sh, candidates, settings)
+    if match is None:
+        added = store.add_version(story, fp, signature=sig, band_keys=keys, now=now,
+                                  authority=config.site.id_authority)
+        store.add_arrival(added.version, source=source, read=read, story=story, decision="new")
+        return "new"
+    replace = match.replaces and settings.on_near_duplicate == "revise"
+    decision = match.kind if replace or match.kind == "teaser" else "near-duplicate"
+    compared = next(s.version for s in stored if s.entry == match.entry)
+    added = store.add_version(story, fp, signature=sig, band_keys=keys, now=now,
+                              authority=config.site.id_authority, entry=match.entry, current=replace)
+    store.add_arrival(added.version, source=source, read=read, story=story, decision=decision,
+                      compared=compared, jaccard=match.jaccard, containment=match.containment)
+    return decision
 
 
 def _failed(store: Store, name: str, now: datetime, reason: str) -> SourceReport:

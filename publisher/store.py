@@ -27,9 +27,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from publisher import dedup
 from publisher.errors import StoreError
 from publisher.model import Entry, Story
 
@@ -143,6 +145,37 @@ def _provenance_per_arrival(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0003_near_duplicates_and_retraction")
+def _near_duplicates(db: Database) -> None:
+    """Near-duplicate detection (an LSH index of every version, the decision of every arrival)
+    and retraction (a tombstone on the entry). Existing versions are indexed here."""
+    for statement in _statements("""
+        ALTER TABLE entries ADD COLUMN retracted_at TEXT;
+        ALTER TABLE entries ADD COLUMN retract_reason TEXT;
+        ALTER TABLE versions ADD COLUMN minhash BLOB;
+        ALTER TABLE provenance ADD COLUMN decision TEXT;
+        ALTER TABLE provenance ADD COLUMN compared_version INTEGER REFERENCES versions(id);
+        ALTER TABLE provenance ADD COLUMN jaccard REAL;
+        ALTER TABLE provenance ADD COLUMN containment REAL;
+        ALTER TABLE reads ADD COLUMN revised INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE lsh_bands (
+            band INTEGER NOT NULL,
+            version INTEGER NOT NULL REFERENCES versions(id),
+            PRIMARY KEY (band, version)
+        ) WITHOUT ROWID;
+        UPDATE provenance SET decision = CASE
+            WHEN id = (SELECT min(p.id) FROM provenance p WHERE p.version = provenance.version) THEN 'new'
+            ELSE 'duplicate' END
+    """):
+        db.execute(statement)
+    rows = db.execute("SELECT id, kicker, paragraphs FROM versions").fetchall()
+    for version, kicker, paragraphs in rows:
+        keys, sig = dedup.band_keys(dedup.shingles(json.loads(paragraphs), kicker))
+        db.execute("UPDATE versions SET minhash = ? WHERE id = ?", [sig.tobytes(), version])
+        db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
+                            [(k, version) for k in keys])
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int
@@ -155,9 +188,20 @@ class SourceState:
 class Added:
     """What storing one story did."""
 
-    outcome: str  # "new" | "duplicate"
+    outcome: str  # "new" | "duplicate" | "revision" | "fuller" | "teaser" | "near-duplicate"
     entry: int  # entries.id
     version: int  # versions.id
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """An entry's current version, as near-duplicate detection compares it."""
+
+    entry: int
+    first_seen: str
+    version: int
+    kicker: str | None
+    paragraphs: tuple[str, ...]
 
 
 def story_name(title: str, fingerprint: str) -> str:
@@ -265,14 +309,14 @@ class Store:
         return cur.lastrowid
 
     def finish_read(self, read: int, outcome: str, reason: str | None, stories: int = 0, new: int = 0,
-                    duplicate: int = 0) -> None:
+                    duplicate: int = 0, revised: int = 0) -> None:
         """Record the outcome of a read and make it the source's latest state.
 
         The stat and hash are remembered only for reads that succeeded, so a file that failed
         is tried again next time even if it did not change.
         """
-        self.db.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ? WHERE id = ?",
-                        [outcome, reason, stories, new, duplicate, read])
+        self.db.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ? "
+                        "WHERE id = ?", [outcome, reason, stories, new, duplicate, revised, read])
         keep = outcome != "failed"
         self.db.execute(
             """UPDATE sources SET last_read = r.id,
@@ -294,32 +338,116 @@ class Store:
         self._last_instant = instant
         return instant
 
-    def add_story(self, story: Story, fingerprint: str, *, source: int, read: int, now: datetime,
-                  authority: str) -> Added:
-        """Store one story: a known fingerprint adds provenance; a new one creates an entry
-        whose tag: id is minted here, once, from the authority and the fingerprint."""
-        row = self.db.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
-        if row:
-            version, entry = row
-            outcome = "duplicate"
-        else:
-            instant = format_time(self._next_instant(now))
+    def version_by_fingerprint(self, fingerprint: str) -> tuple[int, int] | None:
+        """(version, entry) of the stored text with this fingerprint, if any."""
+        return self.db.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
+
+    def add_arrival(self, version: int, *, source: int, read: int, story: Story, decision: str,
+                    compared: int | None = None, jaccard: float | None = None,
+                    containment: float | None = None) -> None:
+        """Provenance: `version` arrived (again) from this source, read and lines."""
+        self.db.execute(
+            """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
+                                                 compared_version, jaccard, containment)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [version, source, read, story.first_line, story.last_line, decision, compared, jaccard, containment])
+
+    def near_candidates(self, band_keys: list[int], signature: np.ndarray, min_estimate: float,
+                        lead_keys: int, limit: int = 32) -> list[StoredText]:
+        """Entries with a version sharing an LSH band with the new text, as their current
+        version. A version found through a whole-text band must also have an estimated
+        Jaccard of at least `min_estimate`; one found through a lead band (the last
+        `lead_keys` keys: a teaser and its article) is kept. At most `limit` entries."""
+        if not band_keys:
+            return []
+        marks = ",".join("?" * len(band_keys))
+        rows = self.db.execute(
+            f"""SELECT b.version, max(b.band IN ({",".join("?" * lead_keys) or "NULL"})), v.entry, v.minhash
+                FROM lsh_bands b JOIN versions v ON v.id = b.version
+                WHERE b.band IN ({marks}) GROUP BY b.version""",
+            band_keys[len(band_keys) - lead_keys:] + band_keys).fetchall()
+        scored: dict[int, float] = {}
+        for version, via_lead, entry, minhash in rows:
+            estimate = dedup.estimated_jaccard(minhash, signature) if minhash else 0.0
+            if via_lead or estimate >= min_estimate:
+                scored[entry] = max(scored.get(entry, 0.0), estimate + (1.0 if via_lead else 0.0))
+        entries = sorted(scored, key=lambda e: -scored[e])[:limit]
+        if not entries:
+            return []
+        rows = self.db.execute(
+            f"""SELECT e.id, e.first_seen, v.id, v.kicker, v.paragraphs FROM entries e
+                JOIN versions v ON v.id = e.current_version WHERE e.id IN ({",".join("?" * len(entries))})""",
+            entries).fetchall()
+        return [StoredText(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
+
+    def add_version(self, story: Story, fingerprint: str, *, signature: np.ndarray, band_keys: list[int],
+                    now: datetime, authority: str, entry: int | None = None, current: bool = True) -> Added:
+        """Store a text not seen before: as a new entry (entry=None), whose tag: id is minted
+        here, once, from the authority and the fingerprint; or as another version of `entry`,
+        its current one (a revision: `updated` moves to now) or not (a teaser)."""
+        instant = format_time(self._next_instant(now))
+        if entry is None:
             entry_id = f"tag:{authority}:story/{fingerprint[:24]}"
             entry = self.db.execute(
                 "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
                 [entry_id, story_name(story.title, fingerprint), instant, instant]).lastrowid
-            version = self.db.execute(
-                """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [entry, fingerprint, story.title, story.kicker,
-                 json.dumps(list(story.paragraphs), ensure_ascii=False), int(story.truncated), instant]).lastrowid
-            self.db.execute("UPDATE entries SET current_version = ? WHERE id = ?", [version, entry])
-            outcome = "new"
-        self.db.execute(
-            """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line)
-               VALUES (?, ?, ?, ?, ?)""",
-            [version, source, read, story.first_line, story.last_line])
-        return Added(outcome, entry, version)
+        version = self.db.execute(
+            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at, minhash)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
+             int(story.truncated), instant, signature.tobytes()]).lastrowid
+        self.db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
+                                 [(k, version) for k in band_keys])
+        if current:
+            self.db.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
+                            [version, instant, entry])
+        return Added("new", entry, version)
+
+    # -- retraction --------------------------------------------------------------------------
+
+    def find_entry(self, ref: str) -> int | None:
+        """An entry by its tag: id or its name."""
+        return self._one("SELECT id FROM entries WHERE entry_id = ? OR name = ?", [ref, ref])
+
+    def retract(self, entry: int, reason: str | None, now: datetime) -> bool:
+        """Tombstone an entry: it leaves every feed, and so do later copies and revisions of it.
+        Returns False when it was already retracted."""
+        cur = self.db.execute("UPDATE entries SET retracted_at = ?, retract_reason = ? "
+                              "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
+        return cur.rowcount == 1
+
+    def retracted(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            """SELECT e.entry_id, e.name, v.title, e.retracted_at, e.retract_reason FROM entries e
+               JOIN versions v ON v.id = e.current_version WHERE e.retracted_at IS NOT NULL
+               ORDER BY e.retracted_at, e.id""").fetchall()
+        return [dict(zip(("id", "name", "title", "retracted_at", "reason"), r)) for r in rows]
+
+    # -- history (explain) -------------------------------------------------------------------
+
+    def history(self, entry: int) -> dict[str, Any]:
+        """Everything stored about one entry: the entry, its versions and every arrival."""
+        keys = ("id", "entry_id", "name", "first_seen", "updated", "current_version", "retracted_at", "retract_reason")
+        row = self.db.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
+        out = dict(zip(keys, row))
+        versions = []
+        for v in self.db.execute("""SELECT id, fingerprint, title, kicker, paragraphs, truncated, seen_at
+                                    FROM versions WHERE entry = ? ORDER BY seen_at, id""", [entry]).fetchall():
+            arrivals = self.db.execute(
+                """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision, p.compared_version,
+                          ce.entry_id, p.jaccard, p.containment
+                   FROM provenance p JOIN sources s ON s.id = p.source JOIN reads r ON r.id = p.read
+                   LEFT JOIN versions cv ON cv.id = p.compared_version LEFT JOIN entries ce ON ce.id = cv.entry
+                   WHERE p.version = ? ORDER BY p.id""", [v[0]]).fetchall()
+            versions.append({
+                "version": v[0], "fingerprint": v[1], "title": v[2], "kicker": v[3],
+                "paragraphs": json.loads(v[4]), "truncated": bool(v[5]), "seen_at": v[6],
+                "current": v[0] == out["current_version"],
+                "arrivals": [dict(zip(("path", "first_line", "last_line", "read_at", "decision", "compared_version",
+                                       "compared_entry", "jaccard", "containment"), a)) for a in arrivals],
+            })
+        out["versions"] = versions
+        return out
 
     # -- classification ----------------------------------------------------------------------
 
@@ -360,30 +488,36 @@ class Store:
             where, params = "EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = ? AND t.entry = e.id)", [topic, limit]
         rows = self.db.execute(
             f"""SELECT {self._ENTRY_COLUMNS} FROM entries e JOIN versions v ON v.id = e.current_version
-                WHERE {where} ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
+                WHERE e.retracted_at IS NULL AND {where}
+                ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
         return [Entry(entry_id=r[0], name=r[1], published=parse_time(r[2]), updated=parse_time(r[3]),
                       title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]))
                 for r in rows]
 
     # -- status ------------------------------------------------------------------------------
 
+    # Counts are of published entries: retracted ones are counted apart.
+
     def topic_counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT topic, count(*) FROM entry_topics GROUP BY topic ORDER BY topic").fetchall())
+        return dict(self.db.execute(
+            """SELECT t.topic, count(*) FROM entry_topics t JOIN entries e ON e.id = t.entry
+               WHERE e.retracted_at IS NULL GROUP BY t.topic ORDER BY t.topic""").fetchall())
 
     def count_entries(self) -> int:
-        return self._one("SELECT count(*) FROM entries")
+        return self._one("SELECT count(*) FROM entries WHERE retracted_at IS NULL")
 
     def count_unclassified(self) -> int:
-        return self._one("SELECT count(*) FROM entries e WHERE NOT EXISTS "
+        return self._one("SELECT count(*) FROM entries e WHERE e.retracted_at IS NULL AND NOT EXISTS "
                          "(SELECT 1 FROM entry_topics t WHERE t.entry = e.id)")
 
     def count_in_any_topic(self) -> int:
-        return self._one("SELECT count(DISTINCT entry) FROM entry_topics")
+        return self._one("SELECT count(DISTINCT t.entry) FROM entry_topics t JOIN entries e ON e.id = t.entry "
+                         "WHERE e.retracted_at IS NULL")
 
     def sources(self) -> list[dict[str, Any]]:
         """Each source with the outcome of its latest read, in path order."""
         rows = self.db.execute(
-            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at
+            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised
                FROM sources s JOIN reads r ON r.id = s.last_read ORDER BY s.kind, s.location""").fetchall()
-        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at")
+        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised")
         return [dict(zip(keys, row)) for row in rows]

@@ -28,7 +28,7 @@ def test_publish_prints_one_summary_line_and_problems_on_stderr(project, seed):
     project.add_source("empty.txt", b"")
     proc = run(project, "publish")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == ("publish: 2 files read (1 skipped, 0 failed, 0 unchanged); 5 stories (5 new, 0 duplicate); "
+    assert proc.stdout == ("publish: 2 files read (1 skipped, 0 failed, 0 unchanged); 5 stories (5 new, 0 revised, 0 duplicate); "
                            "6 of 6 feed files written\n")  # no progress bar when not on a terminal
     assert proc.stderr == "empty.txt: skipped: empty file\n"
 
@@ -98,7 +98,7 @@ def test_status_text_lists_topics_and_sources(project, seed):
     run(project, "publish")
     out = run(project, "status").stdout
     assert "ukraine 1, taiwan-security 4" in out and "unclassified 0" in out
-    assert f"new       {SEED.name}  5 stories (5 new, 0 duplicate)" in out
+    assert f"new       {SEED.name}  5 stories (5 new, 0 revised, 0 duplicate)" in out
 
 
 def test_classify_is_a_dry_run_showing_titles_topics_scores_and_terms(project, seed, tmp_path):
@@ -127,7 +127,7 @@ def test_on_a_terminal_publish_still_ends_with_the_summary(project, seed):
     project.add_source(SEED.name, seed)
     cmd = f"{BIN} --config {project.config_path} publish"
     proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "5 stories (5 new, 0 duplicate)" in proc.stdout
+    assert proc.returncode == 0 and "5 stories (5 new, 0 revised, 0 duplicate)" in proc.stdout
 
 
 def test_a_database_path_that_cannot_be_created_is_one_line_and_exit_2(project):

@@ -108,7 +108,7 @@ def test_publishing_twice_changes_no_byte_and_rewrites_no_file(project, seed):
     assert project.feed_bytes() == before
     assert second.feeds_written == [] and {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
     assert second.summary() == ("publish: 0 files read (0 skipped, 0 failed, 1 unchanged); "
-                                "0 stories (0 new, 0 duplicate); 0 of 6 feed files written")
+                                "0 stories (0 new, 0 revised, 0 duplicate); 0 of 6 feed files written")
 
 
 def test_a_seed_story_copied_with_crlf_and_bom_into_a_new_file_is_no_new_entry(project, seed):
@@ -338,7 +338,7 @@ def test_a_story_that_fails_to_store_rolls_back_its_whole_file(project, monkeypa
     from publisher.store import Store
 
     calls = []
-    real = Store.add_story
+    real = Store.add_version
 
     def flaky(self, story, *a, **kw):
         calls.append(story)
@@ -346,7 +346,7 @@ def test_a_story_that_fails_to_store_rolls_back_its_whole_file(project, monkeypa
             raise RuntimeError("disk hiccup")
         return real(self, story, *a, **kw)
 
-    monkeypatch.setattr(Store, "add_story", flaky)
+    monkeypatch.setattr(Store, "add_version", flaky)
     report = project.publish()
     assert report.sources[0].outcome == "failed" and "disk hiccup" in report.sources[0].reason
     assert publish_mod.status(project.config, NOW)["entries"] == 0  # not half a file
@@ -359,14 +359,14 @@ def test_a_file_that_fails_to_store_leaves_the_other_files_of_its_batch_stored(p
         project.add_source(name, f"The {name[0]} story of the day ended well.\n")
     from publisher.store import Store
 
-    real = Store.add_story
+    real = Store.add_version
 
     def fail_b(self, story, *a, **kw):
         if " b story" in story.paragraphs[0]:
             raise RuntimeError("disk hiccup")
         return real(self, story, *a, **kw)
 
-    monkeypatch.setattr(Store, "add_story", fail_b)
+    monkeypatch.setattr(Store, "add_version", fail_b)
     report = project.publish()
     assert [(s.name, s.outcome) for s in report.sources] == [("a.txt", "new"), ("b.txt", "failed"), ("c.txt", "new")]
     assert publish_mod.status(project.config, NOW)["entries"] == 2
