@@ -3,6 +3,8 @@
     publisher [--config PATH] publish
     publisher [--config PATH] status [--json]
     publisher [--config PATH] classify FILE
+    publisher [--config PATH] retract ID [--reason TEXT]
+    publisher [--config PATH] explain ID
 
 Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
 not be written (the rest is still published); 2 usage or config error, or the lock is held.
@@ -17,12 +19,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher import __version__
+from publisher import __version__, lock
 from publisher.classify import classify
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.publish import Progress, publish, status
 from publisher.sources import wire
+from publisher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     cl = sub.add_parser("classify", help="dry run: the stories a file gives and their topics; stores nothing")
     cl.add_argument("file", type=Path, metavar="FILE")
+    rt = sub.add_parser("retract", help="take a story out of every feed (on the next publish), for good")
+    rt.add_argument("id", metavar="ID", help="the entry's tag: id or its name")
+    rt.add_argument("--reason", metavar="TEXT", help="why (shown by status and explain)")
+    ex = sub.add_parser("explain", help="a story's history: versions, sources, matches, topics")
+    ex.add_argument("id", metavar="ID", help="the entry's tag: id or its name")
     return p
 
 
@@ -49,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             return _publish(config)
         if args.command == "status":
             return _status(config, args.json)
+        if args.command == "retract":
+            return _retract(config, args.id, args.reason)
+        if args.command == "explain":
+            return _explain(config, args.id)
         return _classify(config, args.file)
     except (ConfigError, LockHeld) as exc:
         print(f"publisher: {exc}", file=sys.stderr)
@@ -106,7 +118,94 @@ def _status(config: Config, as_json: bool) -> int:
         counts = f"{s['stories']} stories ({s['new']} new, {s['revised']} revised, {s['duplicate']} duplicate)"
         line = f"  {s['outcome']:<9} {s['path']}  {counts}  read {s['read_at']}"
         print(line + (f"  ({s['reason']})" if s["reason"] else ""))
+    if data["retracted"]:
+        print(f"retracted: {len(data['retracted'])}")
+        for r in data["retracted"]:
+            why = f": {r['reason']}" if r["reason"] else ""
+            print(f"  {r['id']}  {r['title']}  (retracted {r['retracted_at']}{why})")
     return EXIT_OK
+
+
+def _retract(config: Config, ref: str, reason: str | None) -> int:
+    now = datetime.now(UTC)
+    with lock.held(config.paths.lock):
+        store = Store.open(config.paths.database, now=now)
+        try:
+            entry = store.find_entry(ref)
+            if entry is None:
+                print(f"publisher: no story with id or name {ref!r} (see `publisher status`, the feeds' ids)",
+                      file=sys.stderr)
+                return EXIT_FAILED
+            with store.transaction():
+                done = store.retract(entry, reason, now)
+            history = store.history(entry)
+        finally:
+            store.close()
+    title = next(v["title"] for v in history["versions"] if v["current"])
+    if done:
+        print(f"retracted {history['entry_id']} ({title}); it leaves every feed on the next publish")
+    else:
+        print(f"{history['entry_id']} ({title}) was already retracted on {history['retracted_at']}")
+    return EXIT_OK
+
+
+_DECISIONS = {
+    "new": "a new story",
+    "duplicate": "a copy of a text already stored",
+    "revision": "a revision of the story",
+    "fuller": "a fuller version of the story (it contains the text it was compared with)",
+    "teaser": "a teaser of the story (a shorter text inside it): recorded, not published",
+    "near-duplicate": "a near-duplicate, not published (on_near_duplicate = skip)",
+}
+
+
+def _explain(config: Config, ref: str) -> int:
+    if not config.paths.database.exists():
+        print(f"publisher: no database yet ({config.paths.database}): run `publisher publish` first", file=sys.stderr)
+        return EXIT_FAILED
+    store = Store.open(config.paths.database, now=datetime.now(UTC), migrate=False)
+    try:
+        entry = store.find_entry(ref)
+        if entry is None:
+            print(f"publisher: no story with id or name {ref!r}", file=sys.stderr)
+            return EXIT_FAILED
+        h = store.history(entry)
+    finally:
+        store.close()
+    current = next(v for v in h["versions"] if v["current"])
+    number = {v["version"]: i for i, v in enumerate(h["versions"], start=1)}
+    print(f"{h['entry_id']}  ({h['name']})")
+    print(f"  {current['title']}")
+    print(f"  first seen {h['first_seen']}, updated {h['updated']}")
+    if h["retracted_at"]:
+        why = f": {h['retract_reason']}" if h["retract_reason"] else ""
+        print(f"  RETRACTED {h['retracted_at']}{why} (in no feed; copies and revisions stay out)")
+    for v in h["versions"]:
+        mark = " (current)" if v["current"] else ""
+        print(f"version {number[v['version']]}{mark}, first seen {v['seen_at']}, fingerprint {v['fingerprint'][:12]}:")
+        print(f"  {v['title']}")
+        for a in v["arrivals"]:
+            lines = f"line {a['first_line']}" if a["first_line"] == a["last_line"] else \
+                f"lines {a['first_line']}-{a['last_line']}"
+            what = _DECISIONS.get(a["decision"] or "", a["decision"] or "recorded before decisions were kept")
+            if a["compared_version"] is not None:
+                other = f"version {number[a['compared_version']]}" if a["compared_version"] in number else \
+                    f"{a['compared_entry']}"
+                what += f"; compared with {other}: Jaccard {a['jaccard']:.2f}, containment {a['containment']:.2f}"
+            print(f"  from {a['path']} {lines}, read {a['read_at']}: {what}")
+    print("topics (current rules, current version):")
+    body = "\n".join(current["paragraphs"])
+    _print_matches(classify(config.topics, f"{current['kicker']}: {body}" if current["kicker"] else body))
+    return EXIT_OK
+
+
+def _print_matches(matches) -> None:
+    for m in matches:
+        terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched) or "no terms"
+        verdict = "in" if m.accepted else "out"
+        why = (f"; excluded by \"{m.excluded_by}\"" if m.excluded_by else "") + \
+              ("; no required term" if m.missing_required else "")
+        print(f"   {verdict:<3} {m.slug}: score {m.score:g} of {m.threshold:g}{why} ({terms})")
 
 
 def _classify(config: Config, file: Path) -> int:
@@ -128,12 +227,7 @@ def _classify(config: Config, file: Path) -> int:
             f"lines {story.first_line}-{story.last_line}"
         print(f"{i}. {story.title}")
         print(f"   {lines}; topics: {', '.join(accepted) or '(none)'}")
-        for m in matches:
-            terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched) or "no terms"
-            verdict = "in" if m.accepted else "out"
-            why = (f"; excluded by \"{m.excluded_by}\"" if m.excluded_by else "") + \
-                  ("; no required term" if m.missing_required else "")
-            print(f"   {verdict:<3} {m.slug}: score {m.score:g} of {m.threshold:g}{why} ({terms})")
+        _print_matches(matches)
     return EXIT_OK
 
 

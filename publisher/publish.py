@@ -245,7 +245,9 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
     for slug, title, subtitle in feeds:
         topic = None if slug == config.merged.slug else slug
         entries = tuple(store.feed_entries(topic, config.max_entries))
-        updated = max((e.updated for e in entries), default=None) or store.created_at
+        # The feed changed when its newest entry did, or when one of its entries was retracted.
+        changes = [e.updated for e in entries] + [store.latest_retraction(topic) or store.created_at]
+        updated = max(changes)
         specs.append(FeedSpec(slug=slug, title=f"{site.title}: {title}", feed_id=f"tag:{site.id_authority}:feed/{slug}",
                               base_url=site.base_url, author=site.author, language=site.language,
                               subtitle=subtitle, updated=updated, entries=entries))
@@ -308,7 +310,7 @@ def fsync_dir(path: Path) -> None:
 def status(config: Config, now: datetime) -> dict[str, Any]:
     """The `status --json` document: entries per topic, unclassified, every source's last read."""
     empty = {"topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
-             "entries": 0, "unclassified": 0, "sources": []}
+             "entries": 0, "unclassified": 0, "sources": [], "retracted": []}
     if not config.paths.database.exists():
         return empty
     store = Store.open(config.paths.database, now=now, migrate=False)
@@ -320,6 +322,7 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
             "entries": store.count_entries(),
             "unclassified": store.count_unclassified(),
             "sources": store.sources(),
+            "retracted": store.retracted(),
         }
     finally:
         store.close()

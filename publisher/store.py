@@ -416,6 +416,13 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
         return cur.rowcount == 1
 
+    def latest_retraction(self, topic: str | None) -> datetime | None:
+        """When an entry of this topic (None: of any topic) was last retracted: the feed changed."""
+        value = self._one(
+            """SELECT max(e.retracted_at) FROM entries e WHERE e.retracted_at IS NOT NULL AND EXISTS
+               (SELECT 1 FROM entry_topics t WHERE t.entry = e.id AND (? IS NULL OR t.topic = ?))""", [topic, topic])
+        return parse_time(value) if value else None
+
     def retracted(self) -> list[dict[str, Any]]:
         rows = self.db.execute(
             """SELECT e.entry_id, e.name, v.title, e.retracted_at, e.retract_reason FROM entries e

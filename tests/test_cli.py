@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from conftest import SEED
@@ -136,3 +137,58 @@ def test_a_database_path_that_cannot_be_created_is_one_line_and_exit_2(project):
     proc = run(project, "publish")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "x.db.lock: cannot create the lock file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_retract_takes_a_story_out_of_every_feed_for_good(project, seed):
+    project.add_source(SEED.name, seed)
+    run(project, "publish")
+    atom = feedparser.parse((project.feeds / "ukraine" / "atom.xml").read_bytes())
+    (story,) = atom.entries
+    proc = run(project, "retract", story.id, "--reason", "mis-split file")
+    assert proc.returncode == 0 and f"retracted {story.id}" in proc.stdout
+    assert run(project, "publish").returncode == 0
+    for slug in ("ukraine", "all"):
+        ids = [e.id for e in feedparser.parse((project.feeds / slug / "atom.xml").read_bytes()).entries]
+        assert story.id not in ids
+    after = feedparser.parse((project.feeds / "ukraine" / "atom.xml").read_bytes())
+    assert after.feed.updated > atom.feed.updated  # removing an entry changed the feed
+    # the tombstone holds when the same story arrives again, and when a revision of it does
+    project.add_source("again.txt", seed.split(b"\n")[0] + b"\n" + b"\n".join(seed.split(b"\n")[1:14]) + b"\n")
+    lines = seed.decode().split("\n")[:14]
+    lines[0] = lines[0].replace("late on Tuesday", "late on Tuesday, in a statement")
+    project.add_source("revised.txt", "\n".join(lines) + "\n")
+    assert run(project, "publish").returncode == 0
+    assert story.id not in (project.feeds / "all" / "atom.xml").read_text()
+    status = json.loads(run(project, "status", "--json").stdout)
+    assert status["topics"]["ukraine"] == 0
+    assert [(r["id"], r["reason"]) for r in status["retracted"]] == [(story.id, "mis-split file")]
+    explain = run(project, "explain", story.id).stdout
+    assert "RETRACTED" in explain and "mis-split file" in explain
+    assert "a revision of the story" in explain and "revised.txt" in explain
+
+
+def test_retract_an_unknown_id_is_an_error_and_retracting_twice_is_harmless(project, seed):
+    project.add_source(SEED.name, seed)
+    run(project, "publish")
+    proc = run(project, "retract", "tag:nope")
+    assert proc.returncode == 1 and "no story with id or name 'tag:nope'" in proc.stderr
+    name = json.loads(run(project, "status", "--json").stdout)["sources"][0]["path"]
+    assert name == SEED.name
+    first = feedparser.parse((project.feeds / "all" / "atom.xml").read_bytes()).entries[0]
+    assert run(project, "retract", first.id).returncode == 0
+    again = run(project, "retract", first.id)
+    assert again.returncode == 0 and "already retracted" in again.stdout
+
+
+def test_explain_shows_versions_sources_matches_and_topics(project, seed):
+    project.add_source(SEED.name, seed)
+    run(project, "publish")
+    story = feedparser.parse((project.feeds / "ukraine" / "atom.xml").read_bytes()).entries[0]
+    project.add_source("copy.txt", seed.replace(b"\n", b"\r\n"))
+    run(project, "publish")
+    out = run(project, "explain", story.id).stdout
+    assert out.startswith(story.id)
+    assert f"from {SEED.name} lines 1-14" in out and ": a new story" in out
+    assert "from copy.txt lines 1-14" in out and "a copy of a text already stored" in out
+    assert "in  ukraine: score" in out and "out taiwan-security" in out
+    assert run(project, "explain", "nothing-like-this").returncode == 1
