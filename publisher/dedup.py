@@ -94,8 +94,11 @@ def comparable_paragraphs(paragraphs: Sequence[str], kicker: str | None) -> Sequ
 
 def shingles(paragraphs: Sequence[str], kicker: str | None = None) -> Shingles:
     ordered: dict[int, None] = {}
-    for paragraph in comparable_paragraphs(paragraphs, kicker):
-        words = _WORD.findall(normalise(paragraph))
+    # normalise() once for the whole text (paragraphs kept apart by \n, which it would fold)
+    text = "\n".join(p.replace("\n", " ") for p in comparable_paragraphs(paragraphs, kicker))
+    text = _SPECIAL.sub(lambda m: _REPLACEMENTS[m.group()], unicodedata.normalize("NFKC", text).casefold())
+    for paragraph in text.split("\n"):
+        words = _WORD.findall(paragraph)
         n = len(words) - SHINGLE_WORDS + 1
         grams = [" ".join(words[i : i + SHINGLE_WORDS]) for i in range(n)] if n > 0 else [" ".join(words)]
         for gram in grams:
@@ -103,6 +106,16 @@ def shingles(paragraphs: Sequence[str], kicker: str | None = None) -> Shingles:
                 ordered.setdefault(zlib.crc32(gram.encode()), None)
     keys = tuple(ordered)
     return Shingles(frozenset(keys), keys[:LEAD_SHINGLES])
+
+
+def pack(sh: Shingles) -> bytes:
+    """The shingle set as stored: sorted uint32."""
+    return np.array(sorted(sh.all), dtype=np.uint32).tobytes()
+
+
+def unpack(data: bytes) -> Shingles:
+    """A stored shingle set (its lead is not stored: only new texts need one)."""
+    return Shingles(frozenset(np.frombuffer(data, dtype=np.uint32).tolist()), ())
 
 
 def signature(hashes: Sequence[int] | frozenset[int], perms: int = NUM_PERM) -> np.ndarray:
@@ -132,9 +145,12 @@ def band_keys(sh: Shingles) -> tuple[list[int], np.ndarray]:
     return keys, full
 
 
-def estimated_jaccard(a: bytes, b: np.ndarray) -> float:
-    """Jaccard estimated from two signatures (a as stored bytes)."""
-    return float(np.mean(np.frombuffer(a, dtype=np.uint32) == b))
+def estimated_jaccard(stored: Sequence[bytes], sig: np.ndarray) -> np.ndarray:
+    """Jaccard of `sig` with each stored signature, estimated (the share of equal minima)."""
+    if not stored:
+        return np.zeros(0)
+    matrix = np.frombuffer(b"".join(stored), dtype=np.uint32).reshape(len(stored), NUM_PERM)
+    return (matrix == sig[None, :]).mean(axis=1)
 
 
 def jaccard(a: Shingles, b: Shingles) -> float:

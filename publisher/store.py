@@ -176,6 +176,17 @@ def _near_duplicates(db: Database) -> None:
                             [(k, version) for k in keys])
 
 
+@MIGRATIONS(name="0004_stored_shingles")
+def _stored_shingles(db: Database) -> None:
+    """Each version's shingle set, stored (sorted uint32): comparing a candidate no longer
+    re-reads and re-normalises its text. And an index for the feeds' last-retraction date."""
+    db.execute("ALTER TABLE versions ADD COLUMN shingles BLOB")
+    db.execute("CREATE INDEX entries_retracted ON entries (retracted_at) WHERE retracted_at IS NOT NULL")
+    for version, kicker, paragraphs in db.execute("SELECT id, kicker, paragraphs FROM versions").fetchall():
+        sh = dedup.shingles(json.loads(paragraphs), kicker)
+        db.execute("UPDATE versions SET shingles = ? WHERE id = ?", [dedup.pack(sh), version])
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int
@@ -200,8 +211,7 @@ class StoredText:
     entry: int
     first_seen: str
     version: int
-    kicker: str | None
-    paragraphs: tuple[str, ...]
+    shingles: dedup.Shingles
 
 
 def story_name(title: str, fingerprint: str) -> str:
@@ -353,7 +363,7 @@ class Store:
             [version, source, read, story.first_line, story.last_line, decision, compared, jaccard, containment])
 
     def near_candidates(self, band_keys: list[int], signature: np.ndarray, min_estimate: float,
-                        lead_keys: int, limit: int = 32) -> list[StoredText]:
+                        lead_keys: int, limit: int = 16) -> list[StoredText]:
         """Entries with a version sharing an LSH band with the new text, as their current
         version. A version found through a whole-text band must also have an estimated
         Jaccard of at least `min_estimate`; one found through a lead band (the last
@@ -366,22 +376,25 @@ class Store:
                 FROM lsh_bands b JOIN versions v ON v.id = b.version
                 WHERE b.band IN ({marks}) GROUP BY b.version""",
             band_keys[len(band_keys) - lead_keys:] + band_keys).fetchall()
+        rows = [r for r in rows if r[3] is not None]
+        estimates = dedup.estimated_jaccard([r[3] for r in rows], signature).tolist()
         scored: dict[int, float] = {}
-        for version, via_lead, entry, minhash in rows:
-            estimate = dedup.estimated_jaccard(minhash, signature) if minhash else 0.0
+        for (version, via_lead, entry, _), estimate in zip(rows, estimates):
             if via_lead or estimate >= min_estimate:
                 scored[entry] = max(scored.get(entry, 0.0), estimate + (1.0 if via_lead else 0.0))
         entries = sorted(scored, key=lambda e: -scored[e])[:limit]
         if not entries:
             return []
         rows = self.db.execute(
-            f"""SELECT e.id, e.first_seen, v.id, v.kicker, v.paragraphs FROM entries e
+            f"""SELECT e.id, e.first_seen, v.id, v.shingles, v.kicker, v.paragraphs FROM entries e
                 JOIN versions v ON v.id = e.current_version WHERE e.id IN ({",".join("?" * len(entries))})""",
             entries).fetchall()
-        return [StoredText(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
+        return [StoredText(r[0], r[1], r[2], dedup.unpack(r[3]) if r[3] is not None else
+                           dedup.shingles(json.loads(r[5]), r[4])) for r in rows]
 
-    def add_version(self, story: Story, fingerprint: str, *, signature: np.ndarray, band_keys: list[int],
-                    now: datetime, authority: str, entry: int | None = None, current: bool = True) -> Added:
+    def add_version(self, story: Story, fingerprint: str, *, shingles: dedup.Shingles, signature: np.ndarray,
+                    band_keys: list[int], now: datetime, authority: str, entry: int | None = None,
+                    current: bool = True) -> Added:
         """Store a text not seen before: as a new entry (entry=None), whose tag: id is minted
         here, once, from the authority and the fingerprint; or as another version of `entry`,
         its current one (a revision: `updated` moves to now) or not (a teaser)."""
@@ -392,10 +405,11 @@ class Store:
                 "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
                 [entry_id, story_name(story.title, fingerprint), instant, instant]).lastrowid
         version = self.db.execute(
-            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at, minhash)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at, minhash,
+                                     shingles)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
-             int(story.truncated), instant, signature.tobytes()]).lastrowid
+             int(story.truncated), instant, signature.tobytes(), dedup.pack(shingles)]).lastrowid
         self.db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
                                  [(k, version) for k in band_keys])
         if current:

@@ -44,8 +44,9 @@ def store_story(store, s: Story, source: int, read: int, now=NOW) -> Added:
     if known:
         store.add_arrival(known[0], source=source, read=read, story=s, decision="duplicate")
         return Added("duplicate", known[1], known[0])
-    keys, sig = band_keys(shingles(s.paragraphs, s.kicker))
-    added = store.add_version(s, fp, signature=sig, band_keys=keys, now=now, authority=AUTH)
+    sh = shingles(s.paragraphs, s.kicker)
+    keys, sig = band_keys(sh)
+    added = store.add_version(s, fp, shingles=sh, signature=sig, band_keys=keys, now=now, authority=AUTH)
     store.add_arrival(added.version, source=source, read=read, story=s, decision="new")
     return added
 
@@ -55,7 +56,8 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
     Store.open(path, now=NOW).close()
     store = Store.open(path, now=NOW + timedelta(days=1))
     assert [m.name for m in MIGRATIONS.applied(store.db)] == [
-        "0001_initial", "0002_provenance_per_arrival", "0003_near_duplicates_and_retraction"]
+        "0001_initial", "0002_provenance_per_arrival", "0003_near_duplicates_and_retraction",
+        "0004_stored_shingles"]
     assert store.created_at == NOW  # set once, by the first open
     store.close()
 
