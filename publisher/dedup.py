@@ -174,11 +174,13 @@ class DedupSettings:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A stored entry that LSH found, with its current version's shingles."""
+    """A stored entry that LSH found: its current version and the other versions that matched."""
 
     entry: int
     order: tuple  # sorts oldest first (first_seen, id): ties go to the oldest entry
-    shingles: Shingles
+    current: int  # version id
+    shingles: Shingles  # of the current version
+    others: tuple[tuple[int, Shingles], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,7 @@ class Match:
     kind: str  # "revision" (same story, other text) | "teaser" (a shorter text inside it) | "fuller"
     jaccard: float
     containment: float  # of the shorter text in the longer
+    version: int  # the version it was compared with
 
     @property
     def replaces(self) -> bool:
@@ -194,17 +197,22 @@ class Match:
         return self.kind in ("revision", "fuller")
 
 
-def compare(new: Shingles, current: Shingles, settings: DedupSettings) -> tuple[str, float, float] | None:
-    """(kind, jaccard, containment) when `new` is a version of the story `current` is, else None."""
+def compare(new: Shingles, current: Shingles, settings: DedupSettings,
+            new_truncated: bool = False) -> tuple[str, float, float] | None:
+    """(kind, jaccard, containment) when `new` is a version of the story `current` is, else None.
+
+    A shorter text inside the current one is a teaser when it is cut off mid-sentence or much
+    shorter (Jaccard under `resemblance`); otherwise (a paragraph cut by an editor) a revision.
+    """
     if len(new) < MIN_SHINGLES or len(current) < MIN_SHINGLES:
         return None
     j = jaccard(new, current)
     if len(new) <= len(current):
         c = containment(new, current)
+        if c >= settings.containment and (new_truncated or j < settings.resemblance):
+            return "teaser", j, c
         if j >= settings.resemblance:
             return "revision", j, c
-        if c >= settings.containment:
-            return "teaser", j, c
     else:
         c = containment(current, new)
         if j >= settings.resemblance:
@@ -214,15 +222,28 @@ def compare(new: Shingles, current: Shingles, settings: DedupSettings) -> tuple[
     return None
 
 
-def decide(new: Shingles, candidates: Sequence[Candidate], settings: DedupSettings) -> Match | None:
-    """The entry `new` is a version of: the most similar (Jaccard) of the candidates that pass,
-    ties to the oldest; None when it is a story of its own. Entries are never merged."""
+def decide(new: Shingles, candidates: Sequence[Candidate], settings: DedupSettings,
+           new_truncated: bool = False) -> Match | None:
+    """The entry `new` is a version of, or None when it is a story of its own.
+
+    Each candidate is judged on its current version (a teaser of it never replaces it); failing
+    that, a close resemblance (Jaccard) to any of its other versions also makes a revision, so
+    the result does not depend on the order versions arrived in. Of the entries that pass, the
+    most similar (Jaccard) wins, ties to the oldest. Entries are never merged."""
     best: tuple | None = None
     for cand in candidates:
-        found = compare(new, cand.shingles, settings)
+        found = compare(new, cand.shingles, settings, new_truncated)
+        version = cand.current
+        if found is None:
+            for other_version, other in cand.others:
+                if len(new) >= MIN_SHINGLES and len(other) >= MIN_SHINGLES:
+                    j = jaccard(new, other)
+                    if j >= settings.resemblance and (found is None or j > found[1]):
+                        small, large = (new, other) if len(new) <= len(other) else (other, new)
+                        found, version = ("revision", j, containment(small, large)), other_version
         if found:
             kind, j, c = found
             key = (-j, cand.order, cand.entry)
             if best is None or key < best[0]:
-                best = (key, Match(cand.entry, kind, round(j, 4), round(c, 4)))
+                best = (key, Match(cand.entry, kind, round(j, 4), round(c, 4), version))
     return best[1] if best else None

@@ -200,9 +200,8 @@ def ingest_story(store: Store, story: Story, *, source: int, read: int, now: dat
     lead_keys = len(keys) - dedup.FULL_BANDS
     # 64-permutation estimates have a standard deviation of ~0.06 around J = 0.4: a margin of
     # 0.15 keeps nearly every true revision and drops the crowd of weak candidates.
-    stored = store.near_candidates(keys, sig, max(0.0, settings.resemblance - 0.15), lead_keys)
-    candidates = [dedup.Candidate(s.entry, (s.first_seen, s.entry), s.shingles) for s in stored]
-    match = dedup.decide(sh, candidates, settings)
+    candidates = store.near_candidates(keys, sig, max(0.0, settings.resemblance - 0.15), lead_keys)
+    match = dedup.decide(sh, candidates, settings, story.truncated)
     if match is None:
         added = store.add_version(story, fp, shingles=sh, signature=sig, band_keys=keys, now=now,
                                   authority=config.site.id_authority)
@@ -210,11 +209,10 @@ def ingest_story(store: Store, story: Story, *, source: int, read: int, now: dat
         return "new"
     replace = match.replaces and settings.on_near_duplicate == "revise"
     decision = match.kind if replace or match.kind == "teaser" else "near-duplicate"
-    compared = next(s.version for s in stored if s.entry == match.entry)
     added = store.add_version(story, fp, shingles=sh, signature=sig, band_keys=keys, now=now,
                               authority=config.site.id_authority, entry=match.entry, current=replace)
     store.add_arrival(added.version, source=source, read=read, story=story, decision=decision,
-                      compared=compared, jaccard=match.jaccard, containment=match.containment)
+                      compared=match.version, jaccard=match.jaccard, containment=match.containment)
     return decision
 
 

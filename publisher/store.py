@@ -36,6 +36,7 @@ from publisher.errors import StoreError
 from publisher.model import Entry, Story
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first)
 MIGRATIONS = Migrations("publisher")
 
 
@@ -187,6 +188,25 @@ def _stored_shingles(db: Database) -> None:
         db.execute("UPDATE versions SET shingles = ? WHERE id = ?", [dedup.pack(sh), version])
 
 
+@MIGRATIONS(name="0005_sketches_table")
+def _sketches_table(db: Database) -> None:
+    """Signatures and shingle sets move to a narrow table of their own: read beside the texts,
+    every candidate lookup paid for the versions' wide rows (and their overflow pages)."""
+    for statement in _statements("""
+        CREATE TABLE sketches (
+            version INTEGER PRIMARY KEY REFERENCES versions(id),
+            entry INTEGER NOT NULL REFERENCES entries(id),
+            minhash BLOB NOT NULL,
+            shingles BLOB NOT NULL
+        );
+        INSERT INTO sketches (version, entry, minhash, shingles)
+            SELECT id, entry, minhash, shingles FROM versions WHERE minhash IS NOT NULL AND shingles IS NOT NULL;
+        ALTER TABLE versions DROP COLUMN minhash;
+        ALTER TABLE versions DROP COLUMN shingles
+    """):
+        db.execute(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int
@@ -202,16 +222,6 @@ class Added:
     outcome: str  # "new" | "duplicate" | "revision" | "fuller" | "teaser" | "near-duplicate"
     entry: int  # entries.id
     version: int  # versions.id
-
-
-@dataclass(frozen=True, slots=True)
-class StoredText:
-    """An entry's current version, as near-duplicate detection compares it."""
-
-    entry: int
-    first_seen: str
-    version: int
-    shingles: dedup.Shingles
 
 
 def story_name(title: str, fingerprint: str) -> str:
@@ -363,34 +373,49 @@ class Store:
             [version, source, read, story.first_line, story.last_line, decision, compared, jaccard, containment])
 
     def near_candidates(self, band_keys: list[int], signature: np.ndarray, min_estimate: float,
-                        lead_keys: int, limit: int = 16) -> list[StoredText]:
-        """Entries with a version sharing an LSH band with the new text, as their current
-        version. A version found through a whole-text band must also have an estimated
-        Jaccard of at least `min_estimate`; one found through a lead band (the last
-        `lead_keys` keys: a teaser and its article) is kept. At most `limit` entries."""
+                        lead_keys: int, limit: int = 16) -> list[dedup.Candidate]:
+        """Entries with a version sharing an LSH band with the new text: each with its current
+        version and the other versions that matched. A version found through a whole-text band
+        must also have an estimated Jaccard of at least `min_estimate`; one found through a
+        lead band (the last `lead_keys` keys: a teaser and its article) is kept. At most
+        `limit` entries, the most similar first."""
         if not band_keys:
             return []
-        marks = ",".join("?" * len(band_keys))
+        # Each band's bucket is read newest first and at most BUCKET_LIMIT deep: a bucket that
+        # full holds a phrase many stories share, not a revision (which shares several bands).
+        buckets = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT band, version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {BUCKET_LIMIT})"
+            for _ in band_keys)
         rows = self.db.execute(
-            f"""SELECT b.version, max(b.band IN ({",".join("?" * lead_keys) or "NULL"})), v.entry, v.minhash
-                FROM lsh_bands b JOIN versions v ON v.id = b.version
-                WHERE b.band IN ({marks}) GROUP BY b.version""",
+            f"""SELECT b.version, max(b.band IN ({",".join("?" * lead_keys) or "NULL"})), k.entry, k.minhash
+                FROM ({buckets}) b JOIN sketches k ON k.version = b.version GROUP BY b.version""",
             band_keys[len(band_keys) - lead_keys:] + band_keys).fetchall()
-        rows = [r for r in rows if r[3] is not None]
         estimates = dedup.estimated_jaccard([r[3] for r in rows], signature).tolist()
-        scored: dict[int, float] = {}
+        score: dict[int, float] = {}
+        matched: dict[int, list[int]] = {}
         for (version, via_lead, entry, _), estimate in zip(rows, estimates):
             if via_lead or estimate >= min_estimate:
-                scored[entry] = max(scored.get(entry, 0.0), estimate + (1.0 if via_lead else 0.0))
-        entries = sorted(scored, key=lambda e: -scored[e])[:limit]
+                score[entry] = max(score.get(entry, 0.0), estimate + (1.0 if via_lead else 0.0))
+                matched.setdefault(entry, []).append(version)
+        entries = sorted(score, key=lambda e: -score[e])[:limit]
         if not entries:
             return []
-        rows = self.db.execute(
-            f"""SELECT e.id, e.first_seen, v.id, v.shingles, v.kicker, v.paragraphs FROM entries e
-                JOIN versions v ON v.id = e.current_version WHERE e.id IN ({",".join("?" * len(entries))})""",
-            entries).fetchall()
-        return [StoredText(r[0], r[1], r[2], dedup.unpack(r[3]) if r[3] is not None else
-                           dedup.shingles(json.loads(r[5]), r[4])) for r in rows]
+        marks = ",".join("?" * len(entries))
+        heads = {r[0]: r[1:] for r in self.db.execute(
+            f"SELECT id, first_seen, current_version FROM entries WHERE id IN ({marks})", entries).fetchall()}
+        wanted = {heads[e][1] for e in entries} | {v for e in entries for v in matched[e]}
+        sketches = {r[0]: dedup.unpack(r[1]) for r in self.db.execute(
+            f"SELECT version, shingles FROM sketches WHERE version IN ({','.join('?' * len(wanted))})",
+            list(wanted)).fetchall()}
+        out = []
+        for e in entries:
+            first_seen, current = heads[e]
+            if current not in sketches:
+                continue
+            others = tuple((v, sketches[v]) for v in sorted(matched[e]) if v != current and v in sketches)
+            out.append(dedup.Candidate(entry=e, order=(first_seen, e), current=current,
+                                       shingles=sketches[current], others=others))
+        return out
 
     def add_version(self, story: Story, fingerprint: str, *, shingles: dedup.Shingles, signature: np.ndarray,
                     band_keys: list[int], now: datetime, authority: str, entry: int | None = None,
@@ -405,11 +430,12 @@ class Store:
                 "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
                 [entry_id, story_name(story.title, fingerprint), instant, instant]).lastrowid
         version = self.db.execute(
-            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at, minhash,
-                                     shingles)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
-             int(story.truncated), instant, signature.tobytes(), dedup.pack(shingles)]).lastrowid
+             int(story.truncated), instant]).lastrowid
+        self.db.execute("INSERT INTO sketches (version, entry, minhash, shingles) VALUES (?, ?, ?, ?)",
+                        [version, entry, signature.tobytes(), dedup.pack(shingles)])
         self.db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
                                  [(k, version) for k in band_keys])
         if current:
