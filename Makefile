@@ -26,8 +26,13 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.run-installed
+$(VENV)/.bench-installed: $(VENV)/.run-installed
+	$(PIP) -e '.[bench]'
+	@touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/dedup.py
 
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke
