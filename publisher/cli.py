@@ -128,6 +128,9 @@ def _status(config: Config, as_json: bool) -> int:
 
 def _retract(config: Config, ref: str, reason: str | None) -> int:
     now = datetime.now(UTC)
+    if not config.paths.database.exists():
+        print(f"publisher: no database yet ({config.paths.database}): nothing has been published", file=sys.stderr)
+        return EXIT_USAGE
     with lock.held(config.paths.lock):
         store = Store.open(config.paths.database, now=now)
         try:
@@ -135,7 +138,7 @@ def _retract(config: Config, ref: str, reason: str | None) -> int:
             if entry is None:
                 print(f"publisher: no story with id or name {ref!r} (see `publisher status`, the feeds' ids)",
                       file=sys.stderr)
-                return EXIT_FAILED
+                return EXIT_USAGE
             with store.transaction():
                 done = store.retract(entry, reason, now)
             history = store.history(entry)
@@ -162,13 +165,13 @@ _DECISIONS = {
 def _explain(config: Config, ref: str) -> int:
     if not config.paths.database.exists():
         print(f"publisher: no database yet ({config.paths.database}): run `publisher publish` first", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE
     store = Store.open(config.paths.database, now=datetime.now(UTC), migrate=False)
     try:
         entry = store.find_entry(ref)
         if entry is None:
             print(f"publisher: no story with id or name {ref!r}", file=sys.stderr)
-            return EXIT_FAILED
+            return EXIT_USAGE
         h = store.history(entry)
     finally:
         store.close()

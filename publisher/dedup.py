@@ -173,20 +173,29 @@ class DedupSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """One stored version of a candidate entry, as compared."""
+
+    id: int
+    shingles: Shingles
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A stored entry that LSH found: its current version and the other versions that matched."""
 
     entry: int
     order: tuple  # sorts oldest first (first_seen, id): ties go to the oldest entry
-    current: int  # version id
-    shingles: Shingles  # of the current version
-    others: tuple[tuple[int, Shingles], ...] = ()
+    current: Version
+    others: tuple[Version, ...] = ()
+    retracted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
     entry: int
-    kind: str  # "revision" (same story, other text) | "teaser" (a shorter text inside it) | "fuller"
+    kind: str  # "revision" | "fuller" (a longer text containing it) | "teaser" (a part of it)
     jaccard: float
     containment: float  # of the shorter text in the longer
     version: int  # the version it was compared with
@@ -197,28 +206,38 @@ class Match:
         return self.kind in ("revision", "fuller")
 
 
-def compare(new: Shingles, current: Shingles, settings: DedupSettings,
-            new_truncated: bool = False) -> tuple[str, float, float] | None:
-    """(kind, jaccard, containment) when `new` is a version of the story `current` is, else None.
+#: A shorter text replaces a stored one only if it keeps at least this share of its shingles
+#: (an editor's cut); less, and it is a part of it: a teaser, an excerpt, or one of two stories
+#: that a bad split had run together.
+KEEP_MIN = 0.67
 
-    A shorter text inside the current one is a teaser when it is cut off mid-sentence or much
-    shorter (Jaccard under `resemblance`); otherwise (a paragraph cut by an editor) a revision.
+
+def compare(new: Shingles, stored: Shingles, settings: DedupSettings, *, new_truncated: bool = False,
+            stored_truncated: bool = False, tombstone: bool = False) -> tuple[str, float, float] | None:
+    """(kind, jaccard, containment) when `new` is a version of the story `stored` is, else None.
+
+    - a shorter text inside the stored one that is cut off, or keeps less than KEEP_MIN of it,
+      is a teaser (it never replaces the stored text); of a retracted story, only a cut-off one
+      is: a complete part is a story of its own that the retracted one had swallowed;
+    - texts with a Jaccard of at least `resemblance` are revisions, except that a cut-off text
+      never replaces a complete one (it is a teaser then);
+    - a longer text containing the stored one is a fuller version.
     """
-    if len(new) < MIN_SHINGLES or len(current) < MIN_SHINGLES:
+    if len(new) < MIN_SHINGLES or len(stored) < MIN_SHINGLES:
         return None
-    j = jaccard(new, current)
-    if len(new) <= len(current):
-        c = containment(new, current)
-        if c >= settings.containment and (new_truncated or j < settings.resemblance):
-            return "teaser", j, c
+    j = jaccard(new, stored)
+    if len(new) <= len(stored):
+        inside = containment(new, stored)
+        if inside >= settings.containment and (new_truncated or containment(stored, new) < KEEP_MIN):
+            return None if tombstone and not new_truncated else ("teaser", j, inside)
         if j >= settings.resemblance:
-            return "revision", j, c
-    else:
-        c = containment(current, new)
-        if j >= settings.resemblance:
-            return "revision", j, c
-        if c >= settings.containment:
-            return "fuller", j, c
+            return ("teaser" if new_truncated and not stored_truncated else "revision"), j, inside
+        return None
+    inside = containment(stored, new)
+    if j >= settings.resemblance:
+        return "revision", j, inside
+    if inside >= settings.containment:
+        return "fuller", j, inside
     return None
 
 
@@ -226,24 +245,25 @@ def decide(new: Shingles, candidates: Sequence[Candidate], settings: DedupSettin
            new_truncated: bool = False) -> Match | None:
     """The entry `new` is a version of, or None when it is a story of its own.
 
-    Each candidate is judged on its current version (a teaser of it never replaces it); failing
-    that, a close resemblance (Jaccard) to any of its other versions also makes a revision, so
-    the result does not depend on the order versions arrived in. Of the entries that pass, the
-    most similar (Jaccard) wins, ties to the oldest. Entries are never merged."""
+    Each candidate is judged on its current version; failing that, on the other versions LSH
+    found of it (a match there can make a revision or a teaser: the result then does not
+    depend on the order the versions arrived in). Of the entries that pass, the most similar
+    (Jaccard) wins, ties to the oldest. Entries are never merged."""
     best: tuple | None = None
     for cand in candidates:
-        found = compare(new, cand.shingles, settings, new_truncated)
         version = cand.current
+        found = compare(new, version.shingles, settings, new_truncated=new_truncated,
+                        stored_truncated=version.truncated, tombstone=cand.retracted)
         if found is None:
-            for other_version, other in cand.others:
-                if len(new) >= MIN_SHINGLES and len(other) >= MIN_SHINGLES:
-                    j = jaccard(new, other)
-                    if j >= settings.resemblance and (found is None or j > found[1]):
-                        small, large = (new, other) if len(new) <= len(other) else (other, new)
-                        found, version = ("revision", j, containment(small, large)), other_version
+            for other in cand.others:
+                got = compare(new, other.shingles, settings, new_truncated=new_truncated,
+                              stored_truncated=other.truncated, tombstone=cand.retracted)
+                if got and (found is None or got[1] > found[1]):
+                    kind = "teaser" if got[0] == "teaser" else "revision"
+                    found, version = (kind, got[1], got[2]), other
         if found:
             kind, j, c = found
             key = (-j, cand.order, cand.entry)
             if best is None or key < best[0]:
-                best = (key, Match(cand.entry, kind, round(j, 4), round(c, 4), version))
+                best = (key, Match(cand.entry, kind, round(j, 4), round(c, 4), version.id))
     return best[1] if best else None

@@ -402,19 +402,20 @@ class Store:
             return []
         marks = ",".join("?" * len(entries))
         heads = {r[0]: r[1:] for r in self.db.execute(
-            f"SELECT id, first_seen, current_version FROM entries WHERE id IN ({marks})", entries).fetchall()}
-        wanted = {heads[e][1] for e in entries} | {v for e in entries for v in matched[e]}
-        sketches = {r[0]: dedup.unpack(r[1]) for r in self.db.execute(
-            f"SELECT version, shingles FROM sketches WHERE version IN ({','.join('?' * len(wanted))})",
-            list(wanted)).fetchall()}
+            f"SELECT id, first_seen, current_version, retracted_at FROM entries WHERE id IN ({marks})",
+            entries).fetchall()}
+        wanted = list({heads[e][1] for e in entries} | {v for e in entries for v in matched[e]})
+        versions = {r[0]: dedup.Version(r[0], dedup.unpack(r[1]), bool(r[2])) for r in self.db.execute(
+            f"""SELECT k.version, k.shingles, v.truncated FROM sketches k JOIN versions v ON v.id = k.version
+                WHERE k.version IN ({','.join('?' * len(wanted))})""", wanted).fetchall()}
         out = []
         for e in entries:
-            first_seen, current = heads[e]
-            if current not in sketches:
+            first_seen, current, retracted_at = heads[e]
+            if current not in versions:
                 continue
-            others = tuple((v, sketches[v]) for v in sorted(matched[e]) if v != current and v in sketches)
-            out.append(dedup.Candidate(entry=e, order=(first_seen, e), current=current,
-                                       shingles=sketches[current], others=others))
+            others = tuple(versions[v] for v in sorted(matched[e]) if v != current and v in versions)
+            out.append(dedup.Candidate(entry=e, order=(first_seen, e), current=versions[current], others=others,
+                                       retracted=retracted_at is not None))
         return out
 
     def add_version(self, story: Story, fingerprint: str, *, shingles: dedup.Shingles, signature: np.ndarray,
@@ -500,12 +501,14 @@ class Store:
 
     def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str]]:
         """(entry, text of its current version) for entries whose topics are stale under
-        the rules with this digest (new entries, revised entries, or the rules changed)."""
+        the rules with this digest (new entries, revised entries, or the rules changed).
+        Retracted entries keep the topics they had: the feeds they left stay the same feeds."""
         last = 0
         while True:  # in pages: memory stays flat however many entries need it
             rows = self.db.execute(
                 """SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
-                   WHERE e.id > ? AND e.classified IS NOT (? || ':' || e.current_version)
+                   WHERE e.id > ? AND e.retracted_at IS NULL
+                     AND e.classified IS NOT (? || ':' || e.current_version)
                    ORDER BY e.id LIMIT 1000""", [last, digest]).fetchall()
             if not rows:
                 return

@@ -171,7 +171,7 @@ def test_retract_an_unknown_id_is_an_error_and_retracting_twice_is_harmless(proj
     project.add_source(SEED.name, seed)
     run(project, "publish")
     proc = run(project, "retract", "tag:nope")
-    assert proc.returncode == 1 and "no story with id or name 'tag:nope'" in proc.stderr
+    assert proc.returncode == 2 and "no story with id or name 'tag:nope'" in proc.stderr
     name = json.loads(run(project, "status", "--json").stdout)["sources"][0]["path"]
     assert name == SEED.name
     first = feedparser.parse((project.feeds / "all" / "atom.xml").read_bytes()).entries[0]
@@ -191,4 +191,11 @@ def test_explain_shows_versions_sources_matches_and_topics(project, seed):
     assert f"from {SEED.name} lines 1-14" in out and ": a new story" in out
     assert "from copy.txt lines 1-14" in out and "a copy of a text already stored" in out
     assert "in  ukraine: score" in out and "out taiwan-security" in out
-    assert run(project, "explain", "nothing-like-this").returncode == 1
+    assert run(project, "explain", "nothing-like-this").returncode == 2
+
+
+def test_retract_and_explain_before_any_publish_create_nothing(project):
+    for args in (("retract", "tag:x"), ("explain", "tag:x")):
+        proc = run(project, *args)
+        assert proc.returncode == 2 and "no database yet" in proc.stderr
+    assert not project.database.exists()

@@ -539,3 +539,102 @@ def test_a_fuller_version_of_an_entrys_earlier_version_joins_that_entry(project)
         project.publish(NOW + timedelta(hours=i))
     assert decisions(project, "v2.txt") == ["revision"]
     assert n_entries(project) == 1  # actual: 2 (v3 is "new"); in the order v2, v1, v3 it is 1
+
+
+# -- parts of a story: teasers, excerpts, a retracted run-together story ----------------------
+
+MND = [
+    "Taiwan's Ministry of National Defense said on Tuesday that it had detected 32 Chinese military aircraft and nine warships operating around the island over the previous 24 hours, the largest show of force since the summer drills.",
+    "Of the aircraft, 21 crossed the median line of the Taiwan Strait and entered the northern, central and southwestern parts of Taiwan's air defense identification zone, the ministry said in a statement.",
+    "The ministry said it had dispatched combat air patrols, navy vessels and land-based missile systems to monitor the activity, which came a day after President Lai Ching-te returned from a trip to the Pacific.",
+    "Beijing has stepped up military pressure on Taiwan over the past four years, sending warplanes and ships into the area almost every day in what Taipei calls a campaign of gray zone harassment.",
+    "China's Taiwan Affairs Office did not respond to a request for comment, but a spokesman last week accused Lai of seeking independence and warned that Beijing would not tolerate foreign interference.",
+    "Analysts said the scale of the deployment suggested the People's Liberation Army was rehearsing a blockade of the island's main ports, a scenario that Taiwan's own annual exercises also simulate.",
+]
+MND_V2 = [
+    "Chinese warplanes and navy ships swarmed around Taiwan for a second day on Wednesday, with 45 aircraft and 14 vessels tracked by the island's military, the defence ministry in Taipei said, calling the activity a serious provocation.",
+    "Of the aircraft, 30 crossed the median line of the Taiwan Strait and entered the northern, central and southwestern parts of Taiwan's air defense identification zone, the ministry said in a statement on Wednesday.",
+] + MND[2:]
+KYIV = [
+    "Kyiv's city council voted on Tuesday to open 40 more heated shelters before the end of the month, as Russian strikes on the power grid left parts of the Ukrainian capital without electricity for up to 12 hours a day.",
+    "The shelters, run with volunteers and the State Emergency Service, will offer power banks, hot meals and internet access, the council said, adding that schools would serve as shelters on weekends.",
+    "Mayor Vitali Klitschko said the city had stockpiled generators and fuel for the winter, but urged residents to prepare for longer outages if attacks on substations continued.",
+]
+
+
+def lines(*paragraphs: str) -> str:
+    return "\n".join(paragraphs) + "\n"
+
+
+def test_a_shorter_complete_excerpt_of_an_article_is_a_teaser_not_a_replacement(project):
+    project.add_source("a.txt", lines(*MND))
+    project.publish()
+    before = project.feed_bytes()
+    project.add_source("b.txt", lines(*MND[:3]))  # the first half, complete sentences
+    project.publish(LATER)
+    assert decisions(project, "b.txt") == ["teaser"]
+    assert project.feed_bytes() == before
+
+
+def test_a_cut_off_opening_of_an_old_version_never_replaces_the_current_text(project):
+    project.add_source("0-v1.txt", lines(*MND[:4]))
+    project.publish()
+    project.add_source("1-v2.txt", lines(*MND_V2[:4]))
+    project.publish(NOW + timedelta(hours=1))
+    before = project.feed_bytes()
+    project.add_source("2-t.txt", lines(*MND[:3], MND[3][:60].rsplit(" ", 1)[0]))
+    project.publish(LATER)
+    assert decisions(project, "2-t.txt") == ["teaser"]
+    assert project.feed_bytes() == before and n_entries(project) == 1
+
+
+# Not "t v2 v1" nor "v2 t v1": the teaser (the opening of v1) and v2 (v1 with its opening
+# rewritten) share nothing, so they are two entries until v1 arrives, and entries never merge.
+@pytest.mark.parametrize("order", ["v1 t v2", "v1 v2 t", "t v1 v2", "v2 v1 t"])
+def test_a_teaser_joins_its_story_whatever_the_order_of_arrival(tmp_path, order):
+    texts = {"v1": lines(*MND), "v2": lines(*MND_V2), "t": lines(MND[0], MND[1][:110].rsplit(" ", 1)[0])}
+    project = new_project(tmp_path / "p")
+    for i, name in enumerate(order.split()):
+        project.add_source(f"{i}-{name}.txt", texts[name])
+        project.publish(NOW + timedelta(hours=i))
+    assert n_entries(project) == 1
+
+
+def test_retracting_a_run_together_story_lets_its_corrected_parts_through(project):
+    project.add_source("day.txt", lines(*MND[:4], *KYIV))  # the blank line between them is missing
+    project.publish()
+    (entry,) = feed(project).entries
+    from publisher.store import Store
+    store = Store.open(project.database, now=NOW)
+    with store.transaction():
+        store.retract(store.find_entry(entry.id), "mis-split", NOW + timedelta(minutes=5))
+    store.close()
+    (project.sources / "day.txt").write_text(lines(*MND[:4]) + "\n" + lines(*KYIV))  # fixed
+    report = project.publish(LATER)
+    assert counts(report, "day.txt") == ("new", 2, 0, 0)
+    titles = [e.title for e in feed(project).entries]
+    assert len(titles) == 2 and entry.id not in [e.id for e in feed(project).entries]
+    assert {t.split(" ")[0] for t in titles} == {"Taiwan's", "Kyiv's"}
+    # a cut-off copy of the retracted story stays out
+    project.add_source("teaser.txt", lines(*MND[:4], *KYIV[:2], KYIV[2][:50].rsplit(" ", 1)[0]))
+    project.publish(LATER + timedelta(hours=1))
+    assert decisions(project, "teaser.txt") == ["teaser"] and len(feed(project).entries) == 2
+
+
+def test_a_feeds_updated_never_goes_back_when_a_retracted_story_changes_topic(project):
+    project.add_source("a.txt", lines(*MND))
+    project.publish()
+    (entry,) = feed(project, "taiwan-security").entries
+    from publisher.store import Store
+    store = Store.open(project.database, now=NOW)
+    with store.transaction():
+        store.retract(store.find_entry(entry.id), None, NOW + timedelta(hours=1))
+    store.close()
+    project.publish(NOW + timedelta(hours=1))
+    retracted_at = feed(project, "taiwan-security").feed.updated
+    # a revision of it arrives that would leave the topic (Taiwan words swapped out)
+    revised = [p.replace("Taiwan", "the island").replace("Taipei", "the capital") for p in MND]
+    project.add_source("b.txt", lines(*revised))
+    project.publish(LATER)
+    assert decisions(project, "b.txt") == ["revision"]
+    assert feed(project, "taiwan-security").feed.updated == retracted_at
