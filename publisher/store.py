@@ -36,7 +36,7 @@ from publisher.errors import StoreError
 from publisher.model import Entry, Story
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first)
+BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
 MIGRATIONS = Migrations("publisher")
 
 
