@@ -26,7 +26,7 @@ from publisher.model import FeedSpec, ReadResult, Story
 from publisher.render.feeds import render
 from publisher.sources import wire
 from publisher.sources.files import SourceFile, list_sources
-from publisher.store import Store
+from publisher.store import SourceState, Store
 
 Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
 FILES_PER_COMMIT = 64
@@ -113,6 +113,9 @@ def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
     except OSError as exc:
         report.errors.append(f"{root}: cannot list sources directory: {exc.strerror or exc}")
         return
+    # What is known of every source, in one query: most files are unchanged most of the time,
+    # and a query per file made a run over a large sources/ directory slow.
+    known = store.source_states()
     # Files are committed in batches (each file is still all-or-nothing: a savepoint), which
     # writes far fewer pages than a commit per file; a crash loses at most one batch of reads.
     for first in range(0, len(files), FILES_PER_COMMIT):
@@ -120,27 +123,31 @@ def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
             for done, source in enumerate(files[first : first + FILES_PER_COMMIT], start=first):
                 if progress:
                     progress(done, len(files), source.name)
-                report.sources.append(ingest_file(store, source, config, now))
+                report.sources.append(ingest_file(store, source, config, now, known.get(source.name)))
     if progress:
         progress(len(files), len(files), "")
 
 
-def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime) -> SourceReport:
+def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
+                state: SourceState | None | bool = True) -> SourceReport:
     """Read one file into the store, in one transaction: all its stories or none. Whatever goes
-    wrong with one file is that file's result (failed, with the reason), never the run's end."""
+    wrong with one file is that file's result (failed, with the reason), never the run's end.
+    `state`: what the store knows of the file (None: nothing), or True to look it up."""
     try:
-        return _ingest_file(store, source, config, now)
+        return _ingest_file(store, source, config, now, state)
     except Exception as exc:
         return _failed(store, source.name, now, f"{type(exc).__name__}: {exc}")
 
 
-def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime) -> SourceReport:
+def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
+                 state: SourceState | None | bool) -> SourceReport:
     name = source.name
     try:
         st = source.path.stat()
     except OSError as exc:
         return _failed(store, name, now, f"cannot stat: {exc.strerror or exc}")
-    state = store.source_state(name)
+    if state is True:
+        state = store.source_state(name)
     if state and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns):
         return SourceReport(name, "unchanged")
     if st.st_size > wire.MAX_BYTES:

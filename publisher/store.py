@@ -313,6 +313,11 @@ class Store:
                               [kind, location]).fetchone()
         return SourceState(*row) if row else None
 
+    def source_states(self, kind: str = "file") -> dict[str, SourceState]:
+        """What is known of every source of a kind, by location."""
+        rows = self.db.execute("SELECT location, id, size, mtime_ns, sha256 FROM sources WHERE kind = ?", [kind])
+        return {r[0]: SourceState(*r[1:]) for r in rows.fetchall()}
+
     def ensure_source(self, location: str, kind: str = "file") -> int:
         self.db.execute("INSERT OR IGNORE INTO sources (kind, location) VALUES (?, ?)", [kind, location])
         return self._one("SELECT id FROM sources WHERE kind = ? AND location = ?", [kind, location])
