@@ -60,6 +60,7 @@ NUM_PERM = 64
 FULL_BANDS, FULL_ROWS = 21, 3  # candidates from Jaccard ~0.35 up (P=0.5 at J=0.36)
 LEAD_SHINGLES = 24  # the opening of the lede: a teaser and its article share it
 LEAD_BANDS, LEAD_ROWS = 8, 4  # on the first 32 permutations of the lead's own signature
+SHORT_LEAD = 12  # and the same again on its first 12: a teaser of a dozen words still meets it
 MIN_SHINGLES = 10  # below this a text is too short to judge: one changed word in a one-line
 #                   story ("Police said X died.") changes half of it; only exact copies count
 _WORD = re.compile(r"\w+")
@@ -142,6 +143,7 @@ def band_keys(sh: Shingles) -> tuple[list[int], np.ndarray]:
     keys = _bands(full, FULL_BANDS, FULL_ROWS, salt=0)
     if len(sh.lead) >= MIN_SHINGLES:
         keys += _bands(signature(sh.lead, LEAD_BANDS * LEAD_ROWS), LEAD_BANDS, LEAD_ROWS, salt=1000)
+        keys += _bands(signature(sh.lead[:SHORT_LEAD], LEAD_BANDS * LEAD_ROWS), LEAD_BANDS, LEAD_ROWS, salt=2000)
     return keys, full
 
 

@@ -207,6 +207,16 @@ def _sketches_table(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0006_short_lead_bands")
+def _short_lead_bands(db: Database) -> None:
+    """Band keys of each version's first 12 lead shingles (dedup.SHORT_LEAD): short teasers
+    (a dozen words) met a 24-shingle lead band only by chance. Existing keys are unchanged."""
+    for version, kicker, paragraphs in db.execute("SELECT id, kicker, paragraphs FROM versions").fetchall():
+        keys, _ = dedup.band_keys(dedup.shingles(json.loads(paragraphs), kicker))
+        db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
+                            [(k, version) for k in keys])
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int

@@ -638,3 +638,36 @@ def test_a_feeds_updated_never_goes_back_when_a_retracted_story_changes_topic(pr
     project.publish(LATER)
     assert decisions(project, "b.txt") == ["revision"]
     assert feed(project, "taiwan-security").feed.updated == retracted_at
+
+
+def test_teasers_of_a_dozen_words_share_an_lsh_band_with_their_article():
+    """Short teasers used to meet their article's 24-shingle lead bands only by chance."""
+    stories = [st for path in sorted(DATA.glob("**/*.txt")) for st in wire.read(path.read_bytes()).stories]
+    articles = [st for st in stories if len(dedup.shingles(st.paragraphs, st.kicker)) >= 40]
+    assert len(articles) >= 15
+    tried = found = 0
+    for article in articles:
+        keys = set(dedup.band_keys(dedup.shingles(article.paragraphs, article.kicker))[0])
+        lede = dedup.comparable_paragraphs(article.paragraphs, article.kicker)[0].split(" ")
+        for words in range(12, 18):
+            if len(lede) <= words:
+                continue
+            teaser = dedup.shingles([" ".join(lede[:words])])
+            tried += 1
+            found += bool(keys & set(dedup.band_keys(teaser)[0]))
+    assert tried >= 60 and found / tried >= 0.95, (found, tried)
+
+
+@pytest.mark.parametrize("words", [13, 14, 16, 18])
+def test_a_teaser_of_a_dozen_words_is_found_both_ways(tmp_path, words):
+    teaser = " ".join(MND[0].split(" ")[:words])  # cut off mid-sentence
+    assert dedup.MIN_SHINGLES <= len(dedup.shingles([teaser])) < 24
+    for first, second in (("article", "teaser"), ("teaser", "article")):
+        project = new_project(tmp_path / f"{words}-{first}")
+        texts = {"article": lines(*MND), "teaser": lines(teaser)}
+        project.add_source(f"1-{first}.txt", texts[first])
+        project.publish()
+        project.add_source(f"2-{second}.txt", texts[second])
+        project.publish(LATER)
+        assert decisions(project, f"2-{second}.txt") == ["teaser" if second == "teaser" else "fuller"]
+        assert n_entries(project) == 1
