@@ -87,7 +87,8 @@ SMALL_STORE = 1000
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)  # datasketch MinHashLSH thresholds tried
 NUM_PERMS = (64, 128)
 CONFIRM_J, CONFIRM_C, CONFIRM_MIN = 0.4, 0.8, 10  # as publisher.dedup (resemblance, containment, MIN_SHINGLES)
-DS_BUDGET_S = 240  # a threshold whose tuning run would take longer is dropped (candidates grow quadratically)
+DS_BUDGET_S = 120  # a threshold whose tuning run would take longer is dropped (its candidates grow with the
+#                   index: quadratic work); at 100k the others take 5-30 s
 DS_PROJECT_FROM = 10_000  # stories indexed before a projection may stop a run (fewer: too noisy)
 
 # -- lexicon ---------------------------------------------------------------------------------
@@ -821,27 +822,32 @@ def child_ds_tune(root: Path, perm: int) -> dict:
     for threshold in THRESHOLDS:
         lsh = MinHashLSH(threshold=threshold, num_perm=perm)
         raw, conf, cands_total = [], [], 0
-        aborted, windows, cands_last = None, [], 0
-        t1 = last = time.perf_counter()
+        aborted, windows, cands_last, confirm_s = None, [], 0, 0.0
+        t1 = time.perf_counter()
         for i, m in enumerate(sigs):
             cands = lsh.query(m)
             cands_total += len(cands)
             raw.append(bool(cands))
+            t2 = time.perf_counter()
             conf.append(any(confirmed(sets[i], sets[k]) for k in cands))
+            confirm_s += time.perf_counter() - t2
             lsh.insert(i, m)
             if i % 1000 == 999 and i + 1 < n:
                 # A low threshold makes the candidates per query grow with the stories indexed
-                # (quadratic work): stop when the run would pass the budget. Projection from the
-                # windows of 1,000 so far: seconds per story fitted on candidates per story, and
-                # candidates per story fitted on the stories indexed (noise in the timings does
-                # not get multiplied by the stories still to come).
+                # (quadratic work): stop when the run would pass the budget. Projection: the time
+                # per candidate (measured: the confirmations) times the candidates to come
+                # (candidates per story fitted as growing linearly over the windows of 1,000 so
+                # far), plus the rest of the time per story as it has been.
                 now = time.perf_counter()
                 done, elapsed = i + 1, now - t1
-                windows.append((done - 500, (now - last) / 1000, (cands_total - cands_last) / 1000))
-                last, cands_last = now, cands_total
-                if elapsed > DS_BUDGET_S or (done >= DS_PROJECT_FROM and project(windows, done, n) + elapsed > DS_BUDGET_S):
-                    aborted = {"at": done, "elapsed_s": elapsed, "projected_s": elapsed + project(windows, done, n)}
-                    break
+                windows.append((done - 500, (cands_total - cands_last) / 1000))
+                cands_last = cands_total
+                if elapsed > DS_BUDGET_S or done >= DS_PROJECT_FROM:
+                    projected = elapsed + project(windows, done, n, (elapsed - confirm_s) / done,
+                                                  confirm_s / max(1, cands_total))
+                    if projected > DS_BUDGET_S:
+                        aborted = {"at": done, "elapsed_s": elapsed, "projected_s": projected}
+                        break
         done = len(raw)
         row = {"threshold": threshold, "bands": lsh.b, "rows": lsh.r, "lsh_s": time.perf_counter() - t1,
                "candidates_per_query": cands_total / done, "raw": prf(raw, dup[:done]), "confirmed": prf(conf, dup[:done])}
@@ -855,22 +861,17 @@ def child_ds_tune(root: Path, perm: int) -> dict:
     return out
 
 
-def project(windows: list[tuple[float, float, float]], done: int, n: int) -> float:
-    """Seconds the stories done+1..n would take: per story alpha + beta * candidates, candidates
-    growing as x0 + g * position (both least-squares fits over the windows so far)."""
+def project(windows: list[tuple[float, float]], done: int, n: int, per_story: float, per_candidate: float) -> float:
+    """Seconds the stories done+1..n would take: `per_story` each, plus `per_candidate` for each
+    candidate, the candidates per story growing as x0 + g * position (a least-squares fit over
+    the windows so far: candidate counts, not timings, so noise is not extrapolated)."""
     import numpy as np
 
-    pos, secs, cands = (np.array(c, dtype=float) for c in zip(*windows))
-    g, x0 = np.polyfit(pos, cands, 1)
+    pos, cands = (np.array(c, dtype=float) for c in zip(*windows))
+    g, x0 = np.polyfit(pos, cands, 1) if len(windows) > 1 else (0.0, cands.mean())
     g = max(0.0, g)
-    if cands.std() < 0.5:  # flat: no growth to fit a slope on
-        alpha, beta = secs.mean(), 0.0
-    else:
-        beta, alpha = np.polyfit(cands, secs, 1)
-        beta = max(0.0, beta)
-        alpha = max(0.0, secs.mean() - beta * cands.mean())
     rest = n - done
-    return alpha * rest + beta * max(0.0, x0 * rest + g * (n * n - done * done) / 2)
+    return per_story * rest + per_candidate * max(0.0, x0 * rest + g * (n * n - done * done) / 2)
 
 
 def child_ds_run(root: Path, perm: int, threshold: float, variant: str) -> dict:
@@ -1445,9 +1446,7 @@ def goals(doc: dict) -> tuple[list[dict], str]:
                f"and {ref['rss_mb']:.0f} MB; exact hashing alone {ms['exact']['precision']:.4f} / {ms['exact']['recall']:.4f}. "
                f"Our misses by kind: {', '.join(f'{k} {c:,}' for k, c in missed) or 'none'}; false duplicates: "
                f"{', '.join(f'{k} {c:,}' for k, c in false) or 'none'}; duplicates filed under the wrong entry: "
-               f"{ev['ours_wrong_entry']:,}. Teaser recall depends on the teaser's length ({teasers}): a teaser's "
-               f"lead bands are computed on its own few shingles, the article's on {24} (LEAD_SHINGLES), so short "
-               f"teasers match a lead band only by chance"
+               f"{ev['ours_wrong_entry']:,}. Recall on teaser pairs by the teaser's length: {teasers}"
                + (f"; of the {other_missed} other misses, {ev['ours_other_misses']['band_shared_with_source']} share "
                   f"an LSH band with the story they came from (found, then dropped: near_candidates keeps 16 "
                   f"entries and ranks lead-band matches first) and {ev['ours_other_misses']['no_band_shared']} "

@@ -410,8 +410,10 @@ class Store:
         matched: dict[int, list[int]] = {}
         for (version, via_lead, entry, _), estimate in zip(rows, estimates):
             if via_lead or estimate >= min_estimate:
-                score[entry] = max(score.get(entry, 0.0), estimate + (1.0 if via_lead else 0.0))
+                score[entry] = max(score.get(entry, 0.0), estimate)
                 matched.setdefault(entry, []).append(version)
+        # Ranked by estimated similarity alone: stories that merely share an opening (lead
+        # bands) must not crowd a close whole-text match out of the `limit`.
         entries = sorted(score, key=lambda e: -score[e])[:limit]
         if not entries:
             return []
