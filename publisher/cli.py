@@ -24,6 +24,7 @@ from publisher.classify import classify
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.publish import Progress, publish, status
+from publisher.model import story_text
 from publisher.sources import wire
 from publisher.store import Store
 
@@ -197,8 +198,7 @@ def _explain(config: Config, ref: str) -> int:
                 what += f"; compared with {other}: Jaccard {a['jaccard']:.2f}, containment {a['containment']:.2f}"
             print(f"  from {a['path']} {lines}, read {a['read_at']}: {what}")
     print("topics (current rules, current version):")
-    body = "\n".join(current["paragraphs"])
-    _print_matches(classify(config.topics, f"{current['kicker']}: {body}" if current["kicker"] else body))
+    _print_matches(classify(config.topics, story_text(current["kicker"], current["paragraphs"])))
     return EXIT_OK
 
 

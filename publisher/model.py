@@ -12,6 +12,12 @@ from datetime import datetime
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+def story_text(kicker: str | None, paragraphs: tuple[str, ...] | list[str]) -> str:
+    """A story's full text as one string: the kicker, a colon, then the paragraphs."""
+    body = "\n".join(paragraphs)
+    return f"{kicker}: {body}" if kicker else body
+
+
 @dataclass(frozen=True, slots=True)
 class Story:
     """One story as a source gave it: no id, no date (those belong to the store)."""
@@ -26,8 +32,7 @@ class Story:
     @property
     def text(self) -> str:
         """The full text, kicker included: what dedup compares and classification reads."""
-        body = "\n".join(self.paragraphs)
-        return f"{self.kicker}: {body}" if self.kicker else body
+        return story_text(self.kicker, self.paragraphs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from sqlite_utils.migrations import Migrations
 
 from publisher import dedup
 from publisher.errors import StoreError
-from publisher.model import Entry, Story
+from publisher.model import Entry, Story, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
@@ -530,8 +530,7 @@ class Store:
             if not rows:
                 return
             for entry, kicker, paragraphs in rows:
-                body = "\n".join(json.loads(paragraphs))
-                yield entry, f"{kicker}: {body}" if kicker else body
+                yield entry, story_text(kicker, json.loads(paragraphs))
             last = rows[-1][0]
 
     def set_topics(self, entry: int, digest: str, topics: list[tuple[str, float]]) -> None:
