@@ -1,6 +1,7 @@
 """The `publisher` command.
 
-    publisher [--config PATH] publish
+    publisher [--config PATH] run
+    publisher [--config PATH] publish [--wait SECONDS]
     publisher [--config PATH] status [--json]
     publisher [--config PATH] classify FILE
     publisher [--config PATH] retract ID [--reason TEXT]
@@ -37,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="config file (default: ./config.toml)")
     p.add_argument("--version", action="version", version=f"publisher {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("publish", help="read sources, update the store, write changed feeds")
+    sub.add_parser("run", help="the service: publish on a schedule and on new files, serve the feeds over HTTP")
+    pb = sub.add_parser("publish", help="read sources, update the store, write changed feeds (once)")
+    pb.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                    help="how long to wait while another process is writing (default: 30)")
     st = sub.add_parser("status", help="entries per topic and the last read of every source")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     cl = sub.add_parser("classify", help="dry run: the stories a file gives and their topics; stores nothing")
@@ -54,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load(args.config)
+        if args.command == "run":
+            from publisher import service  # the service's libraries load only for `run`
+            return service.run(config)
         if args.command == "publish":
-            return _publish(config)
+            return _publish(config, args.wait)
         if args.command == "status":
             return _status(config, args.json)
         if args.command == "retract":
@@ -92,17 +99,22 @@ def _progress_bar():
     return bar, update
 
 
-def _publish(config: Config) -> int:
+def _publish(config: Config, wait: float) -> int:
     bar, update = _progress_bar()
     progress: Progress | None = update
     if bar:
         with bar:
-            report = publish(config, datetime.now(UTC), progress=progress)
+            report = publish(config, datetime.now(UTC), progress=progress, wait=wait)
     else:
-        report = publish(config, datetime.now(UTC))
+        report = publish(config, datetime.now(UTC), wait=wait)
     for line in report.problems():
         print(line, file=sys.stderr)
     print(report.summary())
+    if config.service.hub and report.feeds_written:
+        from publisher import websub
+        urls = websub.changed_urls(config.site.base_url, config.paths.feeds, report.feeds_written)
+        for line in websub.notify(config.service.hub, urls):
+            print(line, file=sys.stderr)  # the feeds are published all the same
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -111,6 +123,14 @@ def _status(config: Config, as_json: bool) -> int:
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return EXIT_OK
+    svc = data["service"]
+    if svc["running"]:
+        print(f"service: running (pid {svc['running']}); next run {svc['next_run'] or 'not yet scheduled'}")
+    else:
+        print("service: not running")
+    if svc["last_run"]:
+        result = "ok" if svc["last_run_ok"] else "with problems"
+        print(f"last run: {svc['last_run']} ({result}): {svc['last_run_summary']}")
     topics = ", ".join(f"{slug} {n}" for slug, n in data["topics"].items())
     (merged, n_merged), = data["merged"].items()
     print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; unclassified {data['unclassified']})")
@@ -132,7 +152,7 @@ def _retract(config: Config, ref: str, reason: str | None) -> int:
     if not config.paths.database.exists():
         print(f"publisher: no database yet ({config.paths.database}): nothing has been published", file=sys.stderr)
         return EXIT_USAGE
-    with lock.held(config.paths.lock):
+    with lock.held(config.paths.lock, wait=30):
         store = Store.open(config.paths.database, now=now)
         try:
             entry = store.find_entry(ref)

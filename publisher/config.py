@@ -49,13 +49,32 @@ class Paths:
 
     @property
     def lock(self) -> Path:
+        """Held while writing (a publish, a retraction): one writer at a time."""
         return self.database.with_name(self.database.name + ".lock")
+
+    @property
+    def run_lock(self) -> Path:
+        """Held for the whole life of `publisher run`: one service per database."""
+        return self.database.with_name(self.database.name + ".run.lock")
 
 
 @dataclass(frozen=True, slots=True)
 class Merged:
     slug: str = "all"
     title: str = "All stories"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """How `publisher run` behaves: [schedule], [watch], [server] and [websub]."""
+
+    interval_seconds: float = 300.0  # [schedule] a full ingest + publish this often
+    misfire_grace_seconds: float = 60.0  # [schedule] a run this late is still made; later, skipped
+    settle_seconds: float = 1.0  # [watch] a new file is read once unchanged for this long
+    host: str = "127.0.0.1"  # [server]
+    port: int = 8080  # [server]
+    cache_max_age: int = 60  # [server] Cache-Control max-age of feeds, in seconds
+    hub: str | None = None  # [websub] a WebSub hub URL, pinged after a feed changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,7 @@ class Config:
     merged: Merged
     max_entries: int = 50
     dedup: DedupSettings = DedupSettings()
+    service: Service = Service()
 
 
 def _type_name(value: Any) -> str:
@@ -151,6 +171,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     _check_slug(merged_t, "slug", merged.slug)
     merged_t.done()
     dedup = _dedup(_Checker(file, "[dedup]", top.get("dedup", dict, {})))
+    service = _service(file, top)
     raw_topics = top.get("topics", list)
     if not raw_topics:
         top.fail("topics", "at least one [[topics]] table is needed")
@@ -163,7 +184,49 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
-                  dedup=dedup)
+                  dedup=dedup, service=service)
+
+
+def _number(t: _Checker, key: str, default: float, low: float, high: float, unit: str = "seconds") -> float:
+    value = t.get(key, (int, float), default)
+    if not low <= value <= high:
+        t.fail(key, f"must be between {low:g} and {high:g} {unit}, got {value}")
+    return float(value)
+
+
+def _http_url(t: _Checker, key: str, value: str, example: str) -> str:
+    parts = urlsplit(value)
+    if any(c.isspace() or not c.isprintable() for c in value) or parts.scheme not in ("http", "https") \
+            or not parts.netloc or parts.fragment:
+        t.fail(key, f'expected an absolute http(s) URL such as "{example}", got "{value}"')
+    return value
+
+
+def _service(file: str, top: _Checker) -> Service:
+    d = Service()
+    schedule = _Checker(file, "[schedule]", top.get("schedule", dict, {}))
+    interval = _number(schedule, "interval_seconds", d.interval_seconds, 1, 7 * 86400)
+    grace = _number(schedule, "misfire_grace_seconds", min(d.misfire_grace_seconds, interval), 1, 7 * 86400)
+    schedule.done()
+    watch = _Checker(file, "[watch]", top.get("watch", dict, {}))
+    settle = _number(watch, "settle_seconds", d.settle_seconds, 0, 3600)
+    watch.done()
+    server = _Checker(file, "[server]", top.get("server", dict, {}))
+    host = server.get("host", str, d.host)
+    if any(c.isspace() or not c.isprintable() for c in host):
+        server.fail("host", f'expected a host name or address such as "127.0.0.1", got "{host}"')
+    port = server.get("port", int, d.port)
+    if not 0 <= port <= 65535:
+        server.fail("port", f"must be between 0 and 65535 (0: any free port), got {port}")
+    max_age = int(_number(server, "cache_max_age", d.cache_max_age, 0, 86400))
+    server.done()
+    websub = _Checker(file, "[websub]", top.get("websub", dict, {}))
+    hub = websub.get("hub", str, None)
+    if hub is not None:
+        _http_url(websub, "hub", hub, "https://pubsubhubbub.appspot.com/")
+    websub.done()
+    return Service(interval_seconds=interval, misfire_grace_seconds=grace, settle_seconds=settle,
+                   host=host, port=port, cache_max_age=max_age, hub=hub)
 
 
 def _dedup(t: _Checker) -> DedupSettings:

@@ -1,23 +1,28 @@
-"""The write lock: one publisher process writes at a time.
+"""Locks beside the database: one writer at a time, one `publisher run` at a time.
 
 flock(2) on a file beside the database. The kernel drops the lock when the process dies, so a
-killed run never leaves a stale lock behind.
+killed run never leaves a stale lock behind. flock locks belong to an open file, so two
+threads of one process that each open the file exclude each other too.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from publisher.errors import ConfigError, LockHeld
 
+POLL_SECONDS = 0.05
+
 
 @contextmanager
-def held(path: Path) -> Iterator[None]:
-    """Hold the lock at `path` for the block; raise LockHeld at once if another process has it."""
+def held(path: Path, *, wait: float = 0.0, what: str = "another publisher process holds the lock") -> Iterator[None]:
+    """Hold the lock at `path` for the block. When another process (or thread) has it, wait up
+    to `wait` seconds for it, then raise LockHeld naming `what` and the holder's pid."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -25,11 +30,17 @@ def held(path: Path) -> Iterator[None]:
         raise ConfigError(f"{path}: cannot create the lock file beside the database "
                           f"([paths] database): {exc.strerror or exc}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise LockHeld(f"{path}: another publisher process holds the lock (pid {holder})") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                    waited = f" (waited {wait:g} s)" if wait else ""
+                    raise LockHeld(f"{path}: {what} (pid {holder}){waited}") from None
+                time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
@@ -37,5 +48,23 @@ def held(path: Path) -> Iterator[None]:
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def holder(path: Path) -> int | None:
+    """The pid holding the lock at `path`, or None when nobody holds it (or it cannot be read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
     finally:
         os.close(fd)

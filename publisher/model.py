@@ -105,6 +105,7 @@ class FeedSpec:
     subtitle: str
     updated: datetime  # newest entry's `updated`, or the store's creation time when empty
     entries: tuple[Entry, ...] = field(default=())
+    hub: str | None = None  # a WebSub hub: <link rel="hub"> in both formats
 
     @property
     def home_url(self) -> str:

@@ -25,7 +25,7 @@ from publisher.dedup import fingerprint
 from publisher.model import FeedSpec, ReadResult, Story
 from publisher.render.feeds import render
 from publisher.sources import wire
-from publisher.sources.files import SourceFile, list_sources
+from publisher.sources.files import SourceFile, list_sources, source_file
 from publisher.store import SourceState, Store
 
 Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
@@ -38,6 +38,7 @@ class SourceReport:
 
     name: str
     outcome: str  # "new" | "duplicate" | "skipped" | "failed" | "unchanged" (not read again)
+    #              | "pending" (modified a moment ago: left for a later run)
     reason: str | None = None
     stories: int = 0
     new: int = 0  # new entries
@@ -52,6 +53,7 @@ class PublishReport:
     errors: list[str] = field(default_factory=list)  # one line each: file + reason
     feeds_written: list[Path] = field(default_factory=list)
     feed_files: int = 0
+    interrupted: bool = False  # stopped early (a signal): the rest is read on the next run
 
     def count(self, *outcomes: str) -> int:
         return sum(1 for s in self.sources if s.outcome in outcomes)
@@ -85,62 +87,91 @@ def read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def publish(config: Config, now: datetime, *, progress: Progress | None = None) -> PublishReport:
-    """Run the whole pipeline once. Raises LockHeld if another process is writing."""
+def publish(config: Config, now: datetime, *, progress: Progress | None = None, wait: float = 0.0,
+            only: list[Path] | None = None, settle: float = 0.0,
+            stop: Callable[[], bool] | None = None, record: dict[str, str] | None = None) -> PublishReport:
+    """Run the whole pipeline once. Raises LockHeld if another process (or thread) is writing
+    for longer than `wait` seconds.
+
+    only:   read just these source files (e.g. those a file watcher saw), not every source;
+    settle: leave files modified less than this many seconds before `now` for a later run
+            (they may still be being written);
+    stop:   polled between files and between feeds: when it says True, what is read so far
+            is committed and published, and the run ends early (report.interrupted);
+    record: more meta values to store with the run (the service's next run).
+    """
     report = PublishReport()
-    with lock.held(config.paths.lock):
+    with lock.held(config.paths.lock, wait=wait):
         store = Store.open(config.paths.database, now=now)
         try:
-            ingest(store, config, now, report, progress)
+            ingest(store, config, now, report, progress, only=only, settle=settle, stop=stop)
             classify_entries(store, config)
-            write_feeds(config, feed_specs(store, config), report)
+            write_feeds(config, feed_specs(store, config), report, stop=stop)
+            with store.transaction():
+                store.set_meta("last_run", now.isoformat())
+                store.set_meta("last_run_summary", report.summary())
+                store.set_meta("last_run_ok", "1" if report.ok else "0")
+                for key, value in (record or {}).items():
+                    store.set_meta(key, value)
         finally:
             store.close()
     return report
 
 
 def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
-           progress: Progress | None = None) -> None:
+           progress: Progress | None = None, *, only: list[Path] | None = None, settle: float = 0.0,
+           stop: Callable[[], bool] | None = None) -> None:
     root = config.paths.sources
-    try:
-        files = list_sources(root, report.errors)
-    except FileNotFoundError:
-        report.errors.append(f"{root}: sources directory not found")
-        return
-    except NotADirectoryError:
-        report.errors.append(f"{root}: sources path is not a directory")
-        return
-    except OSError as exc:
-        report.errors.append(f"{root}: cannot list sources directory: {exc.strerror or exc}")
-        return
+    if only is not None:
+        files = sorted({f for f in (source_file(root, p) for p in only) if f}, key=lambda f: f.name)
+    else:
+        try:
+            files = list_sources(root, report.errors)
+        except FileNotFoundError:
+            report.errors.append(f"{root}: sources directory not found")
+            return
+        except NotADirectoryError:
+            report.errors.append(f"{root}: sources path is not a directory")
+            return
+        except OSError as exc:
+            report.errors.append(f"{root}: cannot list sources directory: {exc.strerror or exc}")
+            return
     # What is known of every source, in one query: most files are unchanged most of the time,
     # and a query per file made a run over a large sources/ directory slow.
     known = store.source_states()
+    young = now.timestamp() - settle
     # Files are committed in batches (each file is still all-or-nothing: a savepoint), which
     # writes far fewer pages than a commit per file; a crash loses at most one batch of reads.
     for first in range(0, len(files), FILES_PER_COMMIT):
         with store.transaction():
             for done, source in enumerate(files[first : first + FILES_PER_COMMIT], start=first):
+                if stop and stop():
+                    report.interrupted = True
+                    break
                 if progress:
                     progress(done, len(files), source.name)
-                report.sources.append(ingest_file(store, source, config, now, known.get(source.name)))
+                report.sources.append(ingest_file(store, source, config, now, known.get(source.name),
+                                                  young_after=young if settle else None))
+        if report.interrupted:
+            return
     if progress:
         progress(len(files), len(files), "")
 
 
 def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
-                state: SourceState | None | bool = True) -> SourceReport:
+                state: SourceState | None | bool = True, young_after: float | None = None) -> SourceReport:
     """Read one file into the store, in one transaction: all its stories or none. Whatever goes
     wrong with one file is that file's result (failed, with the reason), never the run's end.
-    `state`: what the store knows of the file (None: nothing), or True to look it up."""
+    `state`: what the store knows of the file (None: nothing), or True to look it up.
+    `young_after`: a file modified after this time (epoch seconds) is left for a later run."""
     try:
-        return _ingest_file(store, source, config, now, state)
+        return _ingest_file(store, source, config, now, state, young_after)
     except Exception as exc:
         return _failed(store, source.name, now, f"{type(exc).__name__}: {exc}")
 
 
 def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
-                 state: SourceState | None | bool) -> SourceReport:
+                 state: SourceState | None | bool, young_after: float | None) -> SourceReport:
     name = source.name
     try:
         st = source.path.stat()
@@ -150,6 +181,11 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         state = store.source_state(name)
     if state and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns):
         return SourceReport(name, "unchanged")
+    if young_after is not None and young_after < st.st_mtime <= young_after + 86400:
+        # Modified a moment ago: perhaps still being written. Remember nothing; the watcher
+        # (or the next run) reads it once it has settled. (A clock far off is not waited for.)
+        return SourceReport(name, "pending", "modified a moment ago (still being written?); "
+                                             "it will be read once it has settled")
     if st.st_size > wire.MAX_BYTES:
         data = None
     else:
@@ -256,13 +292,17 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
         updated = max(changes)
         specs.append(FeedSpec(slug=slug, title=f"{site.title}: {title}", feed_id=f"tag:{site.id_authority}:feed/{slug}",
                               base_url=site.base_url, author=site.author, language=site.language,
-                              subtitle=subtitle, updated=updated, entries=entries))
+                              subtitle=subtitle, updated=updated, entries=entries, hub=config.service.hub))
     return specs
 
 
-def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
+def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport,
+                stop: Callable[[], bool] | None = None) -> None:
     cache: dict = {}
     for spec in specs:
+        if stop and stop():
+            report.interrupted = True
+            return
         files = zip(("atom.xml", "rss.xml"), render(spec, cache))
         written = False
         for filename, data in files:
@@ -314,15 +354,25 @@ def fsync_dir(path: Path) -> None:
 
 
 def status(config: Config, now: datetime) -> dict[str, Any]:
-    """The `status --json` document: entries per topic, unclassified, every source's last read."""
-    empty = {"topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
+    """The `status --json` document: the service, entries per feed, unclassified, every
+    source's last read, retracted stories."""
+    service = {"running": lock.holder(config.paths.run_lock), "last_run": None, "last_run_ok": None,
+               "last_run_summary": None, "next_run": None}
+    empty = {"service": service, "topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
              "entries": 0, "unclassified": 0, "sources": [], "retracted": []}
     if not config.paths.database.exists():
         return empty
     store = Store.open(config.paths.database, now=now, migrate=False)
     try:
+        for key in ("last_run", "last_run_summary", "next_run"):
+            service[key] = store.meta(key)
+        ok = store.meta("last_run_ok")
+        service["last_run_ok"] = None if ok is None else ok == "1"
+        if service["running"] is None:
+            service["next_run"] = None  # nothing is scheduled while no service runs
         counts = store.topic_counts()
         return {
+            "service": service,
             "topics": {t.slug: counts.get(t.slug, 0) for t in config.topics},
             "merged": {config.merged.slug: store.count_in_any_topic()},
             "entries": store.count_entries(),

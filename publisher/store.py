@@ -316,6 +316,14 @@ class Store:
         value = self._one("SELECT value FROM meta WHERE key = 'created_at'")
         return parse_time(value)
 
+    def meta(self, key: str) -> str | None:
+        return self._one("SELECT value FROM meta WHERE key = ?", [key])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta value (last run, next run ...); call inside a transaction."""
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+
     # -- sources and reads -------------------------------------------------------------------
 
     def source_state(self, location: str, kind: str = "file") -> SourceState | None:

@@ -65,8 +65,24 @@ def test_usage_errors_exit_2(project):
 
 def test_publish_exits_2_while_another_process_holds_the_lock(project):
     with lock.held(project.config.paths.lock):
-        proc = run(project, "publish")
-    assert proc.returncode == 2 and "holds the lock" in proc.stderr
+        proc = run(project, "publish", "--wait", "0.2")
+    assert proc.returncode == 2 and "holds the lock" in proc.stderr and "waited 0.2 s" in proc.stderr
+
+
+def test_publish_waits_for_a_writer_that_finishes(project):
+    project.add_source("a.txt", "UKRAINE: Kyiv opened more shelters as strikes on the grid went on in Ukraine.\n")
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from pathlib import Path; from publisher import lock\n"
+                               f"with lock.held(Path({str(project.config.paths.lock)!r})):\n"
+                               "    print('held', flush=True); time.sleep(1.0)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        proc = run(project, "publish", "--wait", "20")
+    finally:
+        holder.wait(10)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 new" in proc.stdout
 
 
 def test_status_json_has_the_documented_shape(project, seed):

@@ -87,7 +87,10 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
 
 def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:
     # the alternate link last: feedgen makes the last link added the RSS channel <link>
-    fg.link([{"href": self_url, "rel": "self"}, {"href": spec.home_url, "rel": "alternate"}], replace=True)
+    links = [{"href": self_url, "rel": "self"}, {"href": spec.home_url, "rel": "alternate"}]
+    if spec.hub:
+        links.insert(1, {"href": spec.hub, "rel": "hub"})
+    fg.link(links, replace=True)
 
 
 def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
@@ -103,6 +106,10 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     # descriptions are HTML and keep their entities.
     head, sep, items = rss.partition(b"<item>")
     head = _RSS_PLAIN.sub(_numeric_refs, head)
+    if spec.hub:  # feedgen writes only the self atom:link into RSS; WebSub wants the hub too
+        self_link = b'rel="self"/>'
+        hub = html.escape(spec.hub).encode()
+        head = head.replace(self_link, self_link + b'\n    <atom:link href="%s" rel="hub"/>' % hub, 1)
     items = _RSS_PLAIN.sub(lambda m: _numeric_refs(m) if m.group(1) == b"title" else m.group(0), items)
     return atom, head + sep + items
 

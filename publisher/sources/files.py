@@ -20,6 +20,7 @@ _IGNORED = re.compile(
       | ^\#.*\#$                         # emacs autosave
       | \.(?:part|partial|crdownload|download|tmp|temp|swp|swo|swx|bak|lock)$
       | ^~\$                             # office lock files
+      | ^4913$                           # vim's probe that a directory is writable
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -43,6 +44,38 @@ def ignored(name: str) -> bool:
     return _IGNORED.search(name) is not None
 
 
+def _readable_inside(path: Path, real_root: Path) -> bool:
+    """A regular file, or a symlink to one inside the sources directory."""
+    if path.is_symlink():
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # dangling link, loop
+            return False
+        if real_root not in real.parents:
+            return False
+    return path.is_file()
+
+
+def source_file(root: Path, path: Path) -> SourceFile | None:
+    """The source at `path` (e.g. one a file watcher saw), or None when it is not one: outside
+    `root`, ignored (itself or a directory on the way), gone, or not a regular file."""
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return None
+    if not relative.parts or any(ignored(part) for part in relative.parts):
+        return None
+    real_root = root.resolve()
+    here = root
+    for part in relative.parts[:-1]:  # symlinked directories are not descended by list_sources
+        here = here / part
+        if here.is_symlink():
+            return None
+    if not _readable_inside(path, real_root):
+        return None
+    return SourceFile(path=path, name=display_name(relative))
+
+
 def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile]:
     """The source files under `root`, in path order. Raises FileNotFoundError/NotADirectoryError.
 
@@ -52,13 +85,6 @@ def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile
         raise (NotADirectoryError if root.exists() else FileNotFoundError)(str(root))
     real_root = root.resolve()
     found: list[SourceFile] = []
-
-    def inside(path: Path) -> bool:
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError):  # dangling link, loop
-            return False
-        return real == real_root or real_root in real.parents
 
     # Symlinked directories are not descended: one leading outside must not be followed, and
     # one leading inside reaches files that are listed anyway, under their real path.
@@ -72,7 +98,7 @@ def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile
         dirnames[:] = [d for d in dirnames if not ignored(d)]
         for filename in filenames:
             path = here / filename
-            if ignored(filename) or (path.is_symlink() and not inside(path)) or not path.is_file():
+            if ignored(filename) or not _readable_inside(path, real_root):
                 continue
             found.append(SourceFile(path=path, name=display_name(path.relative_to(root))))
     return sorted(found, key=lambda f: f.name)

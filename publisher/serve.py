@@ -1,0 +1,285 @@
+"""The HTTP side: an ASGI app serving the published files from memory (run by uvicorn).
+
+Feed readers mostly send conditional GETs, so every answer is prepared ahead: a snapshot holds
+each file's bytes, its gzip bytes, strong ETags of both and the headers, and a request is one
+dict lookup. What can be served is exactly what the snapshot holds: regular files found under
+the feeds directory without following a symlink, with a known type. No request path is ever
+joined to a directory, so `..`, encoded or absolute paths and symlinks out cannot reach a file.
+
+`FeedServer.reload()` builds a new snapshot and swaps it in with one assignment: a request sees
+the old files or the new ones, never a mix. The service reloads after each publish, holding
+the write lock, so no publish is half-way through when the files are read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+# By file name first (feeds are atom.xml / rss.xml in each feed's directory), then by suffix.
+TYPES_BY_NAME = {
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+}
+TYPES_BY_SUFFIX = {
+    ".html": "text/html; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+GZIP_MIN_BYTES = 512  # below this, gzip saves less than its own headers cost
+MAX_FILES = 200_000  # a bound on what one snapshot holds
+
+Scope = dict[str, Any]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+# An extra route (/healthz, /metrics): () -> (status, content type, body)
+Route = Callable[[], tuple[int, str, bytes]]
+
+
+def content_type(name: str) -> str | None:
+    """The Content-Type a file is served with, or None when files like it are not served."""
+    if name in TYPES_BY_NAME:
+        return TYPES_BY_NAME[name]
+    return TYPES_BY_SUFFIX.get(os.path.splitext(name)[1].lower())
+
+
+def http_date(timestamp: float) -> str:
+    return format_datetime(datetime.fromtimestamp(int(timestamp), UTC), usegmt=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    body: bytes
+    etag: bytes
+    headers: list[tuple[bytes, bytes]]  # for a 200
+    not_modified: list[tuple[bytes, bytes]]  # for a 304
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    key: tuple[int, int, int, int]  # (device, inode, size, mtime_ns): unchanged files are reused
+    mtime: int  # whole seconds, as Last-Modified says
+    plain: Variant
+    gzipped: Variant | None  # None when gzip would not help
+
+
+def _variant(body: bytes, etag: bytes, ctype: str, last_modified: str, cache_control: str,
+             encoding: bytes | None, vary: bool) -> Variant:
+    common = [(b"etag", etag), (b"last-modified", last_modified.encode()),
+              (b"cache-control", cache_control.encode())]
+    if vary:
+        common.append((b"vary", b"Accept-Encoding"))
+    headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
+               (b"x-content-type-options", b"nosniff"), *common]
+    if encoding:
+        headers.append((b"content-encoding", encoding))
+    return Variant(body, etag, headers, common)
+
+
+def make_resource(data: bytes, ctype: str, key: tuple[int, int, int, int], mtime: float,
+                  cache_control: str) -> Resource:
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    last_modified = http_date(mtime)
+    compressed = gzip.compress(data, compresslevel=6, mtime=0) if len(data) >= GZIP_MIN_BYTES else None
+    if compressed is not None and len(compressed) >= len(data):
+        compressed = None
+    vary = compressed is not None
+    plain = _variant(data, f'"{digest}"'.encode(), ctype, last_modified, cache_control, None, vary)
+    gzipped = _variant(compressed, f'"{digest}-gz"'.encode(), ctype, last_modified, cache_control, b"gzip",
+                       True) if compressed is not None else None
+    return Resource(key, int(mtime), plain, gzipped)
+
+
+def snapshot(root: Path, cache_control: str, previous: dict[str, Resource] | None = None,
+             errors: list[str] | None = None) -> dict[str, Resource]:
+    """Every servable file under `root`, by URL path ("/all/atom.xml"; "/" and "/x/" for
+    index.html). Hidden files (temp files of a write in progress) are left out, symlinks are
+    neither followed nor served. Files unchanged since `previous` are reused, not read again."""
+    previous = previous or {}
+    files: dict[str, Resource] = {}
+    stack = [(root, "/")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            if errors is not None:
+                errors.append(f"{directory}: cannot list: {exc.strerror or exc}")
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((Path(entry.path), f"{prefix}{name}/"))
+                continue
+            ctype = content_type(name)
+            if not stat.S_ISREG(st.st_mode) or ctype is None or len(files) >= MAX_FILES:
+                continue
+            url = f"{prefix}{name}"
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            old = previous.get(url)
+            if old is not None and old.key == key:
+                files[url] = old
+                continue
+            try:
+                data = _read_regular(entry.path)
+            except OSError as exc:
+                if errors is not None:
+                    errors.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
+                continue
+            files[url] = make_resource(data, ctype, key, st.st_mtime, cache_control)
+    for url in [u for u in files if u.endswith("/index.html")]:
+        files[url[: -len("index.html")]] = files[url]
+    return files
+
+
+def _read_regular(path: str) -> bytes:
+    """Read a file without following a symlink put there since it was listed."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    for part in value.split(b","):
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip().lower() not in (b"gzip", b"x-gzip", b"*"):
+            continue
+        q = 1.0
+        for param in params.split(b";"):
+            name, _, v = param.strip().partition(b"=")
+            if name.strip().lower() == b"q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        return q > 0
+    return False
+
+
+def _etag_matches(header: bytes, etag: bytes) -> bool:
+    """If-None-Match uses the weak comparison: W/"x" matches "x"."""
+    if header.strip() == b"*":
+        return True
+    for tag in header.split(b","):
+        tag = tag.strip()
+        if tag.startswith(b"W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+def _not_modified_since(header: bytes, mtime: int) -> bool:
+    try:
+        since = parsedate_to_datetime(header.decode("latin-1"))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return mtime <= since.timestamp()
+
+
+_NOT_FOUND = b"Not Found\n"
+_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+
+
+class FeedServer:
+    """The ASGI app. `routes` adds computed pages (/healthz, /metrics)."""
+
+    def __init__(self, root: Path, *, cache_max_age: int = 60, routes: dict[str, Route] | None = None):
+        self.root = root
+        self.cache_control = f"public, max-age={cache_max_age}"
+        self.routes = dict(routes or {})
+        self.files: dict[str, Resource] = {}
+        self.requests = 0
+
+    def reload(self, errors: list[str] | None = None) -> int:
+        """Read the feeds directory again; returns the number of files served."""
+        self.files = snapshot(self.root, self.cache_control, self.files, errors)  # one assignment
+        return len(self.files)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        self.requests += 1
+        method = scope["method"]
+        path = scope["path"]
+        if method not in ("GET", "HEAD"):
+            await self._plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")], method == "HEAD")
+            return
+        resource = self.files.get(path)
+        if resource is None:
+            route = self.routes.get(path)
+            if route is None:
+                await self._plain(send, 404, _NOT_FOUND, [], method == "HEAD")
+                return
+            status, ctype, body = route()
+            await self._plain(send, status, body, [(b"content-type", ctype.encode()),
+                                                   (b"cache-control", b"no-store")], method == "HEAD")
+            return
+        inm = ims = accept = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value
+            elif name == b"if-modified-since":
+                ims = value
+            elif name == b"accept-encoding":
+                accept = value
+        variant = resource.gzipped if resource.gzipped is not None and accept and _accepts_gzip(accept) \
+            else resource.plain
+        if inm is not None:  # If-None-Match wins; If-Modified-Since is then ignored (RFC 9110)
+            fresh = _etag_matches(inm, variant.etag)
+        else:
+            fresh = ims is not None and _not_modified_since(ims, resource.mtime)
+        if fresh:
+            await send({"type": "http.response.start", "status": 304, "headers": variant.not_modified})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": variant.headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else variant.body})
+
+    @staticmethod
+    async def _plain(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
+                     head: bool) -> None:
+        if not any(name == b"content-type" for name, _ in headers):
+            headers = [_PLAIN, *headers]
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    @staticmethod
+    async def _lifespan(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return

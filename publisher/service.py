@@ -1,0 +1,448 @@
+"""`publisher run`: the long-running service.
+
+    one process = a scheduler (a full ingest + publish every [schedule] interval_seconds)
+                + a watcher (a file dropped into sources/ is read once it has settled)
+                + the HTTP server (serve.FeedServer under uvicorn) + /healthz and /metrics
+
+Threads: uvicorn's event loop in the main thread; APScheduler's job thread; the watchdog
+observer; the settle loop, which reads settled files itself so that a slow scheduled job never
+queues a file pickup behind it (both still write one at a time: the write lock); a WebSub
+thread. SIGTERM/SIGINT stop a run in progress at the next file or feed boundary (what it has is
+committed), then everything stops and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import uvicorn
+from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+
+from publisher import lock
+from publisher.config import Config
+from publisher.errors import ConfigError, LockHeld, PublisherError
+from publisher.publish import PublishReport, publish
+from publisher.serve import FeedServer
+from publisher.sources.files import ignored
+from publisher import websub
+
+log = logging.getLogger("publisher")
+LOCK_WAIT_SECONDS = 30.0  # how long a run waits for another writer (a `publisher publish`)
+STOP_SECONDS = 10.0  # what a stop may take, all in all
+
+
+# -- health: pure ------------------------------------------------------------------------------
+
+def health(now: datetime, *, started: datetime, last_run: datetime | None, last_success: datetime | None,
+           next_run: datetime | None, interval: float, grace: float, scheduler_running: bool) -> tuple[bool, dict]:
+    """Is the service keeping to its schedule? Late when the scheduler is not running, or when
+    no run has finished for an interval plus the misfire grace (a run hangs, or runs are missed)."""
+    since = last_run or started
+    late = not scheduler_running or now - since > timedelta(seconds=interval + grace)
+    doc = {
+        "status": "late" if late else "ok",
+        "started": _iso(started),
+        "last_run": _iso(last_run),
+        "last_success": _iso(last_success),
+        "next_run": _iso(next_run),
+        "interval_seconds": interval,
+    }
+    if late:
+        doc["reason"] = "the scheduler is not running" if not scheduler_running else \
+            f"no run has finished since {_iso(since)} (the interval is {interval:g} s)"
+    return not late, doc
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if t else None
+
+
+# -- the settle rule: a file is read once it has stopped changing ------------------------------
+
+Key = tuple[int, int]  # (size, mtime_ns)
+
+
+class Settler:
+    """Files a watcher saw, handed out once their size and mtime have been unchanged for
+    `settle` seconds (or at once, for a file renamed into place). Thread-safe."""
+
+    def __init__(self, settle: float):
+        self.settle = settle
+        self._pending: dict[Path, tuple[Key | None, float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, path: Path, now: float, *, instant: bool = False) -> None:
+        with self._lock:
+            old = self._pending.get(path)
+            self._pending[path] = (None, now, instant or bool(old and old[2] and old[0] is None))
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def due(self, now: float, stat: Callable[[Path], Key | None]) -> list[Path]:
+        """The files ready to be read; files that vanished are forgotten."""
+        ready = []
+        with self._lock:
+            for path, (key, since, instant) in list(self._pending.items()):
+                current = stat(path)
+                if current is None:
+                    del self._pending[path]
+                elif current != key:
+                    if instant and key is None:
+                        ready.append(path)
+                        del self._pending[path]
+                    else:
+                        self._pending[path] = (current, now, False)
+                elif now - since >= self.settle:
+                    ready.append(path)
+                    del self._pending[path]
+        return sorted(ready)
+
+
+def stat_key(path: Path) -> Key | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if not os.path.isdir(path) else None
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+class Metrics:
+    def __init__(self, requests: Callable[[], int]):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+        from prometheus_client.core import CounterMetricFamily
+
+        disable_created_metrics()  # the *_created series double the output and say little here
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.runs = Counter("publisher_runs", "Ingest + publish runs, by what started them", ["trigger"], registry=r)
+        self.run_errors = Counter("publisher_run_errors", "Runs that could not be made (lock busy, error)",
+                                  registry=r)
+        self.stories = Counter("publisher_stories", "Stories read, by outcome", ["outcome"], registry=r)
+        self.files = Counter("publisher_source_files", "Source files read, by outcome", ["outcome"], registry=r)
+        self.sources_failed = Counter("publisher_sources_failed", "Sources that failed to be read", registry=r)
+        self.feeds_written = Counter("publisher_feeds_written", "Feed files written (changed)", registry=r)
+        self.last_success = Gauge("publisher_last_success_timestamp_seconds",
+                                  "When the last run without problems finished", registry=r)
+        self.last_run = Gauge("publisher_last_run_timestamp_seconds", "When the last run finished", registry=r)
+        self.duration = Histogram("publisher_run_duration_seconds", "How long runs take", registry=r,
+                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+        self.files_served = Gauge("publisher_files_served", "Files the HTTP server holds", registry=r)
+        for outcome in ("new", "duplicate", "revised"):
+            self.stories.labels(outcome)
+        for trigger in ("schedule", "watch"):
+            self.runs.labels(trigger)
+
+        class Requests:
+            def collect(self):
+                family = CounterMetricFamily("publisher_http_requests", "HTTP requests answered")
+                family.add_metric([], requests())
+                yield family
+
+        r.register(Requests())
+
+    def record(self, trigger: str, report: PublishReport, seconds: float, finished: float) -> None:
+        self.runs.labels(trigger).inc()
+        self.stories.labels("new").inc(sum(s.new for s in report.sources))
+        self.stories.labels("duplicate").inc(sum(s.duplicate for s in report.sources))
+        self.stories.labels("revised").inc(sum(s.revised for s in report.sources))
+        for s in report.sources:
+            self.files.labels(s.outcome).inc()
+        self.sources_failed.inc(report.count("failed"))
+        self.feeds_written.inc(len(report.feeds_written))
+        self.duration.observe(seconds)
+        self.last_run.set(finished)
+        if report.ok:
+            self.last_success.set(finished)
+
+    def text(self) -> bytes:
+        from prometheus_client import generate_latest
+        return generate_latest(self.registry)
+
+
+# -- the service -------------------------------------------------------------------------------
+
+@dataclass
+class RunState:
+    started: datetime
+    last_run: datetime | None = None
+    last_success: datetime | None = None
+
+
+class Service:
+    def __init__(self, config: Config, out=None):
+        self.config = config
+        self.out = out or sys.stdout
+        self.stop = threading.Event()
+        self.state = RunState(started=datetime.now(UTC))
+        self.app = FeedServer(config.paths.feeds, cache_max_age=config.service.cache_max_age,
+                              routes={"/healthz": self._healthz, "/metrics": self._metrics})
+        self.metrics = Metrics(lambda: self.app.requests)
+        self.settler = Settler(config.service.settle_seconds)
+        self.feeds_dirty = threading.Event()
+        self.scheduler = None
+        self.observer = None
+        self.websub = ThreadPoolExecutor(1, thread_name_prefix="websub") if config.service.hub else None
+        self.server = None
+
+    # -- runs --
+
+    def scheduled_run(self) -> None:
+        job = self.scheduler.get_job("publish") if self.scheduler else None
+        self._run("schedule", settle=self.config.service.settle_seconds,
+                  next_run=job.next_run_time if job else None)
+
+    def _run(self, trigger: str, *, only: list[Path] | None = None, settle: float = 0.0,
+             next_run: datetime | None = None) -> PublishReport | None:
+        if self.stop.is_set():
+            return None
+        started = time.monotonic()
+        now = datetime.now(UTC)
+        record = {"next_run": next_run.isoformat()} if next_run else {}
+        try:
+            report = publish(self.config, now, wait=LOCK_WAIT_SECONDS, only=only, settle=settle,
+                             stop=self.stop.is_set, record=record)
+        except LockHeld as exc:
+            self.metrics.run_errors.inc()
+            log.warning("%s run skipped: %s", trigger, exc)
+            return None
+        except PublisherError as exc:
+            self.metrics.run_errors.inc()
+            log.error("%s run failed: %s", trigger, exc)
+            return None
+        except Exception:  # a bug: logged in full, and the service keeps running
+            self.metrics.run_errors.inc()
+            log.exception("%s run failed", trigger)
+            return None
+        seconds = time.monotonic() - started
+        finished = datetime.now(UTC)
+        self.state.last_run = finished
+        if report.ok:
+            self.state.last_success = finished
+        self.metrics.record(trigger, report, seconds, finished.timestamp())
+        self.reload()
+        for line in report.problems():
+            log.warning("%s", line)
+        stopped = " (stopped early: the rest is read next time)" if report.interrupted else ""
+        log.info("%s run: %s in %.2f s%s", trigger, report.summary().removeprefix("publish: "), seconds, stopped)
+        if self.websub and report.feeds_written:
+            urls = websub.changed_urls(self.config.site.base_url, self.config.paths.feeds, report.feeds_written)
+            self.websub.submit(self._ping, urls)
+        return report
+
+    def _ping(self, urls: list[str]) -> None:
+        for line in websub.notify(self.config.service.hub, urls):
+            log.warning("%s", line)
+
+    def reload(self) -> None:
+        """Serve what is in feeds/ now: read under the write lock, so never half a publish."""
+        errors: list[str] = []
+        try:
+            with lock.held(self.config.paths.lock, wait=LOCK_WAIT_SECONDS):
+                self.feeds_dirty.clear()
+                n = self.app.reload(errors)
+        except (LockHeld, ConfigError) as exc:
+            log.warning("feeds not reloaded: %s", exc)
+            return
+        for line in errors:
+            log.warning("%s", line)
+        self.metrics.files_served.set(n)
+
+    # -- watching --
+
+    def _settle_loop(self) -> None:
+        tick = max(0.05, min(0.2, self.config.service.settle_seconds / 4))
+        while not self.stop.wait(tick):
+            try:
+                paths = self.settler.due(time.monotonic(), stat_key)
+                if paths:
+                    report = self._run("watch", only=paths)
+                    if report is None and not self.stop.is_set():  # busy: try again soon
+                        for p in paths:
+                            self.settler.touch(p, time.monotonic())
+                if self.feeds_dirty.is_set():  # another process published
+                    self.reload()
+            except Exception:
+                log.exception("file pickup failed")
+
+    def seen(self, path: str | bytes, *, instant: bool = False) -> None:
+        """The watcher saw `path` change (instant: renamed into place, so complete)."""
+        path = Path(os.fsdecode(path))
+        root = self.config.paths.sources
+        if not path.is_relative_to(root) or any(ignored(part) for part in path.relative_to(root).parts):
+            return  # e.g. name.part: its rename to name is the event that counts
+        self.settler.touch(path, time.monotonic(), instant=instant)
+
+    def seen_directory(self, path: str | bytes, *, instant: bool) -> None:
+        for dirpath, dirnames, filenames in os.walk(os.fsdecode(path)):
+            dirnames[:] = [d for d in dirnames if not ignored(d)]
+            for name in filenames:
+                self.seen(os.path.join(dirpath, name), instant=instant)
+
+    def _start_watching(self) -> None:
+        service = self
+        sources = self.config.paths.sources
+
+        class Sources(FileSystemEventHandler):
+            def on_any_event(self, event):
+                kind = event.event_type
+                if kind in ("opened", "closed_no_write", "deleted"):
+                    return
+                if event.is_directory:
+                    if kind in ("created", "moved"):
+                        target = event.dest_path if kind == "moved" else event.src_path
+                        service.seen_directory(target, instant=kind == "moved")
+                    return
+                if kind == "moved":
+                    service.seen(event.dest_path, instant=True)
+                else:
+                    service.seen(event.src_path)
+
+        class Feeds(FileSystemEventHandler):
+            def on_any_event(self, event):
+                if event.event_type in ("moved", "created", "deleted"):
+                    service.feeds_dirty.set()
+
+        try:
+            sources.mkdir(parents=True, exist_ok=True)
+            self.config.paths.feeds.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.error("%s: cannot create directory: %s", exc.filename, exc.strerror or exc)
+        observer = Observer()
+        try:
+            observer.schedule(Sources(), str(sources), recursive=True)
+            observer.schedule(Feeds(), str(self.config.paths.feeds), recursive=True)
+            observer.start()
+        except OSError as exc:
+            log.error("%s: cannot watch (%s); new files are read on the schedule only",
+                      sources, exc.strerror or exc)
+            return
+        self.observer = observer
+
+    # -- HTTP routes --
+
+    def _healthz(self) -> tuple[int, str, bytes]:
+        import json
+
+        job = self.scheduler.get_job("publish") if self.scheduler else None
+        ok, doc = health(datetime.now(UTC), started=self.state.started, last_run=self.state.last_run,
+                         last_success=self.state.last_success, next_run=job.next_run_time if job else None,
+                         interval=self.config.service.interval_seconds,
+                         grace=self.config.service.misfire_grace_seconds,
+                         scheduler_running=bool(self.scheduler and self.scheduler.running))
+        return (200 if ok else 503), "application/json", (json.dumps(doc) + "\n").encode()
+
+    def _metrics(self) -> tuple[int, str, bytes]:
+        from prometheus_client import CONTENT_TYPE_LATEST
+        return 200, CONTENT_TYPE_LATEST, self.metrics.text()
+
+    # -- life --
+
+    def serve_forever(self) -> int:
+        cfg = self.config.service
+        sock = _listen(cfg.host, cfg.port)
+        host, port = sock.getsockname()[:2]
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        self.app.reload()
+        self.metrics.files_served.set(len(self.app.files))
+
+        self.scheduler = BackgroundScheduler(executors={"default": JobExecutor(1)}, timezone=UTC,
+                                             job_defaults={"coalesce": True, "max_instances": 1,
+                                                           "misfire_grace_time": int(cfg.misfire_grace_seconds)})
+        self.scheduler.add_job(self.scheduled_run, "interval", seconds=cfg.interval_seconds, id="publish",
+                               next_run_time=datetime.now(UTC))
+        self.scheduler.start()
+        self._start_watching()
+        settle_thread = threading.Thread(target=self._settle_loop, name="settle", daemon=True)
+        settle_thread.start()
+
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/"
+        print(f"publisher: serving {url} (sources: {self.config.paths.sources}, "
+              f"every {cfg.interval_seconds:g} s and on new files)", file=self.out, flush=True)
+        feeds = [t.slug for t in self.config.topics] + [self.config.merged.slug]
+        for slug in feeds:
+            print(f"  {url}{slug}/atom.xml   {url}{slug}/rss.xml", file=self.out, flush=True)
+
+        server = _Server(uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+                                        timeout_graceful_shutdown=2, server_header=False))
+        self.server = server
+
+        def on_signal(signum, frame):
+            if self.stop.is_set():  # a second signal: no more waiting
+                server.force_exit = True
+            log.info("%s: stopping", signal.Signals(signum).name)
+            self.stop.set()
+            server.should_exit = True
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            server.run(sockets=[sock])
+        finally:
+            self.stop.set()
+            deadline = time.monotonic() + STOP_SECONDS - 1
+            if self.observer:
+                self.observer.stop()
+            self.scheduler.shutdown(wait=True)  # a run in progress stops at its next boundary
+            settle_thread.join(max(0.1, deadline - time.monotonic()))
+            if self.observer:
+                self.observer.join(max(0.1, deadline - time.monotonic()))
+            if self.websub:
+                self.websub.shutdown(wait=False, cancel_futures=True)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            sock.close()
+        log.info("stopped")
+        return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's Server without its signal handling: ours stops the scheduler too, and
+    uvicorn's re-raises the signal after shutdown, which would make the exit status non-zero."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"[server] host: cannot resolve {host!r}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"[server] {host}:{port}: cannot listen: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(config: Config) -> int:
+    """`publisher run`. Raises LockHeld when another `run` is using the same database."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    with lock.held(config.paths.run_lock, what="`publisher run` is already running on this database"):
+        return Service(config).serve_forever()
