@@ -351,8 +351,8 @@ class Service:
         return (200 if ok else 503), "application/json", (json.dumps(doc) + "\n").encode()
 
     def _metrics(self) -> tuple[int, str, bytes]:
-        from prometheus_client import CONTENT_TYPE_LATEST
-        return 200, CONTENT_TYPE_LATEST, self.metrics.text()
+        from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4  # what Prometheus 2 and 3 both read
+        return 200, CONTENT_TYPE_PLAIN_0_0_4, self.metrics.text()
 
     # -- life --
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,3 +75,46 @@ def seed() -> bytes:
     if not SEED.exists():
         pytest.skip(f"the seed file is not here: {SEED} (CI has it in ../shared)")
     return SEED.read_bytes()
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Run an ASGI app under uvicorn (uvloop + httptools, as `publisher run` does) on a free
+    port of 127.0.0.1, in a thread; yields its base URL ("http://127.0.0.1:PORT")."""
+    import uvicorn
+
+    from publisher.service import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def raw_request(base: str, target: str, method: str = "GET", headers: dict | None = None):
+    """Send a request target exactly as given (no normalising of `..`, `%2e`, absolute forms),
+    as a hostile client would; returns (status, headers, body)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()

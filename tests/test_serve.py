@@ -1,0 +1,273 @@
+"""serve.py: the published files over real HTTP (uvicorn on 127.0.0.1), as readers fetch them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import time
+from email.utils import format_datetime, parsedate_to_datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import raw_request, serving
+from publisher.serve import FeedServer, content_type, snapshot
+
+ATOM = b"<?xml version='1.0' encoding='UTF-8'?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">" + \
+       b"<title>t</title>" * 200 + b"</feed>\n"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    feeds = tmp_path / "feeds"
+    for rel, data in {
+        "all/atom.xml": ATOM,
+        "all/rss.xml": b"<?xml version='1.0'?><rss version=\"2.0\"><channel/></rss>\n",
+        "all/feed.json": b'{"version": "https://jsonfeed.org/version/1.1"}\n',
+        "feeds.opml": b"<?xml version='1.0'?><opml version=\"2.0\"/>\n",
+        "index.html": b"<!doctype html><title>front</title>\n",
+        "stories/a-story.html": b"<!doctype html><title>a story</title>\n",
+        "notes.md": b"# not a served type\n",
+    }.items():
+        path = feeds / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (tmp_path / "secret.txt").write_bytes(b"outside the feeds directory\n")
+    return feeds
+
+
+@pytest.fixture
+def server(site: Path):
+    app = FeedServer(site, cache_max_age=60)
+    app.reload()
+    with serving(app) as base:
+        yield app, base
+
+
+# -- types and headers -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, ctype", [
+    ("/all/atom.xml", "application/atom+xml; charset=utf-8"),
+    ("/all/rss.xml", "application/rss+xml; charset=utf-8"),
+    ("/all/feed.json", "application/feed+json; charset=utf-8"),
+    ("/feeds.opml", "text/x-opml; charset=utf-8"),
+    ("/index.html", "text/html; charset=utf-8"),
+    ("/", "text/html; charset=utf-8"),
+    ("/stories/a-story.html", "text/html; charset=utf-8"),
+])
+def test_files_are_served_with_their_content_type_and_charset(server, site, path, ctype):
+    _, base = server
+    r = httpx.get(base + path)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == ctype
+    assert r.content == (site / (path.lstrip("/") or "index.html")).read_bytes()
+
+
+def test_a_feed_has_a_strong_etag_from_its_bytes_last_modified_and_cache_control(server, site):
+    _, base = server
+    r = httpx.get(base + "/all/atom.xml", headers={"Accept-Encoding": "identity"})
+    etag = r.headers["etag"]
+    assert etag == '"%s"' % hashlib.sha256(ATOM).hexdigest()[:32] and not etag.startswith("W/")
+    mtime = int((site / "all/atom.xml").stat().st_mtime)
+    assert parsedate_to_datetime(r.headers["last-modified"]).timestamp() == mtime
+    assert r.headers["cache-control"] == "public, max-age=60"
+    assert r.headers["content-length"] == str(len(ATOM))
+    assert r.headers["vary"] == "Accept-Encoding"
+
+
+def test_if_none_match_with_the_etag_gets_304_without_a_body(server):
+    _, base = server
+    etag = httpx.get(base + "/all/atom.xml").headers["etag"]
+    r = httpx.get(base + "/all/atom.xml", headers={"If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b""
+    assert r.headers["etag"] == etag and r.headers["cache-control"] == "public, max-age=60"
+
+
+@pytest.mark.parametrize("header", ['"other", {etag}', "W/{etag}", "*"])
+def test_if_none_match_lists_weak_forms_and_star_match(server, header):
+    _, base = server
+    etag = httpx.get(base + "/all/atom.xml", headers={"Accept-Encoding": "identity"}).headers["etag"]
+    r = httpx.get(base + "/all/atom.xml", headers={"If-None-Match": header.format(etag=etag),
+                                                   "Accept-Encoding": "identity"})
+    assert r.status_code == 304
+
+
+def test_a_stale_etag_gets_the_full_feed(server):
+    _, base = server
+    r = httpx.get(base + "/all/atom.xml", headers={"If-None-Match": '"0123"'})
+    assert r.status_code == 200 and r.content.startswith(b"<?xml")
+
+
+def test_if_modified_since_gets_304_when_not_modified_and_200_when_older(server, site):
+    _, base = server
+    mtime = datetime.fromtimestamp(int((site / "all/atom.xml").stat().st_mtime), UTC)
+    same = format_datetime(mtime, usegmt=True)
+    older = format_datetime(mtime - timedelta(seconds=1), usegmt=True)
+    assert httpx.get(base + "/all/atom.xml", headers={"If-Modified-Since": same}).status_code == 304
+    assert httpx.get(base + "/all/atom.xml", headers={"If-Modified-Since": older}).status_code == 200
+    assert httpx.get(base + "/all/atom.xml", headers={"If-Modified-Since": "yesterday"}).status_code == 200
+
+
+def test_if_none_match_wins_over_if_modified_since(server, site):
+    _, base = server
+    future = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+    r = httpx.get(base + "/all/atom.xml", headers={"If-None-Match": '"stale"', "If-Modified-Since": future})
+    assert r.status_code == 200
+
+
+def test_head_sends_the_headers_of_get_and_no_body(server):
+    _, base = server
+    get = httpx.get(base + "/all/atom.xml", headers={"Accept-Encoding": "identity"})
+    status, headers, body = raw_request(base, "/all/atom.xml", "HEAD")
+    assert status == 200 and body == b""
+    for name in ("content-type", "content-length", "etag", "last-modified", "cache-control"):
+        assert headers[name] == get.headers[name]
+
+
+def test_gzip_when_asked_with_its_own_etag_and_vary(server):
+    _, base = server
+    status, headers, body = raw_request(base, "/all/atom.xml", headers={"Accept-Encoding": "gzip, br"})
+    assert status == 200 and headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding"
+    assert gzip.decompress(body) == ATOM and len(body) < len(ATOM)
+    plain = raw_request(base, "/all/atom.xml")[1]
+    assert "content-encoding" not in plain
+    assert headers["etag"] != plain["etag"]
+    # a conditional GET of the gzipped variant is answered with its own ETag
+    status, again, _ = raw_request(base, "/all/atom.xml", headers={"Accept-Encoding": "gzip",
+                                                                   "If-None-Match": headers["etag"]})
+    assert status == 304 and again["etag"] == headers["etag"]
+
+
+def test_gzip_refused_with_q_zero_gets_the_plain_bytes(server):
+    _, base = server
+    status, headers, body = raw_request(base, "/all/atom.xml", headers={"Accept-Encoding": "gzip;q=0"})
+    assert status == 200 and "content-encoding" not in headers and body == ATOM
+
+
+def test_gzip_output_is_the_same_bytes_every_time(site):
+    a = snapshot(site, "public")["/all/atom.xml"].gzipped.body
+    time.sleep(1.1)  # gzip stamps the time unless told not to
+    b = snapshot(site, "public")["/all/atom.xml"].gzipped.body
+    assert a == b
+
+
+# -- what is not served ------------------------------------------------------------------------
+
+def test_unknown_paths_get_a_plain_404(server):
+    _, base = server
+    r = httpx.get(base + "/nope.xml")
+    assert r.status_code == 404 and r.text == "Not Found\n"
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_files_of_unknown_types_are_not_served(server):
+    _, base = server
+    assert httpx.get(base + "/notes.md").status_code == 404
+
+
+def test_other_methods_get_405_with_allow(server):
+    _, base = server
+    r = httpx.post(base + "/all/atom.xml", content=b"x")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("target", [
+    "/../secret.txt",
+    "/all/../../secret.txt",
+    "/%2e%2e/secret.txt",
+    "/%2E%2E%2Fsecret.txt",
+    "/all/%2e%2e/%2e%2e/secret.txt",
+    "/..%2fsecret.txt",
+    "/..%5csecret.txt",
+    "//secret.txt",
+    "/./all/atom.xml/../../../secret.txt",
+    "http://127.0.0.1/../secret.txt",
+    "/%00/secret.txt",
+    "/" + "../" * 50 + "etc/passwd",
+    "/" + "a/" * 2000 + "atom.xml",
+])
+def test_traversal_attempts_get_404(server, target):
+    _, base = server
+    status, _, body = raw_request(base, target)
+    assert status in (400, 404), (target, status)
+    assert b"outside the feeds directory" not in body and b"root:" not in body
+
+
+def test_a_symlink_out_of_the_feeds_directory_is_not_served(site, tmp_path):
+    (site / "all" / "leak.xml").symlink_to(tmp_path / "secret.txt")
+    (site / "linked").symlink_to(tmp_path)  # a directory link
+    (site / "all" / "inside.xml").symlink_to(site / "all" / "atom.xml")  # even one that stays inside
+    app = FeedServer(site)
+    app.reload()
+    with serving(app) as base:
+        for path in ("/all/leak.xml", "/linked/secret.txt", "/linked/feeds/all/atom.xml", "/all/inside.xml"):
+            assert httpx.get(base + path).status_code == 404, path
+        assert httpx.get(base + "/all/atom.xml").status_code == 200
+
+
+def test_hidden_files_such_as_a_write_in_progress_are_not_served(site):
+    (site / "all" / ".atom.xml.123.tmp").write_bytes(b"<feed>half")
+    app = FeedServer(site)
+    app.reload()
+    assert "/all/.atom.xml.123.tmp" not in app.files and "/all/atom.xml" in app.files
+
+
+def test_content_types_cover_what_publisher_writes():
+    assert content_type("atom.xml").startswith("application/atom+xml")
+    assert content_type("rss.xml").startswith("application/rss+xml")
+    assert content_type("feed.json").startswith("application/feed+json")
+    assert content_type("x.py") is None
+
+
+# -- reloads -----------------------------------------------------------------------------------
+
+def test_after_a_reload_the_new_bytes_and_etag_are_served(server, site):
+    app, base = server
+    before = httpx.get(base + "/all/atom.xml")
+    new = ATOM.replace(b"<title>t</title>", b"<title>u</title>", 1)
+    tmp = site / "all" / ".atom.tmp"
+    tmp.write_bytes(new)
+    os.replace(tmp, site / "all" / "atom.xml")
+    assert httpx.get(base + "/all/atom.xml").content == before.content  # until reloaded
+    app.reload()
+    after = httpx.get(base + "/all/atom.xml", headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.content == new and after.headers["etag"] != before.headers["etag"]
+
+
+def test_a_reload_reuses_unchanged_files_and_drops_removed_ones(site):
+    app = FeedServer(site)
+    app.reload()
+    kept = app.files["/all/rss.xml"]
+    (site / "all" / "feed.json").unlink()
+    app.reload()
+    assert app.files["/all/rss.xml"] is kept
+    assert "/all/feed.json" not in app.files
+
+
+def test_an_unreadable_file_is_reported_and_the_rest_served(site, monkeypatch):
+    import publisher.serve as serve_mod
+
+    real = serve_mod._read_regular
+
+    def failing(path):
+        if path.endswith("rss.xml"):
+            raise PermissionError(13, "Permission denied")  # CI runs as root: inject it
+        return real(path)
+
+    monkeypatch.setattr(serve_mod, "_read_regular", failing)
+    errors: list[str] = []
+    app = FeedServer(site)
+    app.reload(errors)
+    assert errors == [f"{site / 'all' / 'rss.xml'}: cannot read: Permission denied"]
+    assert "/all/atom.xml" in app.files and "/all/rss.xml" not in app.files
+
+
+def test_extra_routes_answer_with_no_store(site):
+    app = FeedServer(site, routes={"/healthz": lambda: (503, "application/json", b'{"status": "late"}')})
+    app.reload()
+    with serving(app) as base:
+        r = httpx.get(base + "/healthz")
+    assert r.status_code == 503 and r.json() == {"status": "late"} and r.headers["cache-control"] == "no-store"

@@ -1,0 +1,376 @@
+"""`publisher run`: the service as people run it, in a subprocess, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+
+from conftest import ROOT, SEED, VALIDATOR, Project
+from publisher.service import Settler, health
+
+BIN = Path(sys.executable).parent / "publisher"
+FEEDS = ("ukraine", "taiwan-security", "all")
+
+NEW_STORY = ("UKRAINE: Kyiv's metro will run all night during air raid alerts this winter, "
+             "the city's transport department said.\n"
+             "The Ukrainian capital's metro stations have served as shelters since the start of the war, "
+             "and officials said trains would keep running so residents could reach them faster.\n")
+
+
+def service_config(root: Path, *, settle: float = 0.5, interval: float = 300, extra: str = "") -> Path:
+    text = (ROOT / "config.toml").read_text()
+    text = re.sub(r"(?m)^port = 8080$", "port = 0", text)
+    text = re.sub(r"(?m)^settle_seconds = .*$", f"settle_seconds = {settle}", text)
+    text = re.sub(r"(?m)^interval_seconds = .*$", f"interval_seconds = {interval}", text)
+    path = root / "config.toml"
+    path.write_text(text + extra)
+    (root / "sources").mkdir(exist_ok=True)
+    return path
+
+
+class Running:
+    """A `publisher run` subprocess; `base` is the URL it serves on."""
+
+    def __init__(self, config: Path):
+        self.config = config
+        self.log = config.parent / "service.log"
+        self.proc = subprocess.Popen([str(BIN), "--config", str(config), "run"], stdout=subprocess.PIPE,
+                                     stderr=open(self.log, "wb"), text=True, cwd=config.parent)
+        first = self.proc.stdout.readline()
+        m = re.match(r"publisher: serving (http://\S+)/ ", first)
+        assert m, f"no serving line: {first!r}; log: {self.log.read_text()}"
+        self.base = m.group(1)
+
+    def get(self, path: str, **kw) -> httpx.Response:
+        return httpx.get(self.base + path, timeout=10, **kw)
+
+    def entries(self, slug: str) -> list:
+        r = self.get(f"/{slug}/atom.xml")
+        return feedparser.parse(r.content).entries if r.status_code == 200 else []
+
+    def wait_for(self, counts: dict[str, int], timeout: float = 5.0) -> float:
+        """Seconds until the served feeds have these entry counts; fails after `timeout`."""
+        start = time.monotonic()
+        while True:
+            seen = {slug: len(self.entries(slug)) for slug in counts}
+            if seen == counts:
+                return time.monotonic() - start
+            assert time.monotonic() - start < timeout, f"served {seen}, expected {counts}; log:\n{self.log_text()}"
+            time.sleep(0.05)
+
+    def wait_log(self, needle: str, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.log_text():
+            assert time.monotonic() < deadline, f"{needle!r} not in the log:\n{self.log_text()}"
+            time.sleep(0.05)
+
+    def metric(self, name: str) -> float:
+        text = self.get("/metrics").text
+        m = re.search(rf"(?m)^{re.escape(name)} (\S+)$", text)
+        assert m, f"{name} not in /metrics"
+        return float(m.group(1))
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
+        start = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        return code, time.monotonic() - start
+
+
+@pytest.fixture
+def running(tmp_path):
+    services: list[Running] = []
+
+    def start(**kw) -> Running:
+        config = kw.pop("config", None) or service_config(tmp_path, **kw)
+        service = Running(config)
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        if service.proc.poll() is None:
+            service.proc.kill()
+            service.proc.wait(10)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
+# -- files dropped into sources/ ---------------------------------------------------------------
+
+def test_a_seed_dropped_into_sources_is_served_within_5_seconds(running, seed, tmp_path):
+    service = running()
+    service.wait_for({"ukraine": 0, "taiwan-security": 0, "all": 0})
+    (tmp_path / "sources" / SEED.name).write_bytes(seed)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)
+    service.wait_log("watch run: 1 files read")
+
+
+def test_a_file_written_in_two_parts_with_a_pause_is_published_whole(running, seed, tmp_path):
+    service = running(settle=1.0)
+    service.wait_for({"all": 0})
+    half = seed.index(b"\n", len(seed) // 2) + 20  # mid-line: the first half ends mid-sentence
+    with open(tmp_path / "sources" / "slow.txt", "wb") as f:
+        f.write(seed[:half])
+        f.flush()
+        time.sleep(0.6)
+        f.write(seed[half:])
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)
+    # read once, whole: no revision (a half read first would have been revised by the whole)
+    assert service.metric('publisher_source_files_total{outcome="new"}') == 1
+    assert service.metric('publisher_stories_total{outcome="revised"}') == 0
+    assert service.metric('publisher_stories_total{outcome="new"}') == 5
+
+
+def test_a_renamed_part_file_is_picked_up_without_waiting_to_settle(running, seed, tmp_path):
+    service = running(settle=3.0)
+    service.wait_for({"all": 0})
+    (tmp_path / "sources" / "drop.txt.part").write_bytes(seed)
+    time.sleep(0.5)
+    assert service.entries("all") == []  # a .part file is never read
+    os.replace(tmp_path / "sources" / "drop.txt.part", tmp_path / "sources" / "drop.txt")
+    assert service.wait_for({"all": 5}, timeout=2.5) < 2.5  # well before settle_seconds
+
+
+def test_a_second_file_adds_only_its_new_stories(running, seed, tmp_path):
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})
+    ids = {e.id for e in service.entries("all")}
+    first_line = seed.decode().splitlines()[0]
+    write_atomically(tmp_path / "sources" / "b.txt", (first_line + "\n" + NEW_STORY).encode())
+    service.wait_for({"ukraine": 2, "taiwan-security": 4, "all": 6})
+    after = {e.id for e in service.entries("all")}
+    assert ids < after and len(after - ids) == 1
+
+
+def test_a_bad_file_is_one_log_line_and_the_service_keeps_serving(running, seed, tmp_path):
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"all": 5})
+    write_atomically(tmp_path / "sources" / "binary.txt", bytes(range(256)) * 40)
+    service.wait_log("binary.txt: skipped:")
+    assert [line for line in service.log_text().splitlines() if "binary.txt" in line] == [
+        line for line in service.log_text().splitlines() if "binary.txt: skipped:" in line]
+    assert len(service.entries("all")) == 5
+    assert service.get("/healthz").status_code == 200
+
+
+# -- status, health, metrics, logs -------------------------------------------------------------
+
+def test_healthz_says_ok_with_the_last_and_next_run(running):
+    service = running()
+    service.wait_log("schedule run:")
+    r = service.get("/healthz")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    doc = r.json()
+    assert doc["status"] == "ok"
+    last, nxt = (datetime.fromisoformat(doc[k].replace("Z", "+00:00")) for k in ("last_run", "next_run"))
+    assert timedelta(seconds=250) < nxt - last <= timedelta(seconds=300)
+
+
+def test_metrics_are_prometheus_text(running, seed, tmp_path):
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"all": 5})
+    r = service.get("/metrics")
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    for name in ("publisher_runs_total", "publisher_stories_total", "publisher_sources_failed_total",
+                 "publisher_feeds_written_total", "publisher_last_success_timestamp_seconds",
+                 "publisher_http_requests_total"):
+        assert f"# TYPE {name.removesuffix('_total')}" in r.text, name
+    assert service.metric('publisher_stories_total{outcome="new"}') == 5
+    assert service.metric("publisher_feeds_written_total") >= 6
+    assert abs(service.metric("publisher_last_success_timestamp_seconds") - time.time()) < 60
+
+
+def test_status_while_running_shows_the_service_and_its_next_run(running, seed, tmp_path):
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"all": 5})
+    service.wait_log("schedule run:")
+    proc = subprocess.run([str(BIN), "--config", str(service.config), "status", "--json"], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["service"]["running"] == service.proc.pid
+    assert doc["service"]["next_run"] and doc["service"]["last_run"]
+    assert doc["topics"] == {"ukraine": 1, "taiwan-security": 4} and doc["merged"] == {"all": 5}
+    assert [(s["path"], s["outcome"]) for s in doc["sources"]] == [("a.txt", "new")]
+    text = subprocess.run([str(BIN), "--config", str(service.config), "status"], capture_output=True,
+                          text=True, timeout=30).stdout
+    assert f"service: running (pid {service.proc.pid})" in text
+
+
+def test_one_log_line_per_run(running, seed, tmp_path):
+    service = running()
+    service.wait_log("schedule run:")
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"all": 5})
+    service.wait_log("watch run:")
+    runs = [line for line in service.log_text().splitlines() if " run: " in line]
+    assert len(runs) == 2
+    assert re.search(r"watch run: 1 files read \(0 skipped, 0 failed, 0 unchanged\); 5 stories "
+                     r"\(5 new, 0 revised, 0 duplicate\); 6 of 6 feed files written in \d", runs[1])
+
+
+def test_publish_from_the_command_line_while_running_is_served(running, seed, tmp_path):
+    service = running(settle=30)  # the watcher would wait 30 s: the CLI publish is what shows
+    service.wait_log("schedule run:")
+    (tmp_path / "sources" / "a.txt").write_bytes(seed)
+    proc = subprocess.run([str(BIN), "--config", str(service.config), "publish"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    service.wait_for({"all": 5}, timeout=5)
+
+
+# -- stopping ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_it_with_exit_0_within_10_s_leaving_valid_feeds_and_no_temp_files(running, seed, tmp_path,
+                                                                                         sig):
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"all": 5})
+    code, seconds = service.stop(sig)
+    assert code == 0 and seconds < 10
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part")) or "-journal" in p.name]
+    assert leftovers == []
+    for slug in FEEDS:
+        for name in ("atom.xml", "rss.xml"):
+            assert feedparser.parse((tmp_path / "feeds" / slug / name).read_bytes()).bozo == 0
+    assert "stopped" in service.log_text()
+
+
+def distinct_stories(n: int, seed: int = 7) -> list[str]:
+    """n one-paragraph stories that share no more than chance words (no near-duplicates)."""
+    import random
+    rng = random.Random(seed)
+    words = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "si", "tu", "va", "ze")
+             for b in ("ba", "do", "fi", "gu", "ha", "je", "ki", "lu", "mo", "ny")] * 3
+    return [" ".join(rng.sample(words, 40)).capitalize() + "." for _ in range(n)]
+
+
+def test_a_signal_during_a_large_ingest_stops_at_a_file_boundary_and_loses_nothing(running, tmp_path):
+    import sqlite3
+
+    service = running()
+    service.wait_log("schedule run:")
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    stories = distinct_stories(3000)
+    for i, text in enumerate(stories):
+        (batch / f"f{i:04}.txt").write_text(text + "\n")
+    os.replace(batch, tmp_path / "sources" / "batch")  # one move: every file is complete at once
+    db = tmp_path / "publisher.db"
+    deadline = time.monotonic() + 20
+    while True:  # the first batch of files is committed: the run is under way
+        with sqlite3.connect(db, timeout=30) as conn:
+            if conn.execute("SELECT count(*) FROM entries").fetchone()[0] > 0:
+                break
+        assert time.monotonic() < deadline, service.log_text()
+        time.sleep(0.01)
+    code, seconds = service.stop()
+    assert code == 0 and seconds < 10
+    assert "stopped early" in service.log_text()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        before = dict(conn.execute("SELECT entry_id, name FROM entries"))
+    assert 0 < len(before) < len(stories)
+    proc = subprocess.run([str(BIN), "--config", str(service.config), "publish"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(db) as conn:
+        after = dict(conn.execute("SELECT entry_id, name FROM entries"))
+    assert len(after) == len(stories)  # the rest read, nothing twice
+    assert all(after[k] == v for k, v in before.items())  # and no id changed
+
+
+def test_a_second_run_on_the_same_database_is_refused_at_once(running, tmp_path):
+    service = running()
+    service.wait_log("schedule run:")
+    start = time.monotonic()
+    proc = subprocess.run([str(BIN), "--config", str(service.config), "run"], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 2 and time.monotonic() - start < 5
+    assert f"`publisher run` is already running on this database (pid {service.proc.pid})" in proc.stderr
+    assert service.get("/healthz").status_code == 200  # the first one is unharmed
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    config = service_config(tmp_path)
+    config.write_text(config.read_text().replace("port = 0", f"port = {taken.getsockname()[1]}"))
+    try:
+        proc = subprocess.run([str(BIN), "--config", str(config), "run"], capture_output=True, text=True, timeout=30)
+    finally:
+        taken.close()
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("cannot listen: Address already in use") and "Traceback" not in proc.stderr
+
+
+# -- pure parts --------------------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_health_is_ok_while_runs_keep_to_the_schedule():
+    ok, doc = health(T0 + timedelta(seconds=330), started=T0, last_run=T0 + timedelta(seconds=301),
+                     last_success=T0 + timedelta(seconds=301), next_run=T0 + timedelta(seconds=600),
+                     interval=300, grace=60, scheduler_running=True)
+    assert ok and doc["status"] == "ok" and doc["next_run"] == "2026-11-25T12:10:00Z"
+
+
+def test_health_fails_when_runs_were_missed():
+    ok, doc = health(T0 + timedelta(seconds=1000), started=T0, last_run=T0 + timedelta(seconds=1),
+                     last_success=None, next_run=T0 + timedelta(seconds=600), interval=300, grace=60,
+                     scheduler_running=True)
+    assert not ok and doc["status"] == "late" and "no run has finished since 2026-11-25T12:00:01Z" in doc["reason"]
+
+
+def test_health_fails_when_the_scheduler_is_not_running():
+    ok, doc = health(T0, started=T0, last_run=None, last_success=None, next_run=None, interval=300, grace=60,
+                     scheduler_running=False)
+    assert not ok and doc["reason"] == "the scheduler is not running"
+
+
+def test_settler_hands_out_a_file_once_it_stopped_changing():
+    sizes = {Path("a"): (10, 1)}
+    s = Settler(1.0)
+    s.touch(Path("a"), 0.0)
+    assert s.due(0.1, sizes.get) == []  # first look: remembered
+    sizes[Path("a")] = (20, 2)
+    assert s.due(0.5, sizes.get) == []  # grew: waits again
+    assert s.due(1.4, sizes.get) == []  # stable for 0.9 s
+    assert s.due(1.6, sizes.get) == [Path("a")]
+    assert s.due(5.0, sizes.get) == []  # handed out once
+
+
+def test_settler_hands_out_a_renamed_file_at_once_and_forgets_vanished_ones():
+    s = Settler(10.0)
+    s.touch(Path("moved"), 0.0, instant=True)
+    s.touch(Path("gone"), 0.0)
+    assert s.due(0.01, {Path("moved"): (1, 1)}.get) == [Path("moved")]
+    assert len(s) == 0
