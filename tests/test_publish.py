@@ -404,3 +404,15 @@ def test_the_shipped_sample_sources_publish_cleanly(project):
     assert report.ok and report.problems() == []
     assert ids(project, "ukraine") and ids(project, "taiwan-security")
     assert_valid(project)
+
+
+def test_feeds_with_a_websub_hub_carry_it_and_stay_valid(project, seed):
+    project.config_path.write_text(project.config_path.read_text() + '\n[websub]\nhub = "https://hub.example.org/?a=1&b=2"\n')
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    for slug in ("ukraine", "taiwan-security", "all"):
+        atom = (project.feeds / slug / "atom.xml").read_text()
+        rss = (project.feeds / slug / "rss.xml").read_text()
+        assert '<link href="https://hub.example.org/?a=1&amp;b=2" rel="hub"/>' in atom
+        assert '<atom:link href="https://hub.example.org/?a=1&amp;b=2" rel="hub"/>' in rss
+    assert_valid(project)

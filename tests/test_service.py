@@ -374,3 +374,100 @@ def test_settler_hands_out_a_renamed_file_at_once_and_forgets_vanished_ones():
     s.touch(Path("gone"), 0.0)
     assert s.due(0.01, {Path("moved"): (1, 1)}.get) == [Path("moved")]
     assert len(s) == 0
+
+
+# -- a real feed reader subscribes -------------------------------------------------------------
+
+def test_a_feed_reader_subscribed_over_http_sees_each_story_once(running, seed, tmp_path):
+    from reader import make_reader
+
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})
+    reader = make_reader(str(tmp_path / "reader.sqlite"))
+    try:
+        urls = {slug: f"{service.base}/{slug}/atom.xml" for slug in FEEDS}
+        for url in urls.values():
+            reader.add_feed(url)
+        reader.update_feeds(scheduled=False)
+
+        def entries(slug):
+            return {e.id: e for e in reader.get_entries(feed=urls[slug])}
+
+        for slug in FEEDS:
+            feed = reader.get_feed(urls[slug])
+            assert feed.last_exception is None, (slug, feed.last_exception)
+        first = {slug: entries(slug) for slug in FEEDS}
+        assert {slug: len(first[slug]) for slug in FEEDS} == {"ukraine": 1, "taiwan-security": 4, "all": 5}
+        for e in first["all"].values():
+            reader.mark_entry_as_read(e)
+
+        # an update with nothing new: a 304 for each feed, nothing changes
+        requests = service.metric("publisher_http_requests_total")
+        reader.update_feeds(scheduled=False)
+        assert service.metric("publisher_http_requests_total") == requests + 1 + len(FEEDS)  # + this /metrics
+        assert {slug: set(entries(slug)) for slug in FEEDS} == {slug: set(first[slug]) for slug in FEEDS}
+
+        # a new file with one new story and one the reader has seen
+        first_line = seed.decode().splitlines()[0]
+        write_atomically(tmp_path / "sources" / "b.txt", (first_line + "\n" + NEW_STORY).encode())
+        service.wait_for({"ukraine": 2, "taiwan-security": 4, "all": 6})
+        reader.update_feeds(scheduled=False)
+        second = {slug: entries(slug) for slug in FEEDS}
+        assert {slug: len(second[slug]) for slug in FEEDS} == {"ukraine": 2, "taiwan-security": 4, "all": 6}
+        for slug in FEEDS:
+            assert set(first[slug]) <= set(second[slug])  # no id changed
+        unread = list(reader.get_entries(feed=urls["all"], read=False))
+        assert len(unread) == 1 and "metro" in unread[0].title  # only the new story is new to the reader
+    finally:
+        reader.close()
+
+
+# -- WebSub ------------------------------------------------------------------------------------
+
+def _pings(httpserver) -> list[str]:
+    out = []
+    for request, _ in list(httpserver.log):
+        assert request.form["hub.mode"] == "publish"
+        out.append(request.form["hub.url"])
+    return sorted(out)
+
+
+def _wait_pings(httpserver, n: int, timeout: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while len(httpserver.log) < n:
+        assert time.monotonic() < deadline, f"{len(httpserver.log)} pings, expected {n}"
+        time.sleep(0.05)
+    time.sleep(0.3)  # and no more than that
+    return _pings(httpserver)
+
+
+def test_websub_hub_gets_one_ping_per_changed_feed(running, seed, tmp_path, httpserver):
+    hub = httpserver.url_for("/hub")
+    httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
+    service = running(extra=f'\n[websub]\nhub = "{hub}"\n')
+    site = "http://127.0.0.1:8080/"
+    every = sorted(f"{site}{slug}/{name}" for slug in FEEDS for name in ("atom.xml", "rss.xml"))
+    assert _wait_pings(httpserver, 6) == every  # the first run writes every (empty) feed
+    httpserver.clear_log()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"all": 5})
+    assert _wait_pings(httpserver, 6) == every
+    httpserver.clear_log()
+    write_atomically(tmp_path / "sources" / "b.txt", NEW_STORY.encode())  # Ukraine only
+    service.wait_for({"ukraine": 2, "all": 6})
+    assert _wait_pings(httpserver, 4) == sorted(f"{site}{slug}/{name}" for slug in ("ukraine", "all")
+                                                for name in ("atom.xml", "rss.xml"))
+    atom = service.get("/all/atom.xml").text
+    rss = service.get("/all/rss.xml").text
+    assert f'<link href="{hub}" rel="hub"/>' in atom and f'<atom:link href="{hub}" rel="hub"/>' in rss
+
+
+def test_a_failing_hub_is_logged_and_publishing_goes_on(running, seed, tmp_path, httpserver):
+    hub = httpserver.url_for("/hub")
+    httpserver.expect_request("/hub", method="POST").respond_with_data("down", status=500)
+    service = running(extra=f'\n[websub]\nhub = "{hub}"\n')
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})
+    service.wait_log(f"{hub}: WebSub ping for http://127.0.0.1:8080/all/atom.xml refused: HTTP 500")
+    assert service.get("/healthz").json()["status"] == "ok"
