@@ -1,4 +1,4 @@
-# make run   — set up .venv when needed, then run publisher on ./config.toml
+# make run   — set up .venv when needed, then run the service (`publisher run`) on ./config.toml
 # make test  — set up .venv with the test dependencies when needed, then run the tests
 # Python: python3.11 when installed (what the pins are tested with), else python3 (3.11 or newer).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -21,9 +21,33 @@ $(VENV)/.test-installed: $(VENV)/.run-installed
 	@touch $@
 
 run: $(VENV)/.run-installed
+	$(BIN)/publisher --config config.toml run
+
+publish: $(VENV)/.run-installed
 	$(BIN)/publisher --config config.toml publish
 
-test: $(VENV)/.test-installed
+# Debian packages that some tests and benchmarks use. Installed when this machine can (root
+# and apt-get, as in CI); elsewhere the tests that need them skip, saying why.
+TEST_DEBS  := nginx-light
+BENCH_DEBS := nginx-light wrk
+define install_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1; } || \
+	    echo "could not install$$missing: the tests that need them will skip"; \
+	  else echo "not installed:$$missing (needs root and apt-get): the tests that need them will skip"; fi; \
+	fi
+endef
+
+$(VENV)/.test-debs: | $(BIN)/python
+	$(call install_debs,$(TEST_DEBS))
+	@touch $@
+
+test: $(VENV)/.test-installed $(VENV)/.test-debs
 	$(BIN)/python -m pytest -q
 
 $(VENV)/.bench-installed: $(VENV)/.run-installed
@@ -31,11 +55,13 @@ $(VENV)/.bench-installed: $(VENV)/.run-installed
 	@touch $@
 
 bench: $(VENV)/.bench-installed
+	$(call install_debs,$(BENCH_DEBS))
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/serve.py
 
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke
 
 clean:
-	rm -rf $(VENV) feeds/*/ publisher.db publisher.db-* publisher.db.lock
+	rm -rf $(VENV) feeds/*/ publisher.db publisher.db-* publisher.db.*lock

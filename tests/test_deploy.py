@@ -1,0 +1,124 @@
+"""deploy/: the systemd unit and the nginx config, checked for what they promise."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+import nginx_harness
+from conftest import ROOT, SEED, raw_request, serving
+from publisher.serve import FeedServer
+
+DEPLOY = ROOT / "deploy"
+NGINX = nginx_harness.NGINX
+
+
+# -- systemd -----------------------------------------------------------------------------------
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(DEPLOY / "publisher.service")
+    return parser
+
+
+def test_the_unit_runs_publisher_run_as_a_simple_service_restarted_on_failure():
+    service = unit()["Service"]
+    assert service["Type"] == "simple"
+    assert service["Restart"] == "on-failure"
+    assert re.search(r"/publisher --config \S+\.toml run$", service["ExecStart"])
+    assert "2" in service["RestartPreventExitStatus"].split()  # a config error is not retried forever
+
+
+def test_the_unit_runs_as_an_unprivileged_user_with_a_stop_timeout_above_ours():
+    from publisher.service import STOP_SECONDS
+
+    service = unit()["Service"]
+    assert service["User"] not in ("", "root", "0") and service["Group"] not in ("", "root", "0")
+    assert service["KillSignal"] == "SIGTERM"
+    assert float(service["TimeoutStopSec"]) > STOP_SECONDS
+    assert service["NoNewPrivileges"] == "yes"
+    assert unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
+# -- nginx -------------------------------------------------------------------------------------
+
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make test installs it with apt-get "
+                                                       "when run as root; elsewhere: apt-get install nginx-light)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def published(project, seed):
+    project.add_source(SEED.name, seed)
+    project.publish()
+    (project.feeds / "index.html").write_bytes(b"<!doctype html><title>front</title>\n")
+    (project.feeds / "README.md").write_bytes(b"# not served\n")
+    (project.feeds / "all" / ".atom.xml.99.tmp").write_bytes(b"<feed>half")
+    outside = project.root / "secret.txt"
+    outside.write_bytes(b"outside the feeds directory\n")
+    (project.feeds / "all" / "leak.xml").symlink_to(outside)
+    return project
+
+
+@pytest.fixture
+def nginx(published, tmp_path):
+    with nginx_harness.running(tmp_path / "nginx", published.feeds, free_port()) as base:
+        yield base
+
+
+@needs_nginx
+def test_the_nginx_config_passes_nginx_t(tmp_path, project):
+    conf = nginx_harness.conf(tmp_path / "nginx", project.feeds, free_port())
+    proc = subprocess.run(nginx_harness.command(tmp_path / "nginx", conf, "-t"), capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "syntax is ok" in proc.stderr and "test is successful" in proc.stderr
+
+
+@needs_nginx
+def test_nginx_serves_the_same_bytes_types_and_caching_headers_as_the_embedded_server(published, nginx):
+    app = FeedServer(published.feeds, cache_max_age=60)
+    app.reload()
+    paths = ["/", "/index.html"] + [f"/{slug}/{name}" for slug in ("ukraine", "taiwan-security", "all")
+                                    for name in ("atom.xml", "rss.xml")]
+    with serving(app) as embedded:
+        for path in paths:
+            ours = httpx.get(embedded + path, headers={"Accept-Encoding": "identity"})
+            theirs = httpx.get(nginx + path, headers={"Accept-Encoding": "identity"})
+            assert (ours.status_code, theirs.status_code) == (200, 200), path
+            assert ours.content == theirs.content, path
+            for header in ("content-type", "cache-control", "x-content-type-options", "last-modified"):
+                assert ours.headers[header] == theirs.headers[header], (path, header)
+            # each makes its own ETag, and each honours it
+            again = httpx.get(nginx + path, headers={"If-None-Match": theirs.headers["etag"]})
+            assert again.status_code == 304, path
+            # both gzip the same files (not those under 512 bytes), to the same bytes once unzipped
+            zipped = httpx.get(nginx + path, headers={"Accept-Encoding": "gzip"})
+            ours_zipped = httpx.get(embedded + path, headers={"Accept-Encoding": "gzip"})
+            assert zipped.headers.get("content-encoding") == ours_zipped.headers.get("content-encoding"), path
+            assert zipped.content == ours_zipped.content == ours.content, path
+            if len(ours.content) >= 512:
+                assert zipped.headers["content-encoding"] == "gzip"
+                assert "Accept-Encoding" in zipped.headers["vary"] and "Accept-Encoding" in ours_zipped.headers["vary"]
+
+
+@needs_nginx
+@pytest.mark.parametrize("target", ["/README.md", "/all/.atom.xml.99.tmp", "/all/leak.xml", "/../secret.txt",
+                                    "/%2e%2e/secret.txt", "/all/%2e%2e/%2e%2e/secret.txt", "/nope.xml"])
+def test_nginx_serves_nothing_else(nginx, target):
+    status, _, body = raw_request(nginx, target)
+    assert status in (400, 403, 404), (target, status)
+    assert b"outside the feeds directory" not in body and b"# not served" not in body
