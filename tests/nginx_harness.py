@@ -21,8 +21,12 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
-def conf(workdir: Path, root: Path, port: int, workers: int = 1) -> Path:
+def conf(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True) -> Path:
+    """A whole nginx.conf around deploy/nginx.conf. open_file_cache=False drops those lines
+    (bench/serve.py measures what they are worth)."""
     site = (DEPLOY / "nginx.conf").read_text()
+    if not open_file_cache:
+        site = re.sub(r"(?m)^\s*open_file_cache\w* [^;]*;\n", "", site)
     site = re.sub(r"(?m)^\s*listen \[::\]:80;\n", "", site)
     site = re.sub(r"(?m)^(\s*)listen 80;", rf"\1listen 127.0.0.1:{port};", site)
     site = re.sub(r"(?m)^(\s*)root \S+;", rf"\1root {root};", site)
@@ -56,9 +60,9 @@ def command(workdir: Path, config: Path, *args: str) -> list[str]:
 
 
 @contextmanager
-def running(workdir: Path, root: Path, port: int, workers: int = 1) -> Iterator[str]:
+def running(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True) -> Iterator[str]:
     """nginx serving `root` on 127.0.0.1:port; yields the base URL."""
-    config = conf(workdir, root, port, workers)
+    config = conf(workdir, root, port, workers, open_file_cache=open_file_cache)
     proc = subprocess.Popen(command(workdir, config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
