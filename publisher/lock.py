@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,9 +20,11 @@ POLL_SECONDS = 0.05
 
 
 @contextmanager
-def held(path: Path, *, wait: float = 0.0, what: str = "another publisher process holds the lock") -> Iterator[None]:
+def held(path: Path, *, wait: float = 0.0, what: str = "another publisher process holds the lock",
+         cancel: Callable[[], bool] | None = None) -> Iterator[None]:
     """Hold the lock at `path` for the block. When another process (or thread) has it, wait up
-    to `wait` seconds for it, then raise LockHeld naming `what` and the holder's pid."""
+    to `wait` seconds for it (less if `cancel` says True: a stop), then raise LockHeld naming
+    `what` and the holder's pid."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -36,7 +38,7 @@ def held(path: Path, *, wait: float = 0.0, what: str = "another publisher proces
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or (cancel is not None and cancel()):
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
                     waited = f" (waited {wait:g} s)" if wait else ""
                     raise LockHeld(f"{path}: {what} (pid {holder}){waited}") from None

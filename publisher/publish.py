@@ -101,7 +101,7 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
     record: more meta values to store with the run (the service's next run).
     """
     report = PublishReport()
-    with lock.held(config.paths.lock, wait=wait):
+    with lock.held(config.paths.lock, wait=wait, cancel=stop):
         store = Store.open(config.paths.database, now=now)
         try:
             ingest(store, config, now, report, progress, only=only, settle=settle, stop=stop)

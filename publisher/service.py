@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -200,7 +200,7 @@ class Service:
         self.feeds_dirty = threading.Event()
         self.scheduler = None
         self.observer = None
-        self.websub = ThreadPoolExecutor(1, thread_name_prefix="websub") if config.service.hub else None
+        self.pings: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self.server = None
 
     # -- runs --
@@ -243,14 +243,21 @@ class Service:
             log.warning("%s", line)
         stopped = " (stopped early: the rest is read next time)" if report.interrupted else ""
         log.info("%s run: %s in %.2f s%s", trigger, report.summary().removeprefix("publish: "), seconds, stopped)
-        if self.websub and report.feeds_written:
-            urls = websub.changed_urls(self.config.site.base_url, self.config.paths.feeds, report.feeds_written)
-            self.websub.submit(self._ping, urls)
+        if self.config.service.hub and report.feeds_written:
+            self.pings.put(websub.changed_urls(self.config.site.base_url, self.config.paths.feeds,
+                                               report.feeds_written))
         return report
 
-    def _ping(self, urls: list[str]) -> None:
-        for line in websub.notify(self.config.service.hub, urls):
-            log.warning("%s", line)
+    def _ping_loop(self) -> None:
+        """Tell the WebSub hub, one publish at a time, off the publishing threads. A daemon
+        thread: a hub that hangs never holds up a stop."""
+        while True:
+            urls = self.pings.get()
+            try:
+                for line in websub.notify(self.config.service.hub, urls):
+                    log.warning("%s", line)
+            except Exception:
+                log.exception("WebSub ping failed")
 
     def reload(self) -> None:
         """Serve what is in feeds/ now: read under the write lock, so never half a publish."""
@@ -373,6 +380,8 @@ class Service:
         self._start_watching()
         settle_thread = threading.Thread(target=self._settle_loop, name="settle", daemon=True)
         settle_thread.start()
+        if cfg.hub:
+            threading.Thread(target=self._ping_loop, name="websub", daemon=True).start()
 
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}/"
@@ -407,8 +416,6 @@ class Service:
             settle_thread.join(max(0.1, deadline - time.monotonic()))
             if self.observer:
                 self.observer.join(max(0.1, deadline - time.monotonic()))
-            if self.websub:
-                self.websub.shutdown(wait=False, cancel_futures=True)
             for s, handler in previous.items():
                 signal.signal(s, handler)
             sock.close()

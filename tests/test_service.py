@@ -305,6 +305,25 @@ def test_a_signal_during_a_large_ingest_stops_at_a_file_boundary_and_loses_nothi
     assert all(after[k] == v for k, v in before.items())  # and no id changed
 
 
+def test_a_signal_while_waiting_for_another_writer_stops_within_10_s(running, tmp_path):
+    config = service_config(tmp_path)
+    lock_path = tmp_path / "publisher.db.lock"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time; from pathlib import Path; from publisher import lock\n"
+                               f"with lock.held(Path({str(lock_path)!r})):\n"
+                               "    print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        service = running(config=config)  # its first run waits for the lock (up to 30 s)
+        time.sleep(0.5)
+        code, seconds = service.stop()
+        assert code == 0 and seconds < 10
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
 def test_a_second_run_on_the_same_database_is_refused_at_once(running, tmp_path):
     service = running()
     service.wait_log("schedule run:")
