@@ -28,7 +28,7 @@ publish: $(VENV)/.run-installed
 
 # Debian packages that some tests and benchmarks use. Installed when this machine can (root
 # and apt-get, as in CI); elsewhere the tests that need them skip, saying why.
-TEST_DEBS  := nginx-light
+TEST_DEBS  := nginx-light chromium newsboat
 BENCH_DEBS := nginx-light wrk
 define install_debs
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

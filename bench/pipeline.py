@@ -39,7 +39,8 @@ from feedgen.feed import FeedGenerator  # noqa: E402
 from publisher.config import parse  # noqa: E402
 from publisher.dedup import fingerprint  # noqa: E402
 from publisher.publish import PublishReport, classify_entries, feed_specs, ingest, write_feeds  # noqa: E402
-from publisher.render.feeds import content_html, render, summary_text  # noqa: E402
+from publisher.render.feeds import render  # noqa: E402
+from publisher.render.text import content_html, summary_text  # noqa: E402
 from publisher.store import Store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"

@@ -91,6 +91,53 @@ class Entry:
     kicker: str | None = None
     truncated: bool = False
 
+    @property
+    def revised(self) -> bool:
+        """A later version replaced the first text (`updated` moves only then)."""
+        return self.updated != self.published
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One text a story was published in (the first, then each revision that replaced it)."""
+
+    seen_at: datetime
+    title: str
+    paragraphs: tuple[str, ...]
+    kicker: str | None = None
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return story_text(self.kicker, self.paragraphs)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One time a story arrived: from which source, which lines, when, and what it was."""
+
+    source: str  # a file path relative to sources/ (or, later, a feed URL)
+    first_line: int | None
+    last_line: int | None
+    read_at: datetime
+    decision: str | None  # new | duplicate | revision | fuller | teaser | near-duplicate
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPage:
+    """Everything a story's permalink page shows. A retracted story keeps no text here."""
+
+    entry_id: str
+    name: str
+    published: datetime
+    updated: datetime
+    topics: tuple[str, ...]  # slugs, in config order
+    entry: Entry | None  # the current version; None when retracted
+    history: tuple[Version, ...] = ()  # oldest first; more than one when revised
+    arrivals: tuple[Arrival, ...] = ()
+    retracted_at: datetime | None = None
+    retract_reason: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
@@ -106,6 +153,13 @@ class FeedSpec:
     updated: datetime  # newest entry's `updated`, or the store's creation time when empty
     entries: tuple[Entry, ...] = field(default=())
     hub: str | None = None  # a WebSub hub: <link rel="hub"> in both formats
+    total: int = 0  # stories in the feed in all (entries holds the newest max_entries)
+    label: str = ""  # the topic's own title ("Ukraine"), for pages and OPML
+
+    @property
+    def page_url(self) -> str:
+        """The feed's HTML page (its alternate link)."""
+        return self.home_url
 
     @property
     def home_url(self) -> str:

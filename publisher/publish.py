@@ -9,6 +9,8 @@ and only when their bytes change, so a second run with nothing new touches nothi
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 from collections.abc import Callable
@@ -23,7 +25,10 @@ from publisher.config import Config
 from publisher import dedup
 from publisher.dedup import fingerprint
 from publisher.model import FeedSpec, ReadResult, Story
+from publisher.render import html
 from publisher.render.feeds import render
+from publisher.render.jsonfeed import render_json
+from publisher.render.opml import render_opml
 from publisher.sources import wire
 from publisher.sources.files import SourceFile, list_sources, source_file
 from publisher.store import SourceState, Store
@@ -54,6 +59,8 @@ class PublishReport:
     feeds_written: list[Path] = field(default_factory=list)
     feed_files: int = 0
     interrupted: bool = False  # stopped early (a signal): the rest is read on the next run
+    pages: int = 0  # HTML pages rendered: the front page, feed pages, changed stories' pages
+    pages_written: int = 0  # ... of which the bytes changed
 
     def count(self, *outcomes: str) -> int:
         return sum(1 for s in self.sources if s.outcome in outcomes)
@@ -70,7 +77,8 @@ class PublishReport:
         dup = sum(s.duplicate for s in self.sources)
         return (f"publish: {read} files read ({self.count('skipped')} skipped, {self.count('failed')} failed, "
                 f"{self.count('unchanged')} unchanged); {new + revised + dup} stories ({new} new, {revised} revised, "
-                f"{dup} duplicate); {len(self.feeds_written)} of {self.feed_files} feed files written")
+                f"{dup} duplicate); {len(self.feeds_written)} of {self.feed_files} feed files and "
+                f"{self.pages_written} of {self.pages} pages written")
 
     def problems(self) -> list[str]:
         """One line per problem or warning, naming the file."""
@@ -106,7 +114,11 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
         try:
             ingest(store, config, now, report, progress, only=only, settle=settle, stop=stop)
             classify_entries(store, config)
-            write_feeds(config, feed_specs(store, config), report, stop=stop)
+            specs = feed_specs(store, config)
+            # story pages first: the feeds written next link to them
+            write_pages(store, config, specs, report, stop=stop)
+            write_feeds(config, specs, report, stop=stop)
+            write_site(config, specs, report)
             with store.transaction():
                 store.set_meta("last_run", now.isoformat())
                 store.set_meta("last_run_summary", report.summary())
@@ -283,48 +295,136 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
     site = config.site
     feeds = [(t.slug, t.title, f"{t.title}: stories from {site.title}") for t in config.topics]
     feeds.append((config.merged.slug, config.merged.title, f"{site.description}: every story of every topic"))
+    counts = store.topic_counts()
     specs = []
     for slug, title, subtitle in feeds:
         topic = None if slug == config.merged.slug else slug
+        total = counts.get(slug, 0) if topic else store.count_in_any_topic()
         entries = tuple(store.feed_entries(topic, config.max_entries))
         # The feed changed when its newest entry did, or when one of its entries was retracted.
         changes = [e.updated for e in entries] + [store.latest_retraction(topic) or store.created_at]
         updated = max(changes)
         specs.append(FeedSpec(slug=slug, title=f"{site.title}: {title}", feed_id=f"tag:{site.id_authority}:feed/{slug}",
                               base_url=site.base_url, author=site.author, language=site.language,
-                              subtitle=subtitle, updated=updated, entries=entries, hub=config.service.hub))
+                              subtitle=subtitle, updated=updated, entries=entries, hub=config.service.hub,
+                              total=total, label=title))
     return specs
+
+
+FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
 
 
 def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport,
                 stop: Callable[[], bool] | None = None) -> None:
+    """Each feed in every format, and its HTML page, in feeds/<slug>/."""
     cache: dict = {}
+    site = site_info(config)
     for spec in specs:
         if stop and stop():
             report.interrupted = True
             return
-        files = zip(("atom.xml", "rss.xml"), render(spec, cache))
-        written = False
-        for filename, data in files:
-            path = config.paths.feeds / spec.slug / filename
+        atom, rss = render(spec, cache)
+        files = [("atom.xml", atom), ("rss.xml", rss), ("feed.json", render_json(spec, cache)),
+                 ("index.html", html.feed_page(site, spec, specs))]
+        _write_all(config.paths.feeds / spec.slug, files, report)
+
+
+def write_site(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
+    """The front page and the OPML list of every feed."""
+    site = site_info(config)
+    files = [("index.html", html.index_page(site, specs)),
+             ("feeds.opml", render_opml(config.site.title, config.site.author, specs))]
+    _write_all(config.paths.feeds, files, report)
+
+
+def _write_all(directory: Path, files: list[tuple[str, bytes]], report: PublishReport) -> None:
+    written = False
+    for filename, data in files:
+        path = directory / filename
+        page = filename.endswith(".html")
+        if page:
+            report.pages += 1
+        else:
             report.feed_files += 1
-            try:
-                if write_if_changed(path, data):
+        try:
+            if write_if_changed(path, data):
+                if page:
+                    report.pages_written += 1
+                else:
                     report.feeds_written.append(path)
-                    written = True
-            except OSError as exc:
-                report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
-        if written:
+                written = True
+        except OSError as exc:
+            report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
+    if written:
+        try:
+            fsync_dir(directory)
+        except OSError as exc:
+            report.errors.append(f"{directory}: cannot sync directory: {exc.strerror or exc}")
+
+
+def site_info(config: Config) -> html.SiteInfo:
+    s = config.site
+    return html.SiteInfo(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
+
+
+PAGES_PER_BATCH = 500
+
+
+def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
+                stop: Callable[[], bool] | None = None) -> None:
+    """feeds/stories/<name>.html for every story in a topic whose page changed since it was
+    last written (store.stale_pages); a story in no topic has no page. Pages are synced per
+    batch (one syncfs, not an fsync per page) and only then marked written, so a crash makes
+    the next run write them again."""
+    site = site_info(config)
+    inputs = f"{html.templates_digest()}|{site}|{[(s.slug, s.label) for s in specs]}"
+    digest = hashlib.sha256(inputs.encode()).hexdigest()
+    if store.meta("pages_digest") != digest:  # new templates, another site title or topics
+        with store.transaction():
+            store.all_pages_stale()
+            store.set_meta("pages_digest", digest)
+    directory = config.paths.feeds / "stories"
+    failed: set[int] = set()
+    while True:
+        if stop and stop():
+            report.interrupted = True
+            return
+        batch = [e for e in store.stale_pages(PAGES_PER_BATCH + len(failed)) if e not in failed]
+        if not batch:
+            return
+        done = []
+        wrote = False
+        for entry in batch:
+            page = store.story_page(entry)
+            path = directory / f"{page.name}.html"
             try:
-                fsync_dir(config.paths.feeds / spec.slug)
+                if page.topics:
+                    report.pages += 1
+                    if write_if_changed(path, html.story_page(site, page, specs), sync=False):
+                        report.pages_written += 1
+                        wrote = True
+                else:  # in no topic (never was, or not any more): not published
+                    path.unlink(missing_ok=True)
+                done.append(entry)
             except OSError as exc:
-                report.errors.append(f"{config.paths.feeds / spec.slug}: cannot sync directory: {exc.strerror or exc}")
+                failed.add(entry)
+                report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
+        if wrote:
+            try:
+                sync_filesystem(directory)
+            except OSError as exc:
+                report.errors.append(f"{directory}: cannot sync: {exc.strerror or exc}")
+                return
+        if done:
+            with store.transaction():
+                store.pages_written(done)
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
     """Replace `path` with `data` atomically (temp file, fsync, rename) unless it already holds
     exactly those bytes. Returns True when the file was written. The caller syncs the
-    directory (fsync_dir) once it has renamed everything it writes there."""
+    directory (fsync_dir) once it has renamed everything it writes there; with sync=False the
+    caller syncs the file system (sync_filesystem) after a batch instead of a file at a time."""
     try:
         if path.read_bytes() == data:
             return False
@@ -336,12 +436,32 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return True
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
+
+
+def sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the file system holding `path`: everything written there is durable,
+    directory entries included (os.sync() where syncfs is missing)."""
+    syncfs = getattr(_libc, "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:

@@ -33,7 +33,7 @@ from sqlite_utils.migrations import Migrations
 
 from publisher import dedup
 from publisher.errors import StoreError
-from publisher.model import Entry, Story, story_text
+from publisher.model import Arrival, Entry, Story, StoryPage, Version, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
@@ -217,6 +217,17 @@ def _short_lead_bands(db: Database) -> None:
                             [(k, version) for k in keys])
 
 
+@MIGRATIONS(name="0007_story_pages")
+def _story_pages(db: Database) -> None:
+    """Story pages are written again only for entries whose page changed (a new version, an
+    arrival, new topics, a retraction): page_stale marks them, a partial index finds them."""
+    for statement in _statements("""
+        ALTER TABLE entries ADD COLUMN page_stale INTEGER NOT NULL DEFAULT 1;
+        CREATE INDEX entries_page_stale ON entries (id) WHERE page_stale = 1
+    """):
+        db.execute(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int
@@ -394,6 +405,8 @@ class Store:
                                                  compared_version, jaccard, containment)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [version, source, read, story.first_line, story.last_line, decision, compared, jaccard, containment])
+        self.db.execute("UPDATE entries SET page_stale = 1 WHERE id = (SELECT entry FROM versions WHERE id = ?)",
+                        [version])
 
     def near_candidates(self, band_keys: list[int], signature: np.ndarray, min_estimate: float,
                         lead_keys: int, limit: int = 16) -> list[dedup.Candidate]:
@@ -478,7 +491,7 @@ class Store:
     def retract(self, entry: int, reason: str | None, now: datetime) -> bool:
         """Tombstone an entry: it leaves every feed, and so do later copies and revisions of it.
         Returns False when it was already retracted."""
-        cur = self.db.execute("UPDATE entries SET retracted_at = ?, retract_reason = ? "
+        cur = self.db.execute("UPDATE entries SET retracted_at = ?, retract_reason = ?, page_stale = 1 "
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
         return cur.rowcount == 1
 
@@ -546,7 +559,8 @@ class Store:
         if topics:
             self.db.conn.executemany("INSERT INTO entry_topics (topic, entry, score) VALUES (?, ?, ?)",
                                      [(slug, entry, score) for slug, score in topics])
-        self.db.execute("UPDATE entries SET classified = ? || ':' || current_version WHERE id = ?", [digest, entry])
+        self.db.execute("UPDATE entries SET classified = ? || ':' || current_version, page_stale = 1 WHERE id = ?",
+                        [digest, entry])
 
     # -- feeds -------------------------------------------------------------------------------
 
@@ -567,6 +581,48 @@ class Store:
         return [Entry(entry_id=r[0], name=r[1], published=parse_time(r[2]), updated=parse_time(r[3]),
                       title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]))
                 for r in rows]
+
+    # -- story pages -------------------------------------------------------------------------
+
+    def stale_pages(self, limit: int = 500) -> list[int]:
+        """Entries whose page must be written again (or removed), oldest first."""
+        return [r[0] for r in self.db.execute("SELECT id FROM entries WHERE page_stale = 1 ORDER BY id LIMIT ?",
+                                              [limit]).fetchall()]
+
+    def pages_written(self, entries: list[int]) -> None:
+        self.db.conn.executemany("UPDATE entries SET page_stale = 0 WHERE id = ?", [(e,) for e in entries])
+
+    def all_pages_stale(self) -> None:
+        """Every page is written again (the site, the topics or the templates changed)."""
+        self.db.execute("UPDATE entries SET page_stale = 1 WHERE page_stale = 0")
+
+    def story_page(self, entry: int) -> StoryPage:
+        """What the story's page shows: its current text and published history (the versions that
+        replaced one another: teasers and ignored near-duplicates never did), its topics, and
+        every arrival. A retracted story: its id, dates and the reason, no text."""
+        h = self.history(entry)
+        topics = tuple(r[0] for r in self.db.execute(
+            "SELECT topic FROM entry_topics WHERE entry = ? ORDER BY topic", [entry]).fetchall())
+        published, updated = parse_time(h["first_seen"]), parse_time(h["updated"])
+        if h["retracted_at"]:
+            return StoryPage(entry_id=h["entry_id"], name=h["name"], published=published, updated=updated,
+                             topics=topics, entry=None, retracted_at=parse_time(h["retracted_at"]),
+                             retract_reason=h["retract_reason"])
+        shown = [v for v in h["versions"] if v["current"] or
+                 any(a["decision"] in ("new", "revision", "fuller") for a in v["arrivals"])]
+        history = tuple(Version(seen_at=parse_time(v["seen_at"]), title=v["title"], paragraphs=tuple(v["paragraphs"]),
+                                kicker=v["kicker"], truncated=v["truncated"]) for v in shown)
+        current = next(v for v in h["versions"] if v["current"])
+        arrivals = tuple(Arrival(source=a["path"], first_line=a["first_line"], last_line=a["last_line"],
+                                 read_at=parse_time(a["read_at"]), decision=a["decision"])
+                         for v in h["versions"] for a in v["arrivals"])
+        arrivals = tuple(sorted(arrivals, key=lambda a: (a.read_at, a.source, a.first_line or 0)))
+        return StoryPage(
+            entry_id=h["entry_id"], name=h["name"], published=published, updated=updated, topics=topics,
+            entry=Entry(entry_id=h["entry_id"], name=h["name"], title=current["title"],
+                        paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
+                        kicker=current["kicker"], truncated=current["truncated"]),
+            history=history, arrivals=arrivals)
 
     # -- status ------------------------------------------------------------------------------
 

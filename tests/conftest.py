@@ -58,6 +58,11 @@ class Project:
         return publish(self.config, now)
 
     def feed_bytes(self) -> dict[str, bytes]:
+        """The feed files (Atom, RSS, JSON Feed, OPML), by path under feeds/."""
+        return {k: v for k, v in self.site_bytes().items() if k.endswith((".xml", ".json", ".opml"))}
+
+    def site_bytes(self) -> dict[str, bytes]:
+        """Every file under feeds/ (feeds and pages), by path."""
         return {p.relative_to(self.feeds).as_posix(): p.read_bytes()
                 for p in sorted(self.feeds.rglob("*")) if p.is_file()}
 

@@ -30,7 +30,7 @@ def test_publish_prints_one_summary_line_and_problems_on_stderr(project, seed):
     proc = run(project, "publish")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ("publish: 2 files read (1 skipped, 0 failed, 0 unchanged); 5 stories (5 new, 0 revised, 0 duplicate); "
-                           "6 of 6 feed files written\n")  # no progress bar when not on a terminal
+                           "10 of 10 feed files and 9 of 9 pages written\n")  # no progress bar when not on a terminal
     assert proc.stderr == "empty.txt: skipped: empty file\n"
 
 

@@ -99,7 +99,8 @@ def feed(project: Project, slug: str = "all", fmt: str = "atom.xml"):
 
 def paragraphs_of(entry) -> list[str]:
     """The paragraphs of a feed entry's content (one <p> each), as plain text."""
-    return [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", entry.content[0].value, re.S)]
+    return [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", entry.content[0].value, re.S)
+            if not p.startswith("<em>Updated: ")]  # the note a revised story's content ends with
 
 
 def shown(story) -> list[str]:

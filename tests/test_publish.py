@@ -67,17 +67,19 @@ def run_validator(*paths):
     if not VALIDATOR.exists():
         pytest.skip(f"W3C validator not found at {VALIDATOR}")
     env = dict(os.environ, PYTHON=sys.executable)
-    proc = subprocess.run([str(VALIDATOR), "--base", "http://127.0.0.1:8080/", *map(str, paths)],
+    proc = subprocess.run([str(VALIDATOR), "--base", "http://127.0.0.1:8080/", "--root", str(paths[0]),
+                           *map(str, paths)],
                           capture_output=True, text=True, env=env, timeout=300)
     return proc
 
 
 def assert_valid(project):
-    proc = run_validator(project.feeds)
+    """Every feed file: Atom, RSS and JSON Feed of each feed (found in the directory), the OPML."""
+    proc = run_validator(project.feeds, project.feeds / "feeds.opml")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     files = out.count("=== ")
-    assert files == 6 and out.count("-> valid (0 errors, 0 warnings)") == files, out
+    assert files == 10 and out.count("-> valid (0 errors, 0 warnings)") == files, out
 
 
 def test_every_published_file_passes_the_w3c_validator(project, seed):
@@ -90,11 +92,11 @@ def test_every_published_file_passes_the_w3c_validator(project, seed):
 
 def test_empty_feeds_are_valid_and_stable(project):
     first = project.publish()
-    assert first.ok and len(first.feeds_written) == 6
+    assert first.ok and len(first.feeds_written) == 10  # 3 feeds x (Atom, RSS, JSON Feed) + the OPML
     assert_valid(project)
-    before = project.feed_bytes()
+    before = project.site_bytes()
     project.publish(NOW + timedelta(days=1))
-    assert project.feed_bytes() == before
+    assert project.site_bytes() == before
 
 
 # -- stability -------------------------------------------------------------------------------
@@ -102,13 +104,13 @@ def test_empty_feeds_are_valid_and_stable(project):
 def test_publishing_twice_changes_no_byte_and_rewrites_no_file(project, seed):
     project.add_source(SEED_NAME, seed)
     project.publish()
-    before = project.feed_bytes()
-    mtimes = {p: p.stat().st_mtime_ns for p in project.feeds.rglob("*.xml")}
+    before = project.site_bytes()
+    mtimes = {p: p.stat().st_mtime_ns for p in project.feeds.rglob("*") if p.is_file()}
     second = project.publish(NOW + timedelta(hours=1))
-    assert project.feed_bytes() == before
+    assert project.site_bytes() == before
     assert second.feeds_written == [] and {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
     assert second.summary() == ("publish: 0 files read (0 skipped, 0 failed, 1 unchanged); "
-                                "0 stories (0 new, 0 revised, 0 duplicate); 0 of 6 feed files written")
+                                "0 stories (0 new, 0 revised, 0 duplicate); 0 of 10 feed files and 0 of 4 pages written")
 
 
 def test_a_seed_story_copied_with_crlf_and_bom_into_a_new_file_is_no_new_entry(project, seed):
@@ -326,7 +328,7 @@ def test_a_feed_file_that_cannot_be_written_is_reported_and_the_others_are_writt
     monkeypatch.setattr(os, "replace", replace)
     report = project.publish()
     assert report.errors == [f"{project.feeds / 'ukraine' / 'rss.xml'}: cannot write: No space left on device"]
-    assert len(report.feeds_written) == 5 and not report.ok
+    assert len(report.feeds_written) == 9 and not report.ok
     assert not (project.feeds / "ukraine" / "rss.xml").exists()
     assert not list(project.feeds.rglob(".*.tmp"))  # no temp file left behind
     monkeypatch.undo()

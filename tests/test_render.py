@@ -9,7 +9,8 @@ import feedparser
 
 from conftest import NOW
 from publisher.model import Entry, FeedSpec
-from publisher.render.feeds import content_html, render, render_atom, render_rss, summary_text
+from publisher.render.feeds import render, render_atom, render_rss
+from publisher.render.text import content_html, summary_text
 
 
 def entry(n: int, **kw) -> Entry:

@@ -230,7 +230,7 @@ def test_one_log_line_per_run(running, seed, tmp_path):
     runs = [line for line in service.log_text().splitlines() if " run: " in line]
     assert len(runs) == 2
     assert re.search(r"watch run: 1 files read \(0 skipped, 0 failed, 0 unchanged\); 5 stories "
-                     r"\(5 new, 0 revised, 0 duplicate\); 6 of 6 feed files written in \d", runs[1])
+                     r"\(5 new, 0 revised, 0 duplicate\); (9|10) of 10 feed files and 9 of 9 pages written in \d", runs[1])
 
 
 def test_publish_from_the_command_line_while_running_is_served(running, seed, tmp_path):
@@ -466,17 +466,18 @@ def test_websub_hub_gets_one_ping_per_changed_feed(running, seed, tmp_path, http
     httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
     service = running(extra=f'\n[websub]\nhub = "{hub}"\n')
     site = "http://127.0.0.1:8080/"
-    every = sorted(f"{site}{slug}/{name}" for slug in FEEDS for name in ("atom.xml", "rss.xml"))
-    assert _wait_pings(httpserver, 6) == every  # the first run writes every (empty) feed
+    formats = ("atom.xml", "rss.xml", "feed.json")
+    every = sorted(f"{site}{slug}/{name}" for slug in FEEDS for name in formats)
+    assert _wait_pings(httpserver, 9) == every  # the first run writes every (empty) feed
     httpserver.clear_log()
     write_atomically(tmp_path / "sources" / "a.txt", seed)
     service.wait_for({"all": 5})
-    assert _wait_pings(httpserver, 6) == every
+    assert _wait_pings(httpserver, 9) == every
     httpserver.clear_log()
     write_atomically(tmp_path / "sources" / "b.txt", NEW_STORY.encode())  # Ukraine only
     service.wait_for({"ukraine": 2, "all": 6})
-    assert _wait_pings(httpserver, 4) == sorted(f"{site}{slug}/{name}" for slug in ("ukraine", "all")
-                                                for name in ("atom.xml", "rss.xml"))
+    assert _wait_pings(httpserver, 6) == sorted(f"{site}{slug}/{name}" for slug in ("ukraine", "all")
+                                                for name in formats)
     atom = service.get("/all/atom.xml").text
     rss = service.get("/all/rss.xml").text
     assert f'<link href="{hub}" rel="hub"/>' in atom and f'<atom:link href="{hub}" rel="hub"/>' in rss

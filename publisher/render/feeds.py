@@ -13,43 +13,12 @@ from datetime import datetime
 from feedgen.feed import FeedGenerator
 
 from publisher import __version__
-from publisher.model import Entry, FeedSpec
+from publisher.model import FeedSpec
+from publisher.render.text import Texts, entry_texts, xml_text
 
-SUMMARY_MAX = 300
 GENERATOR_URI = "https://github.com/publisher/publisher"
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # RSS elements that hold plain text: the feed's title and description, each item's title.
 _RSS_PLAIN = re.compile(rb"<(title|description)>([^<]*)</\1>")
-
-
-def xml_text(text: str) -> str:
-    """Text safe to put in XML 1.0 (control characters and lone surrogates removed)."""
-    return _XML_ILLEGAL.sub("", text)
-
-
-def content_html(entry: Entry) -> str:
-    """The story as HTML: one <p> per paragraph; a cut-off story ends with an ellipsis."""
-    paragraphs = list(entry.paragraphs)
-    if entry.truncated and paragraphs:
-        paragraphs[-1] = paragraphs[-1].rstrip() + " …"
-    return "".join(f"<p>{html.escape(xml_text(p), quote=False)}</p>" for p in paragraphs)
-
-
-def summary_text(entry: Entry) -> str:
-    """A plain-text summary: the first paragraph, shortened at a word boundary."""
-    first = xml_text(entry.paragraphs[0]) if entry.paragraphs else ""
-    if len(first) <= SUMMARY_MAX:
-        return first
-    cut = first[: SUMMARY_MAX - 1]
-    return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
-
-
-Texts = tuple[str, str, str, str]  # title, summary, summary as HTML, content HTML
-
-
-def entry_texts(entry: Entry) -> Texts:
-    summary = summary_text(entry)
-    return xml_text(entry.title), summary, html.escape(summary, quote=False), content_html(entry)
 
 
 def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None = None) -> FeedGenerator:

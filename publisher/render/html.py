@@ -1,0 +1,124 @@
+"""HTML pages: the front page, a page per feed, a page per story. Data in, bytes out; no clock,
+no disk. Jinja2 with autoescaping: story text is always escaped by the template engine.
+
+Navigation links are relative (the site works wherever feeds/ is served); subscribe and
+autodiscovery links are absolute from base_url, like the feeds' own self links, so a reader
+subscribes to the one public URL of each feed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from publisher.model import FeedSpec, StoryPage
+from publisher.render.text import human_time, summary_text, updated_note, xml_text
+
+HEADLINES = 5  # per feed on the front page
+
+DECISIONS = {
+    "new": "first seen here",
+    "duplicate": "the same text again",
+    "revision": "a revised version",
+    "fuller": "a fuller version",
+    "teaser": "a shorter text of it (not published)",
+    "near-duplicate": "a near-duplicate (not published)",
+}
+
+FORMATS = (("atom.xml", "Atom", "application/atom+xml"), ("rss.xml", "RSS", "application/rss+xml"),
+           ("feed.json", "JSON Feed", "application/feed+json"))
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    title: str
+    description: str
+    base_url: str
+    language: str
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("publisher.render", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["clean"] = xml_text  # control characters out; escaping is autoescape's
+    env.filters["human"] = human_time
+    env.filters["iso"] = lambda dt: dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    env.globals.update(formats=FORMATS, decisions=DECISIONS, summary=summary_text, updated_note=updated_note)
+    return env
+
+
+_ENV = _env()
+
+
+def templates_digest() -> str:
+    """Changes when a template does: every page is then written again."""
+    digest = hashlib.sha256()
+    for name in sorted(_ENV.list_templates()):
+        digest.update(name.encode() + b"\0" + _ENV.loader.get_source(_ENV, name)[0].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _render(template: str, **context) -> bytes:
+    return _ENV.get_template(template).render(**context).encode("utf-8")
+
+
+def index_page(site: SiteInfo, feeds: Sequence[FeedSpec]) -> bytes:
+    """feeds/index.html: every feed with its newest headlines and subscribe links."""
+    return _render("index.html", site=site, feeds=feeds, root="", headlines=HEADLINES, alternates=feeds)
+
+
+def feed_page(site: SiteInfo, spec: FeedSpec, feeds: Sequence[FeedSpec]) -> bytes:
+    """feeds/<slug>/index.html: every entry of one feed (its newest max_entries)."""
+    return _render("feed.html", site=site, feed=spec, feeds=feeds, root="../", alternates=[spec])
+
+
+def story_page(site: SiteInfo, page: StoryPage, feeds: Sequence[FeedSpec]) -> bytes:
+    """feeds/stories/<name>.html: the story, its topics, its history with what changed, and
+    where it came from. A retracted story's page says so and keeps none of its text."""
+    labels = {f.slug: f.label or f.title for f in feeds}
+    topics = [(slug, labels[slug]) for slug in labels if slug in page.topics]
+    changes = [(version, word_diff(previous.text, version.text))
+               for previous, version in zip(page.history, page.history[1:])]
+    return _render("story.html", site=site, page=page, topics=topics, changes=changes, feeds=feeds,
+                   root="../", alternates=[])
+
+
+# -- what changed between two versions ---------------------------------------------------------
+
+Segment = tuple[str, str]  # ("equal" | "delete" | "insert", text)
+_TOKEN = re.compile(r"\n|[^\s]+")
+
+
+def word_diff(old: str, new: str) -> list[list[Segment]]:
+    """The words of `new` with what changed from `old` marked, as paragraphs of segments:
+    deleted words as ("delete", ...), added ones as ("insert", ...). Pure."""
+    a, b = _TOKEN.findall(xml_text(old)), _TOKEN.findall(xml_text(new))
+    paragraphs: list[list[Segment]] = [[]]
+
+    def add(op: str, tokens: list[str]) -> None:
+        words: list[str] = []
+        for token in tokens:
+            if token == "\n":
+                if op != "delete":  # a paragraph break of the new text
+                    if words:
+                        paragraphs[-1].append((op, " ".join(words)))
+                        words = []
+                    paragraphs.append([])
+                continue
+            words.append(token)
+        if words:
+            paragraphs[-1].append((op, " ".join(words)))
+
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            add("equal", b[j1:j2])
+        else:
+            add("delete", a[i1:i2])
+            add("insert", b[j1:j2])
+    return [p for p in paragraphs if p]

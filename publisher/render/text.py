@@ -1,0 +1,65 @@
+"""Story text as every output format shows it: pure functions, no markup library, no clock.
+
+Shared by the feeds (Atom, RSS), JSON Feed and the HTML pages, so one story reads the same
+everywhere: the same content, summary and "Updated:" note.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+
+from publisher.model import Entry
+
+SUMMARY_MAX = 300
+# Characters XML 1.0 (and HTML) cannot carry: C0 controls but tab/newline/CR, lone surrogates,
+# U+FFFE/U+FFFF.
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text safe to put in XML 1.0 or HTML (control characters and lone surrogates removed)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def human_time(dt: datetime) -> str:
+    """"25 Nov 2026, 15:26 UTC": how pages and the "Updated:" note show a time."""
+    return dt.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+def updated_note(entry: Entry) -> str | None:
+    """The one-line note ending a revised story's content (None when it was never revised)."""
+    if not entry.revised:
+        return None
+    return f"Updated: {human_time(entry.updated)} (first published {human_time(entry.published)})."
+
+
+def content_html(entry: Entry) -> str:
+    """The story as HTML: one <p> per paragraph; a cut-off story ends with an ellipsis; a
+    revised one with its "Updated:" note."""
+    paragraphs = list(entry.paragraphs)
+    if entry.truncated and paragraphs:
+        paragraphs[-1] = paragraphs[-1].rstrip() + " …"
+    out = "".join(f"<p>{html.escape(xml_text(p), quote=False)}</p>" for p in paragraphs)
+    note = updated_note(entry)
+    if note:
+        out += f"<p><em>{html.escape(note, quote=False)}</em></p>"
+    return out
+
+
+def summary_text(entry: Entry) -> str:
+    """A plain-text summary: the first paragraph, shortened at a word boundary."""
+    first = xml_text(entry.paragraphs[0]) if entry.paragraphs else ""
+    if len(first) <= SUMMARY_MAX:
+        return first
+    cut = first[: SUMMARY_MAX - 1]
+    return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
+
+
+Texts = tuple[str, str, str, str]  # title, summary, summary as HTML, content HTML
+
+
+def entry_texts(entry: Entry) -> Texts:
+    summary = summary_text(entry)
+    return xml_text(entry.title), summary, html.escape(summary, quote=False), content_html(entry)
