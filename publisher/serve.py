@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import os
 import stat
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,11 @@ TYPES_BY_SUFFIX = {
     ".txt": "text/plain; charset=utf-8",
 }
 GZIP_MIN_BYTES = 512  # below this, gzip saves less than its own headers cost
-MAX_FILES = 200_000  # a bound on what one snapshot holds
+MAX_FILES = 1_000_000  # a bound on what one snapshot lists
+# Story pages (one per story: there may be 100,000s) are listed, not held: each is read when
+# asked for, and the most recently asked are kept, so memory stays bounded however many.
+LAZY_PREFIX = "/stories/"
+LAZY_CACHE = 2048
 
 Scope = dict[str, Any]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -65,6 +70,15 @@ class Variant:
     etag: bytes
     headers: list[tuple[bytes, bytes]]  # for a 200
     not_modified: list[tuple[bytes, bytes]]  # for a 304
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A file known to be servable, read on request (a story page)."""
+
+    path: str
+    key: tuple[int, int, int, int]
+    ctype: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +116,13 @@ def make_resource(data: bytes, ctype: str, key: tuple[int, int, int, int], mtime
     return Resource(key, int(mtime), plain, gzipped)
 
 
-def snapshot(root: Path, cache_control: str, previous: dict[str, Resource] | None = None,
-             errors: list[str] | None = None) -> dict[str, Resource]:
+def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | Listed] | None = None,
+             errors: list[str] | None = None) -> dict[str, Resource | Listed]:
     """Every servable file under `root`, by URL path ("/all/atom.xml"; "/" and "/x/" for
     index.html). Hidden files (temp files of a write in progress) are left out, symlinks are
     neither followed nor served. Files unchanged since `previous` are reused, not read again."""
     previous = previous or {}
-    files: dict[str, Resource] = {}
+    files: dict[str, Resource | Listed] = {}
     stack = [(root, "/")]
     while stack:
         directory, prefix = stack.pop()
@@ -134,6 +148,9 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource] | Non
                 continue
             url = f"{prefix}{name}"
             key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            if url.startswith(LAZY_PREFIX):
+                files[url] = Listed(entry.path, key, ctype)
+                continue
             old = previous.get(url)
             if old is not None and old.key == key:
                 files[url] = old
@@ -213,8 +230,9 @@ class FeedServer:
         self.root = root
         self.cache_control = f"public, max-age={cache_max_age}"
         self.routes = dict(routes or {})
-        self.files: dict[str, Resource] = {}
+        self.files: dict[str, Resource | Listed] = {}
         self.requests = 0
+        self._read: OrderedDict[str, Resource] = OrderedDict()  # listed files read lately
 
     def reload(self, errors: list[str] | None = None) -> int:
         """Read the feeds directory again; returns the number of files served."""
@@ -235,6 +253,8 @@ class FeedServer:
             await self._plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")], method == "HEAD")
             return
         resource = self.files.get(path)
+        if type(resource) is Listed:
+            resource = self._load(path, resource)
         if resource is None:
             route = self.routes.get(path)
             if route is None:
@@ -264,6 +284,21 @@ class FeedServer:
             return
         await send({"type": "http.response.start", "status": 200, "headers": variant.headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else variant.body})
+
+    def _load(self, url: str, listed: Listed) -> Resource | None:
+        cached = self._read.get(url)
+        if cached is not None and cached.key == listed.key:
+            self._read.move_to_end(url)
+            return cached
+        try:
+            data = _read_regular(listed.path)
+        except OSError:  # gone since the snapshot (a story left every topic): not found
+            return None
+        resource = make_resource(data, listed.ctype, listed.key, listed.key[3] / 1e9, self.cache_control)
+        self._read[url] = resource
+        if len(self._read) > LAZY_CACHE:
+            self._read.popitem(last=False)
+        return resource
 
     @staticmethod
     async def _plain(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],

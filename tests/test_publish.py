@@ -418,3 +418,149 @@ def test_feeds_with_a_websub_hub_carry_it_and_stay_valid(project, seed):
         assert '<link href="https://hub.example.org/?a=1&amp;b=2" rel="hub"/>' in atom
         assert '<atom:link href="https://hub.example.org/?a=1&amp;b=2" rel="hub"/>' in rss
     assert_valid(project)
+
+
+# -- pages: front page, feed pages, story pages ------------------------------------------------
+
+def page_of(project, entry) -> "lxml.html.HtmlElement":
+    import lxml.html
+    from urllib.parse import urlsplit
+
+    path = urlsplit(entry.link).path  # http://127.0.0.1:8080/stories/<name>.html
+    assert path.startswith("/stories/") and path.endswith(".html")
+    return lxml.html.fromstring((project.feeds / path.lstrip("/")).read_bytes().decode())
+
+
+def test_every_entry_link_leads_to_a_page_showing_that_story(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    all_entries = entries(project, "all")
+    assert len(all_entries) == 5 and len(list((project.feeds / "stories").glob("*.html"))) == 5
+    for e in all_entries:
+        page = page_of(project, e)
+        assert page.xpath("//h1")[0].text_content() == e.title
+        assert page.xpath("//code")[-1].text_content() == e.id
+    index = (project.feeds / "index.html").read_text()
+    assert all(f'href="stories/{e.link.rsplit("/", 1)[1]}"' in index for e in all_entries)
+
+
+def test_pages_are_written_again_only_for_stories_that_changed(project, seed):
+    project.add_source(SEED_NAME, seed)
+    first = project.publish()
+    assert (first.pages, first.pages_written) == (4 + 5, 4 + 5)  # front + 3 feed pages, 5 stories
+    second = project.publish(NOW + timedelta(hours=1))
+    assert (second.pages, second.pages_written) == (4, 0)  # nothing rendered for unchanged stories
+    line17 = seed.decode().split("\n")[16]
+    project.add_source("copy.txt", line17 + "\n")  # one story arrives again: its page lists it
+    third = project.publish(NOW + timedelta(hours=2))
+    assert (third.pages, third.pages_written) == (5, 1)
+    (story,) = [p for p in (project.feeds / "stories").glob("*.html") if "copy.txt" in p.read_text()]
+    assert "the same text again" in story.read_text()
+
+
+def test_a_new_site_title_writes_every_page_again(project, seed):
+    project.add_source(SEED_NAME, seed)
+    project.publish()
+    project.config_path.write_text(project.config_path.read_text().replace('title = "Publisher Wire"',
+                                                                           'title = "Other Wire"', 1))
+    report = project.publish(NOW + timedelta(hours=1))
+    assert (report.pages, report.pages_written) == (9, 9)
+    assert all("Other Wire" in p.read_text() for p in (project.feeds / "stories").glob("*.html"))
+
+
+def test_a_revised_story_has_an_updated_note_in_every_format_and_its_history_on_its_page(project):
+    project.add_source("a.txt", "UKRAINE: A drone strike on Kharkiv in Ukraine killed 2 people on Monday, the "
+                                "governor said. Rescue teams from Kyiv worked through the night in the ruins.\n")
+    project.publish(NOW)
+    project.add_source("b.txt", "UKRAINE: A drone strike on Kharkiv in Ukraine killed 3 people on Monday, the "
+                                "governor said. Rescue teams from Kyiv worked through the night in the ruins.\n")
+    project.publish(NOW + timedelta(hours=3))
+    (atom,) = entries(project, "ukraine")
+    (rss,) = entries(project, "ukraine", "rss.xml")
+    import json as json_mod
+    (item,) = json_mod.loads((project.feeds / "ukraine" / "feed.json").read_text())["items"]
+    note = "Updated: 25 Nov 2026, 15:00 UTC (first published 25 Nov 2026, 12:00 UTC)."
+    for content in (atom.content[0].value, rss.content[0].value, item["content_html"]):
+        assert content.endswith(f"<p><em>{note}</em></p>")
+    page = page_of(project, atom)
+    assert [d.text_content() for d in page.xpath("//div[@class='version']//del")] == ["2"]
+    assert [d.text_content() for d in page.xpath("//div[@class='version']//ins")] == ["3"]
+
+
+def test_a_retracted_storys_page_says_so_and_keeps_no_text(project):
+    project.add_source("a.txt", "KYIV: Ukraine's parliament met in Kyiv on a secretive matter on Monday, officials said.\n")
+    project.publish()
+    (e,) = entries(project, "ukraine")
+    from publisher.store import Store
+    store = Store.open(project.database, now=NOW)
+    with store.transaction():
+        store.retract(store.find_entry(e.id), "filed by mistake", NOW + timedelta(minutes=5))
+    store.close()
+    project.publish(NOW + timedelta(hours=1))
+    assert entries(project, "ukraine") == []
+    page = page_of(project, e)
+    data = (project.feeds / "stories" / e.link.rsplit("/", 1)[1]).read_text()
+    assert "secretive" not in data and "parliament" not in data
+    assert page.xpath("//h1")[0].text_content() == "Retracted story"
+    assert "filed by mistake" in page.xpath("//p[@class='note']")[0].text_content()
+
+
+def test_a_story_that_leaves_every_topic_loses_its_page(project):
+    project.add_source("a.txt", "KYIV: Ukraine's grid operator in Kyiv said repairs would take weeks, officials said.\n")
+    project.publish()
+    (e,) = entries(project, "ukraine")
+    page = project.feeds / "stories" / e.link.rsplit("/", 1)[1]
+    assert page.exists()
+    project.config_path.write_text(project.config_path.read_text().replace('exclude = ["eurovision"]',
+                                                                           'exclude = ["eurovision", "grid"]'))
+    project.publish(NOW + timedelta(hours=1))
+    assert entries(project, "ukraine") == [] and not page.exists()
+
+
+HOSTILE = ("ALERT: Taipei police said a <script>alert(1)</script> & ]]> string\x07 appeared on a Taiwan national "
+           "security bureau site on Monday as PLA drills went on near Taiwan.\n")
+
+
+def test_hostile_story_text_shows_as_text_in_every_format_and_the_page(project):
+    import json as json_mod
+    import html as html_mod
+
+    project.add_source("x.txt", HOSTILE)
+    project.publish()
+    literal = "<script>alert(1)</script> & ]]> string appeared"
+    (atom,) = entries(project, "taiwan-security")
+    (rss,) = entries(project, "taiwan-security", "rss.xml")
+    (item,) = json_mod.loads((project.feeds / "taiwan-security" / "feed.json").read_text())["items"]
+    for content in (atom.content[0].value, rss.content[0].value, item["content_html"]):
+        assert "<script>" not in content and literal in html_mod.unescape(content)  # escaped HTML: text
+    # an Atom title with markup-like text is type="html", escaped: readers show the same text
+    assert atom.title_detail.type == "text/html" and "<script>" not in atom.title
+    assert html_mod.unescape(atom.title).startswith("ALERT: Taipei police said a <script>")
+    # an RSS title cannot say it is text: a word joiner (invisible) keeps "</" from being an end tag
+    assert rss.title.startswith("ALERT: Taipei police said a <script>alert(1)<\u2060/script> & ]]> string")
+    page = page_of(project, atom)
+    assert page.xpath("//script") == [] and literal in page.xpath("//article")[0].text_content()
+    for path in project.feeds.rglob("*"):
+        if path.is_file():
+            assert b"\x07" not in path.read_bytes()
+    assert_valid(project)
+
+
+def test_a_page_that_cannot_be_written_is_reported_and_written_on_the_next_run(project, seed, monkeypatch):
+    project.add_source(SEED_NAME, seed)
+    real = publish_mod.write_if_changed
+
+    def failing(path, data, **kw):
+        if path.parent.name == "stories" and path.name.startswith("on-alert"):
+            raise OSError(28, "No space left on device")  # CI runs as root: inject it
+        return real(path, data, **kw)
+
+    monkeypatch.setattr(publish_mod, "write_if_changed", failing)
+    report = project.publish()
+    (line,) = report.errors
+    assert line.endswith(".html: cannot write: No space left on device") and "/stories/on-alert" in line
+    assert len(list((project.feeds / "stories").glob("*.html"))) == 4
+    monkeypatch.undo()
+    again = project.publish(NOW + timedelta(hours=1))
+    assert again.ok and again.pages_written == 1
+    assert len(list((project.feeds / "stories").glob("*.html"))) == 5

@@ -271,3 +271,36 @@ def test_extra_routes_answer_with_no_store(site):
     with serving(app) as base:
         r = httpx.get(base + "/healthz")
     assert r.status_code == 503 and r.json() == {"status": "late"} and r.headers["cache-control"] == "no-store"
+
+
+# -- story pages: listed, read when asked ------------------------------------------------------
+
+def test_story_pages_are_listed_not_held_and_read_when_asked(server, site):
+    app, base = server
+    from publisher.serve import Listed
+
+    assert isinstance(app.files["/stories/a-story.html"], Listed)
+    r = httpx.get(base + "/stories/a-story.html")
+    assert r.status_code == 200 and r.content == (site / "stories" / "a-story.html").read_bytes()
+    again = httpx.get(base + "/stories/a-story.html", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_a_story_page_removed_since_the_snapshot_is_not_found(server, site):
+    _, base = server
+    (site / "stories" / "a-story.html").unlink()
+    assert httpx.get(base + "/stories/a-story.html").status_code == 404
+
+
+def test_the_cache_of_story_pages_read_is_bounded(site, monkeypatch):
+    import publisher.serve as serve_mod
+
+    monkeypatch.setattr(serve_mod, "LAZY_CACHE", 3)
+    for i in range(10):
+        (site / "stories" / f"s{i}.html").write_bytes(b"<!doctype html><title>%d</title>\n" % i)
+    app = FeedServer(site)
+    app.reload()
+    with serving(app) as base:
+        for i in range(10):
+            assert httpx.get(f"{base}/stories/s{i}.html").text.endswith(f"<title>{i}</title>\n")
+    assert list(app._read) == ["/stories/s7.html", "/stories/s8.html", "/stories/s9.html"]

@@ -48,7 +48,10 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         # content and summary() leaves a description it did not set alone, so: this order.
         fe.description(summary_html)
         fe.content(content, type="html")  # Atom <content>; RSS <content:encoded>
-        fe.summary(summary)
+        if "<" in summary:  # text that looks like markup: say it is HTML, escaped (see _atom_titles)
+            fe.summary(summary_html, type="html")
+        else:
+            fe.summary(summary)
         fe.published(entry.published)  # RSS <pubDate>
         fe.updated(entry.updated)
     return fg
@@ -67,7 +70,7 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     feeds of one publish: entries they share are prepared once."""
     fg = _generator(spec, cache)
     _links(fg, spec, spec.url("atom.xml"))
-    atom = fg.atom_str(pretty=True, encoding="UTF-8")
+    atom = _ATOM_ENTRY_TITLE.sub(_html_title, fg.atom_str(pretty=True, encoding="UTF-8"))
     _links(fg, spec, spec.url("rss.xml"))
     rss = fg.rss_str(pretty=True, encoding="UTF-8")
     # Plain-text RSS elements: readers differ on whether "&amp;" in them is markup, so the RSS
@@ -83,8 +86,23 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     return atom, head + sep + items
 
 
+# An entry title whose text holds "<" (escaped as &lt;): "<title>" directly inside <entry>.
+_ATOM_ENTRY_TITLE = re.compile(rb"(<entry>\s*(?:<[^>]*>[^<]*</[^>]*>\s*)*?)<title>([^<]*&lt;[^<]*)</title>")
+
+
+def _html_title(m: re.Match) -> bytes:
+    """Atom titles are plain text unless typed; text such as "a <b> story" is shown as text by
+    readers either way, but validators (and some readers) take a plain-text title holding tags
+    for undeclared HTML. So such a title is declared type="html" and escaped once more: every
+    reader then shows exactly the text."""
+    return m.group(1) + b'<title type="html">' + m.group(2).replace(b"&", b"&amp;") + b"</title>"
+
+
 def _numeric_refs(m: re.Match) -> bytes:
-    text = m.group(2).replace(b"&amp;", b"&#38;").replace(b"&lt;", b"&#60;")
+    # "</" in a plain-text RSS title: readers that take titles for HTML would see an end tag
+    # (and validators warn), and RSS has no way to say "text". A word joiner (U+2060, not
+    # shown) after the "<" keeps the text as it reads and makes it no tag.
+    text = m.group(2).replace(b"&amp;", b"&#x26;").replace(b"&lt;/", b"&#x3C;&#x2060;/").replace(b"&lt;", b"&#x3C;")
     return b"<%s>%s</%s>" % (m.group(1), text, m.group(1))
 
 

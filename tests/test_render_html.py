@@ -1,0 +1,161 @@
+"""render/html.py: the front page, feed pages and story pages, from plain data."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from conftest import DATA
+from publisher.model import Arrival, Entry, FeedSpec, StoryPage, Version
+from publisher.render.html import SiteInfo, feed_page, index_page, story_page, word_diff
+
+T0 = datetime(2026, 11, 24, 9, 12, tzinfo=UTC)
+T1 = T0 + timedelta(hours=30, minutes=14)
+SITE = SiteInfo(title="Test Wire", description="Wire copy by topic", base_url="https://news.example/feeds/",
+                language="en")
+HOSTILE = "Police said <script>alert('x')</script> & ]]> appeared\x07 on the site\x00 on Monday."
+
+
+def entry(n: int, title: str = "", paragraphs=("Text.",), published=T0, updated=None, **kw) -> Entry:
+    return Entry(entry_id=f"tag:news.example,2026:story/{n:024x}", name=f"story-{n}", title=title or f"Story {n}",
+                 paragraphs=tuple(paragraphs), published=published, updated=updated or published, **kw)
+
+
+def spec(slug: str, label: str, entries=(), total=None) -> FeedSpec:
+    return FeedSpec(slug=slug, title=f"Test Wire: {label}", feed_id=f"tag:news.example,2026:feed/{slug}",
+                    base_url=SITE.base_url, author="Desk", language="en", subtitle=f"{label} stories",
+                    updated=T1, entries=tuple(entries), total=len(entries) if total is None else total, label=label)
+
+
+def doc(data: bytes):
+    return lxml.html.fromstring(data.decode("utf-8"))
+
+
+# -- word_diff ---------------------------------------------------------------------------------
+
+CASES = sorted((DATA / "diff").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_word_diff_marks_the_changed_words(path: Path):
+    case = json.loads(path.read_text())
+    assert word_diff(case["old"], case["new"]) == [[tuple(s) for s in p] for p in case["expected"]]
+
+
+def test_word_diff_of_the_same_text_marks_nothing():
+    assert word_diff("a b c\nd e", "a b c\nd e") == [[("equal", "a b c")], [("equal", "d e")]]
+
+
+# -- story pages -------------------------------------------------------------------------------
+
+def revised_page() -> StoryPage:
+    first = Version(seen_at=T0, title="Kharkiv strike", paragraphs=("A strike killed 2 people.", "More later."))
+    second = Version(seen_at=T1, title="Kharkiv strike", paragraphs=("A strike killed 3 people.", "More later."))
+    current = entry(7, "Kharkiv strike", second.paragraphs, published=T0, updated=T1)
+    return StoryPage(entry_id=current.entry_id, name=current.name, published=T0, updated=T1, topics=("ukraine",),
+                     entry=current, history=(first, second),
+                     arrivals=(Arrival("2026-11-24.txt", 3, 4, T0, "new"), Arrival("2026-11-25.txt", 1, 2, T1, "revision")))
+
+
+FEEDS = [spec("ukraine", "Ukraine"), spec("taiwan-security", "Taiwan security"), spec("all", "All stories")]
+
+
+def test_a_revised_story_page_shows_its_history_with_the_changed_figure_marked():
+    page = doc(story_page(SITE, revised_page(), FEEDS))
+    assert page.xpath("//h1")[0].text_content() == "Kharkiv strike"
+    history = page.xpath("//section[@id='history']")[0]
+    assert [h.text_content() for h in history.xpath(".//h3")] == [
+        "Version 1 · 24 Nov 2026, 09:12 UTC", "Version 2 · 25 Nov 2026, 15:26 UTC (current)"]
+    assert [d.text_content() for d in history.xpath(".//div[@class='version']//del")] == ["2"]
+    assert [i.text_content() for i in history.xpath(".//div[@class='version']//ins")] == ["3"]
+    note = page.xpath("//p[@class='note']")[0].text_content()
+    assert note == "Updated: 25 Nov 2026, 15:26 UTC (first published 24 Nov 2026, 09:12 UTC)."
+
+
+def test_a_story_page_says_when_it_was_seen_where_it_came_from_and_its_topics():
+    page = doc(story_page(SITE, revised_page(), FEEDS))
+    sources = [li.text_content() for li in page.xpath("//section[@id='sources']//li")]
+    assert sources == ["2026-11-24.txt, lines 3–4, read 24 Nov 2026, 09:12 UTC: first seen here",
+                       "2026-11-25.txt, lines 1–2, read 25 Nov 2026, 15:26 UTC: a revised version"]
+    assert page.xpath("//time/@datetime")[:2] == ["2026-11-24T09:12:00Z", "2026-11-25T15:26:00Z"]
+    assert [(a.text, a.get("href")) for a in page.xpath("//nav//a")] == [("Test Wire", "../"), ("Ukraine", "../ukraine/")]
+
+
+def test_a_story_never_revised_has_no_history_and_no_note():
+    e = entry(1, "Once", ("Only text.",))
+    page = doc(story_page(SITE, StoryPage(e.entry_id, e.name, T0, T0, ("ukraine",), e,
+                                          history=(Version(T0, "Once", ("Only text.",)),)), FEEDS))
+    assert not page.xpath("//section[@id='history']") and not page.xpath("//p[@class='note']")
+
+
+def test_a_retracted_story_page_says_so_with_the_reason_and_keeps_no_text():
+    secret = "The secret title of a story filed by mistake"
+    page = StoryPage(entry_id="tag:news.example,2026:story/abc", name="secret-abc", published=T0, updated=T0,
+                     topics=("ukraine",), entry=None, retracted_at=T1, retract_reason="wrong <file>")
+    data = story_page(SITE, page, FEEDS)
+    assert b"secret" not in data.lower().replace(b"secret-abc", b"")
+    text = doc(data).xpath("//p[@class='note']")[0].text_content()
+    assert text.startswith("This story was retracted on 25 Nov 2026, 15:26 UTC: wrong <file>.")
+    assert b"wrong &lt;file&gt;" in data
+
+
+def test_hostile_story_text_is_shown_as_text_never_as_markup():
+    e = entry(9, "ALERT <script>alert(1)</script> & ]]>\x07", (HOSTILE,))
+    data = story_page(SITE, StoryPage(e.entry_id, e.name, T0, T0, ("ukraine",), e), FEEDS)
+    page = doc(data)
+    assert page.xpath("//script") == []
+    assert page.xpath("//h1")[0].text_content() == "ALERT <script>alert(1)</script> & ]]>"
+    body = page.xpath("//article/p")[1].text_content()
+    assert body == "Police said <script>alert('x')</script> & ]]> appeared on the site on Monday."
+    assert b"\x07" not in data and b"\x00" not in data
+
+
+def test_pages_are_the_same_bytes_every_time():
+    assert story_page(SITE, revised_page(), FEEDS) == story_page(SITE, revised_page(), FEEDS)
+    feeds = [spec("ukraine", "Ukraine", [entry(1)])]
+    assert index_page(SITE, feeds) == index_page(SITE, feeds)
+
+
+# -- the front page and feed pages -------------------------------------------------------------
+
+def test_the_front_page_has_every_feed_with_headlines_counts_and_subscribe_links():
+    ukraine = [entry(i, f"Ukraine story {i}") for i in range(7, 0, -1)]
+    feeds = [spec("ukraine", "Ukraine", ukraine, total=12), spec("taiwan-security", "Taiwan security"),
+             spec("all", "All stories", ukraine, total=12)]
+    page = doc(index_page(SITE, feeds))
+    sections = page.xpath("//section[@class='feed']")
+    assert [s.get("id") for s in sections] == ["ukraine", "taiwan-security", "all"]
+    first = sections[0]
+    assert [a.text_content() for a in first.xpath(".//ul/li/a")] == [f"Ukraine story {i}" for i in range(7, 2, -1)]
+    assert first.xpath(".//ul/li/a/@href")[0] == "stories/story-7.html"
+    assert "12 stories" in first.xpath(".//p[@class='meta']")[0].text_content()
+    assert first.xpath(".//span[@class='subscribe']/a/@href") == [
+        "https://news.example/feeds/ukraine/atom.xml", "https://news.example/feeds/ukraine/rss.xml",
+        "https://news.example/feeds/ukraine/feed.json"]
+    assert sections[1].xpath(".//p[@class='meta']")[-1].text_content() == "No stories yet."
+    assert page.xpath("//a[text()='OPML']/@href") == ["feeds.opml", "feeds.opml"]
+
+
+def test_the_front_page_head_has_autodiscovery_links_for_every_feed_and_format():
+    page = doc(index_page(SITE, FEEDS))
+    links = [(l.get("type"), l.get("href")) for l in page.xpath("//head/link[@rel='alternate']")]
+    assert links == [(t, f"https://news.example/feeds/{slug}/{f}") for slug in ("ukraine", "taiwan-security", "all")
+                     for f, t in (("atom.xml", "application/atom+xml"), ("rss.xml", "application/rss+xml"),
+                                  ("feed.json", "application/feed+json"))]
+    assert page.xpath("//meta[@name='viewport']") and page.xpath("//meta[@name='color-scheme']/@content") == [
+        "light dark"]
+    assert b"prefers-color-scheme: dark" in index_page(SITE, FEEDS)
+
+
+def test_a_feed_page_lists_every_entry_with_its_summary_and_only_its_own_autodiscovery():
+    entries = [entry(2, "Second", ("Two.",), updated=T1), entry(1, "First", ("One.",))]
+    page = doc(feed_page(SITE, spec("ukraine", "Ukraine", entries), FEEDS))
+    assert [a.text_content() for a in page.xpath("//ul[@class='stories']/li/a")] == ["Second", "First"]
+    assert page.xpath("//ul[@class='stories']/li/a/@href") == ["../stories/story-2.html", "../stories/story-1.html"]
+    assert [b.text_content() for b in page.xpath("//span[@class='badge']")] == ["updated"]
+    assert len(page.xpath("//head/link[@rel='alternate']")) == 3
