@@ -169,5 +169,5 @@ class FeedSpec:
         return f"{self.base_url}{self.slug}/{filename}"
 
     def entry_url(self, entry: Entry) -> str:
-        """The story's page. Pages come with the HTML issue; the URL is stable from now on."""
+        """The story's permalink page (feeds/stories/<name>.html)."""
         return f"{self.base_url}stories/{entry.name}.html"
