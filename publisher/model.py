@@ -19,15 +19,29 @@ def story_text(kicker: str | None, paragraphs: tuple[str, ...] | list[str]) -> s
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a story taken from someone else's feed came from (the Atom `source` of its entry)."""
+
+    feed_title: str
+    feed_link: str | None  # the feed's web site
+    feed_id: str  # the feed's own id (Atom id, JSON Feed feed_url), else its URL
+    feed_url: str  # where it was fetched (or the file it was read from)
+    item_id: str  # the entry's id in that feed (or one made from its link, or title and date)
+    link: str | None = None  # the original article
+
+
+@dataclass(frozen=True, slots=True)
 class Story:
     """One story as a source gave it: no id, no date (those belong to the store)."""
 
     title: str
     paragraphs: tuple[str, ...]
-    first_line: int  # 1-based, inclusive, in the source file
+    first_line: int  # 1-based, inclusive, in the source file (a feed: the entry's position)
     last_line: int
     kicker: str | None = None  # the ALL-CAPS label of a one-line story, without the colon
     truncated: bool = False  # the text stops mid-sentence
+    html: str | None = None  # sanitised HTML content (feed entries); wire copy has none
+    origin: Origin | None = None  # feed entries: where they came from
 
     @property
     def text(self) -> str:
@@ -90,6 +104,8 @@ class Entry:
     updated: datetime  # last revision (UTC)
     kicker: str | None = None
     truncated: bool = False
+    html: str | None = None  # sanitised HTML of a story from a feed (else built from paragraphs)
+    origin: Origin | None = None
 
     @property
     def revised(self) -> bool:

@@ -22,7 +22,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from sqlite_utils.migrations import Migrations
 
 from publisher import dedup
 from publisher.errors import StoreError
-from publisher.model import Arrival, Entry, Story, StoryPage, Version, story_text
+from publisher.model import Arrival, Entry, Origin, Story, StoryPage, Version, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
@@ -228,6 +228,54 @@ def _story_pages(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0008_feeds")
+def _feeds(db: Database) -> None:
+    """Other people's feeds as sources: a version keeps its sanitised HTML and its origin; each
+    feed item is mapped to its entry (an item whose text changes is a revision of that entry);
+    each fetched feed has a polling state (validators, errors, when to fetch next)."""
+    for statement in _statements("""
+        ALTER TABLE versions ADD COLUMN content_html TEXT;
+        ALTER TABLE versions ADD COLUMN origin TEXT;
+        CREATE TABLE feed_items (
+            source INTEGER NOT NULL REFERENCES sources(id),
+            item_id TEXT NOT NULL,
+            entry INTEGER NOT NULL REFERENCES entries(id),
+            fingerprint TEXT NOT NULL,
+            PRIMARY KEY (source, item_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE feed_state (
+            source INTEGER PRIMARY KEY REFERENCES sources(id),
+            etag TEXT,
+            last_modified TEXT,
+            fetched_at TEXT,
+            last_success TEXT,
+            next_fetch TEXT,
+            errors INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            last_status INTEGER,
+            title TEXT
+        )
+    """):
+        db.execute(statement)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What is known of polling one feed URL."""
+
+    source: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: datetime | None = None
+    last_success: datetime | None = None
+    next_fetch: datetime | None = None
+    errors: int = 0  # failures in a row
+    last_error: str | None = None
+    last_status: int | None = None
+    title: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     id: int
@@ -243,6 +291,10 @@ class Added:
     outcome: str  # "new" | "duplicate" | "revision" | "fuller" | "teaser" | "near-duplicate"
     entry: int  # entries.id
     version: int  # versions.id
+
+
+def _origin(text: str | None) -> Origin | None:
+    return Origin(**json.loads(text)) if text else None
 
 
 def story_name(title: str, fingerprint: str) -> str:
@@ -469,10 +521,12 @@ class Store:
                 "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
                 [entry_id, story_name(story.title, fingerprint), instant, instant]).lastrowid
         version = self.db.execute(
-            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
+                                     content_html, origin)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
-             int(story.truncated), instant]).lastrowid
+             int(story.truncated), instant, story.html,
+             json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None]).lastrowid
         self.db.execute("INSERT INTO sketches (version, entry, minhash, shingles) VALUES (?, ?, ?, ?)",
                         [version, entry, signature.tobytes(), dedup.pack(shingles)])
         self.db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
@@ -517,7 +571,8 @@ class Store:
         row = self.db.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
         out = dict(zip(keys, row))
         versions = []
-        for v in self.db.execute("""SELECT id, fingerprint, title, kicker, paragraphs, truncated, seen_at
+        for v in self.db.execute("""SELECT id, fingerprint, title, kicker, paragraphs, truncated, seen_at,
+                                           content_html, origin
                                     FROM versions WHERE entry = ? ORDER BY seen_at, id""", [entry]).fetchall():
             arrivals = self.db.execute(
                 """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision, p.compared_version,
@@ -528,6 +583,7 @@ class Store:
             versions.append({
                 "version": v[0], "fingerprint": v[1], "title": v[2], "kicker": v[3],
                 "paragraphs": json.loads(v[4]), "truncated": bool(v[5]), "seen_at": v[6],
+                "html": v[7], "origin": json.loads(v[8]) if v[8] else None,
                 "current": v[0] == out["current_version"],
                 "arrivals": [dict(zip(("path", "first_line", "last_line", "read_at", "decision", "compared_version",
                                        "compared_entry", "jaccard", "containment"), a)) for a in arrivals],
@@ -564,7 +620,8 @@ class Store:
 
     # -- feeds -------------------------------------------------------------------------------
 
-    _ENTRY_COLUMNS = """e.entry_id, e.name, e.first_seen, e.updated, v.title, v.kicker, v.paragraphs, v.truncated"""
+    _ENTRY_COLUMNS = """e.entry_id, e.name, e.first_seen, e.updated, v.title, v.kicker, v.paragraphs, v.truncated,
+                        v.content_html, v.origin"""
 
     def feed_entries(self, topic: str | None, limit: int) -> list[Entry]:
         """The newest `limit` entries of a topic (or of any topic, for topic=None), newest
@@ -579,8 +636,54 @@ class Store:
                 WHERE e.retracted_at IS NULL AND {where}
                 ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
         return [Entry(entry_id=r[0], name=r[1], published=parse_time(r[2]), updated=parse_time(r[3]),
-                      title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]))
-                for r in rows]
+                      title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]),
+                      html=r[8], origin=_origin(r[9])) for r in rows]
+
+    # -- feeds as sources ----------------------------------------------------------------------
+
+    def feed_item(self, source: int, item_id: str) -> tuple[int, str] | None:
+        """(entry, fingerprint of its text last time) of an item this source gave before."""
+        return self.db.execute("SELECT entry, fingerprint FROM feed_items WHERE source = ? AND item_id = ?",
+                               [source, item_id]).fetchone()
+
+    def set_feed_item(self, source: int, item_id: str, entry: int, fingerprint: str) -> None:
+        self.db.execute("INSERT INTO feed_items (source, item_id, entry, fingerprint) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (source, item_id) DO UPDATE SET entry = excluded.entry, "
+                        "fingerprint = excluded.fingerprint", [source, item_id, entry, fingerprint])
+
+    def entry_of_version(self, version: int) -> int:
+        return self._one("SELECT entry FROM versions WHERE id = ?", [version])
+
+    def is_retracted(self, entry: int) -> bool:
+        return self._one("SELECT retracted_at IS NOT NULL FROM entries WHERE id = ?", [entry]) == 1
+
+    _FEED_STATE = ("etag", "last_modified", "fetched_at", "last_success", "next_fetch", "errors", "last_error",
+                   "last_status", "title")
+
+    def feed_states(self) -> dict[str, FeedState]:
+        """Every feed URL ever polled, by URL."""
+        rows = self.db.execute(
+            f"""SELECT s.id, s.location, {', '.join('f.' + c for c in self._FEED_STATE)}
+                FROM sources s JOIN feed_state f ON f.source = s.id WHERE s.kind = 'feed'""").fetchall()
+        out = {}
+        for r in rows:
+            out[r[1]] = FeedState(source=r[0], url=r[1], etag=r[2], last_modified=r[3],
+                                  fetched_at=parse_time(r[4]) if r[4] else None,
+                                  last_success=parse_time(r[5]) if r[5] else None,
+                                  next_fetch=parse_time(r[6]) if r[6] else None,
+                                  errors=r[7], last_error=r[8], last_status=r[9], title=r[10])
+        return out
+
+    def save_feed_state(self, state: FeedState) -> None:
+        values = [state.etag, state.last_modified,
+                  format_time(state.fetched_at) if state.fetched_at else None,
+                  format_time(state.last_success) if state.last_success else None,
+                  format_time(state.next_fetch) if state.next_fetch else None,
+                  state.errors, state.last_error, state.last_status, state.title]
+        self.db.execute(
+            f"""INSERT INTO feed_state (source, {', '.join(self._FEED_STATE)}) VALUES (?, {', '.join('?' * 9)})
+                ON CONFLICT (source) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in self._FEED_STATE)}""",
+            [state.source, *values])
 
     # -- story pages -------------------------------------------------------------------------
 
@@ -621,7 +724,8 @@ class Store:
             entry_id=h["entry_id"], name=h["name"], published=published, updated=updated, topics=topics,
             entry=Entry(entry_id=h["entry_id"], name=h["name"], title=current["title"],
                         paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
-                        kicker=current["kicker"], truncated=current["truncated"]),
+                        kicker=current["kicker"], truncated=current["truncated"], html=current["html"],
+                        origin=Origin(**current["origin"]) if current["origin"] else None),
             history=history, arrivals=arrivals)
 
     # -- status ------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ import html
 import re
 from datetime import datetime
 
+from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from publisher import __version__
 from publisher.model import FeedSpec
@@ -43,7 +45,14 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe = fg.add_entry(order="append")  # feedgen prepends by default: our order is explicit
         fe.id(entry.entry_id)  # RSS: <guid isPermaLink="false">
         fe.title(title)
-        fe.link(href=spec.entry_url(entry), rel="alternate")
+        fe.link(href=spec.entry_url(entry), rel="alternate")  # its story page, always
+        if entry.origin is not None:  # taken from someone else's feed: say whose
+            origin = entry.origin
+            if origin.link:
+                fe.link(href=origin.link, rel="via")  # Atom only: the original article
+            fe.source(url=origin.feed_url, title=xml_text(origin.feed_title))  # RSS <source url=...>
+            fe.register_extension("origin", _AtomSource, atom=True, rss=False)
+            fe.origin.origin = origin
         # RSS <description> is HTML, Atom <summary> plain text. description() also sets Atom
         # content and summary() leaves a description it did not set alone, so: this order.
         fe.description(summary_html)
@@ -55,6 +64,28 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe.published(entry.published)  # RSS <pubDate>
         fe.updated(entry.updated)
     return fg
+
+
+class _AtomSource(BaseEntryExtension):
+    """Atom's <source> of an entry copied from another feed, in full (feedgen writes only a
+    title and a link): the original feed's id, title, its site and its own URL."""
+
+    origin = None
+
+    def extend_atom(self, entry):
+        if self.origin is None:
+            return entry
+        ns = "{http://www.w3.org/2005/Atom}"
+        for old in entry.findall(f"{ns}source"):
+            entry.remove(old)
+        source = etree.SubElement(entry, f"{ns}source")
+        etree.SubElement(source, f"{ns}id").text = self.origin.feed_id
+        etree.SubElement(source, f"{ns}title").text = xml_text(self.origin.feed_title)
+        if self.origin.feed_link:
+            etree.SubElement(source, f"{ns}link", rel="alternate", href=self.origin.feed_link)
+        if self.origin.feed_url.startswith(("http://", "https://")):
+            etree.SubElement(source, f"{ns}link", rel="self", href=self.origin.feed_url)
+        return entry
 
 
 def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:

@@ -50,5 +50,7 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
             "date_published": rfc3339(entry.published),
             "date_modified": rfc3339(entry.updated),
         })
+        if entry.origin is not None and entry.origin.link:
+            items[-1]["external_url"] = entry.origin.link  # the original article
     feed["items"] = items
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

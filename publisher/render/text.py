@@ -36,12 +36,15 @@ def updated_note(entry: Entry) -> str | None:
 
 
 def content_html(entry: Entry) -> str:
-    """The story as HTML: one <p> per paragraph; a cut-off story ends with an ellipsis; a
-    revised one with its "Updated:" note."""
-    paragraphs = list(entry.paragraphs)
-    if entry.truncated and paragraphs:
-        paragraphs[-1] = paragraphs[-1].rstrip() + " …"
-    out = "".join(f"<p>{html.escape(xml_text(p), quote=False)}</p>" for p in paragraphs)
+    """The story as HTML: one <p> per paragraph (a story from a feed: its sanitised HTML); a
+    cut-off story ends with an ellipsis; a revised one with its "Updated:" note."""
+    if entry.html is not None:  # from a feed: its own markup, sanitised when it was read
+        out = xml_text(entry.html)
+    else:
+        paragraphs = list(entry.paragraphs)
+        if entry.truncated and paragraphs:
+            paragraphs[-1] = paragraphs[-1].rstrip() + " …"
+        out = "".join(f"<p>{html.escape(xml_text(p), quote=False)}</p>" for p in paragraphs)
     note = updated_note(entry)
     if note:
         out += f"<p><em>{html.escape(note, quote=False)}</em></p>"

@@ -1,0 +1,235 @@
+"""RSS, Atom and JSON Feed bytes -> Stories. Pure: bytes and headers in, stories out.
+
+XML feeds are parsed by feedparser (which also handles broken XML: a "bozo" feed that still
+yields entries is used, with a warning); JSON Feed 1.x is read here. Every entry's HTML is
+sanitised with nh3 (no scripts, event handlers, javascript: URLs, iframes, styles), its relative
+URLs made absolute, and its text is split into paragraphs the way wire copy is, so dedup and
+classification treat a feed entry and a wire story alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import nh3
+
+from publisher.model import Origin, ReadResult, Story
+from publisher.render.text import xml_text
+
+MAX_ITEMS = 1000  # entries taken from one feed document
+FEED_SUFFIXES = (".xml", ".atom", ".rss", ".json")
+
+ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "cite", "code", "dd", "del", "dl", "dt", "em", "figcaption",
+                "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre",
+                "q", "s", "small", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time",
+                "tr", "u", "ul"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"},
+                      "abbr": {"title"}, "time": {"datetime"}, "td": {"colspan", "rowspan"},
+                      "th": {"colspan", "rowspan"}, "q": {"cite"}, "blockquote": {"cite"}}
+URL_ATTRIBUTES = {"href", "src", "cite"}
+BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "dt", "dd",
+          "figcaption", "hr", "ul", "ol", "table", "figure", "section", "article"}
+_SPACE = re.compile(r"\s+")
+_CUT = re.compile(r"(?:\[…\]|\[\.\.\.\]|…|\.\.\.)\s*$")  # an excerpt: "... [...]" or "…"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRead:
+    """What one feed document gave: its identity and its stories (each with its origin)."""
+
+    title: str
+    link: str | None
+    feed_id: str
+    result: ReadResult
+
+
+def looks_like_feed(name: str) -> bool:
+    """Files in sources/ read as feeds rather than wire copy."""
+    return name.lower().endswith(FEED_SUFFIXES)
+
+
+def sanitize(fragment: str, base: str | None) -> str:
+    """Safe HTML: allowed tags and attributes only, http(s)/mailto URLs, relative ones made
+    absolute against `base`, links that do not pass on the reader's page as referrer."""
+
+    def absolute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in URL_ATTRIBUTES:
+            value = urljoin(base, value.strip()) if base else value.strip()
+            if urlsplit(value).scheme not in ("http", "https", "mailto"):
+                return None
+        return value
+
+    return nh3.clean(fragment, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto"}, attribute_filter=absolute,
+                     link_rel="noopener noreferrer nofollow", strip_comments=True).strip()
+
+
+class _Paragraphs(HTMLParser):
+    """The text of an HTML fragment as paragraphs: a block element ends one."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.current: list[str] = []
+
+    def _end(self) -> None:
+        text = _SPACE.sub(" ", "".join(self.current)).strip()
+        if text:
+            self.out.append(text)
+        self.current = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in BLOCKS:
+            self._end()
+
+    def handle_endtag(self, tag):
+        if tag in BLOCKS:
+            self._end()
+
+    def handle_data(self, data):
+        self.current.append(data)
+
+
+def paragraphs_of(fragment: str) -> tuple[str, ...]:
+    parser = _Paragraphs()
+    parser.feed(fragment)
+    parser.close()
+    parser._end()
+    return tuple(xml_text(p) for p in parser.out)
+
+
+def web_url(base: str, value: object) -> str | None:
+    """`value` as an absolute http(s) URL (against `base`), or None (javascript:, data: ...)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    url = urljoin(base, value.strip())
+    return url if urlsplit(url).scheme in ("http", "https") and not any(c.isspace() for c in url) else None
+
+
+def plain(text: str) -> str:
+    """A title as plain text (feeds put markup and entities in titles)."""
+    return _SPACE.sub(" ", xml_text(html.unescape(re.sub(r"<[^>]*>", "", text or "")))).strip()
+
+
+def item_id(raw_id: str | None, link: str | None, title: str, date: str | None) -> str:
+    """The entry's own id; failing that, a stable one from its link, or its title and date."""
+    if raw_id and raw_id.strip():
+        return raw_id.strip()
+    if link:
+        return link
+    return "urn:sha256:" + hashlib.sha256(f"{title}\n{date or ''}".encode()).hexdigest()[:32]
+
+
+def _story(title: str, body_html: str, summary_html: str, base: str | None, origin: Origin,
+           index: int) -> Story | None:
+    clean = sanitize(body_html or summary_html or "", base)
+    paragraphs = paragraphs_of(clean)
+    title = plain(title) or (paragraphs[0][:140] if paragraphs else "")
+    if not paragraphs:
+        if not title:
+            return None
+        paragraphs = (title,)  # a headline-only entry
+        clean = f"<p>{html.escape(title, quote=False)}</p>"
+    truncated = bool(_CUT.search(paragraphs[-1]))
+    return Story(title=title, paragraphs=paragraphs, first_line=index, last_line=index, truncated=truncated,
+                 html=clean, origin=origin)
+
+
+def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None) -> FeedRead:
+    """Parse a feed document fetched from (or named) `url`. Never raises on bad input: a
+    document that gives nothing is a ReadResult with `skipped` and the reason."""
+    text_start = data.lstrip()[:1]
+    if text_start in (b"{", b"["):
+        return _parse_json(data, url)
+    return _parse_xml(data, url, headers or {})
+
+
+def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
+    # the headers that matter for parsing: the declared charset, and the base of relative URLs
+    kept = {k.lower(): v for k, v in headers.items() if k.lower() in ("content-type", "content-language")}
+    kept["content-location"] = url
+    try:
+        parsed = feedparser.parse(data, response_headers=kept, sanitize_html=False, resolve_relative_uris=True)
+    except Exception as exc:  # feedparser is meant not to raise; if it does, it is this source's problem
+        return FeedRead(url, None, url, ReadResult(skipped=f"cannot parse: {type(exc).__name__}: {exc}"))
+    feed = parsed.get("feed", {})
+    title = plain(feed.get("title", "")) or url
+    link = web_url(url, feed.get("link"))
+    feed_id = feed.get("id") or url
+    warnings: list[str] = []
+    if parsed.get("bozo"):
+        problem = parsed.get("bozo_exception")
+        if not parsed.entries:
+            reason = f"not a feed: {type(problem).__name__}: {problem}" if problem else "not a feed"
+            return FeedRead(title, link, feed_id, ReadResult(skipped=_one_line(reason)))
+        warnings.append(_one_line(f"broken feed, entries read anyway: {type(problem).__name__}: {problem}"))
+    if not parsed.get("version") and not parsed.entries:
+        return FeedRead(title, link, feed_id, ReadResult(skipped="not an RSS, Atom or JSON feed"))
+    stories = []
+    origin_feed = {"feed_title": title, "feed_link": link, "feed_id": feed_id, "feed_url": url}
+    for index, entry in enumerate(parsed.entries[:MAX_ITEMS], start=1):
+        body = ""
+        if entry.get("content"):
+            body = max((c.get("value", "") for c in entry.content), key=len)
+        summary = entry.get("summary", "")
+        if len(summary) > len(body):
+            body = summary
+        link_ = web_url(url, entry.get("link"))
+        date = entry.get("updated") or entry.get("published")
+        ident = item_id(entry.get("id"), link_, entry.get("title", ""), date)
+        origin = Origin(item_id=ident, link=link_, **origin_feed)
+        base = (entry.get("content") or [{}])[0].get("base") or link_ or url
+        story = _story(entry.get("title", ""), body, summary, base, origin, index)
+        if story:
+            stories.append(story)
+    if len(parsed.entries) > MAX_ITEMS:
+        warnings.append(f"{len(parsed.entries)} entries; the first {MAX_ITEMS} read")
+    if not stories:
+        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)))
+    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)))
+
+
+def _parse_json(data: bytes, url: str) -> FeedRead:
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return FeedRead(url, None, url, ReadResult(skipped=_one_line(f"not valid JSON: {exc}")))
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        return FeedRead(url, None, url, ReadResult(skipped="JSON, but not a JSON Feed (no jsonfeed.org version)"))
+    items = doc.get("items")
+    if not isinstance(items, list):
+        return FeedRead(url, None, url, ReadResult(skipped="JSON Feed without an items list"))
+    title = plain(str(doc.get("title") or "")) or url
+    home = web_url(url, doc.get("home_page_url"))
+    feed_url = doc.get("feed_url") if isinstance(doc.get("feed_url"), str) else url
+    origin_feed = {"feed_title": title, "feed_link": home, "feed_id": feed_url, "feed_url": url}
+    stories = []
+    for index, item in enumerate(items[:MAX_ITEMS], start=1):
+        if not isinstance(item, dict):
+            continue
+        link_ = web_url(home or url, item.get("url"))
+        body = item.get("content_html") if isinstance(item.get("content_html"), str) else ""
+        if not body and isinstance(item.get("content_text"), str):
+            body = "".join(f"<p>{html.escape(p)}</p>" for p in item["content_text"].split("\n") if p.strip())
+        summary = item.get("summary") if isinstance(item.get("summary"), str) else ""
+        raw_id = item.get("id")
+        ident = item_id(str(raw_id) if raw_id is not None else None, link_, str(item.get("title") or ""),
+                        str(item.get("date_modified") or item.get("date_published") or ""))
+        story = _story(str(item.get("title") or ""), body, html.escape(summary), link_ or home or url,
+                       Origin(item_id=ident, link=link_, **origin_feed), index)
+        if story:
+            stories.append(story)
+    if not stories:
+        return FeedRead(title, home, feed_url, ReadResult(skipped="no entries with text"))
+    return FeedRead(title, home, feed_url, ReadResult(stories=tuple(stories)))
+
+
+def _one_line(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()[:300]
