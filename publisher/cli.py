@@ -139,6 +139,13 @@ def _status(config: Config, as_json: bool) -> int:
         counts = f"{s['stories']} stories ({s['new']} new, {s['revised']} revised, {s['duplicate']} duplicate)"
         line = f"  {s['outcome']:<9} {s['path']}  {counts}  read {s['read_at']}"
         print(line + (f"  ({s['reason']})" if s["reason"] else ""))
+    if data["feeds"]:
+        print(f"feeds: {len(data['feeds'])}")
+        for f in data["feeds"]:
+            state = "never fetched" if not f["fetched_at"] else (
+                f"failing ({f['errors']} in a row: {f['last_error']})" if f["errors"] else "ok")
+            print(f"  {f['url']}  {f['title'] or ''}  {state}; last success {f['last_success'] or 'never'}; "
+                  f"next fetch {f['next_fetch'] or 'now'}")
     if data["retracted"]:
         print(f"retracted: {len(data['retracted'])}")
         for r in data["retracted"]:

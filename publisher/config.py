@@ -78,6 +78,15 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSource:
+    """Someone else's feed to read: [[sources.feeds]]."""
+
+    url: str
+    title: str | None = None  # shown instead of the feed's own title (in status)
+    interval_seconds: float | None = None  # poll at most this often (default: [schedule])
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     site: Site
@@ -87,6 +96,7 @@ class Config:
     max_entries: int = 50
     dedup: DedupSettings = DedupSettings()
     service: Service = Service()
+    feeds: tuple[FeedSource, ...] = ()
 
 
 def _type_name(value: Any) -> str:
@@ -172,6 +182,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     merged_t.done()
     dedup = _dedup(_Checker(file, "[dedup]", top.get("dedup", dict, {})))
     service = _service(file, top)
+    feed_sources = _feed_sources(file, top.get("sources", dict, {}))
     raw_topics = top.get("topics", list)
     if not raw_topics:
         top.fail("topics", "at least one [[topics]] table is needed")
@@ -184,7 +195,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
-                  dedup=dedup, service=service)
+                  dedup=dedup, service=service, feeds=feed_sources)
 
 
 def _number(t: _Checker, key: str, default: float, low: float, high: float, unit: str = "seconds") -> float:
@@ -200,6 +211,27 @@ def _http_url(t: _Checker, key: str, value: str, example: str) -> str:
             or not parts.netloc or parts.fragment:
         t.fail(key, f'expected an absolute http(s) URL such as "{example}", got "{value}"')
     return value
+
+
+def _feed_sources(file: str, table: dict) -> tuple[FeedSource, ...]:
+    sources = _Checker(file, "[sources]", table)
+    raw = sources.get("feeds", list, [])
+    sources.done()
+    out: list[FeedSource] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        t = _Checker(file, f"[[sources.feeds]] #{i + 1}", item)
+        url = _http_url(t, "url", t.get("url", str), "https://example.org/feed.xml")
+        if url in seen:
+            t.fail("url", f'"{url}" is already [[sources.feeds]] #{seen[url] + 1}')
+        seen[url] = i
+        title = t.get("title", str, None)
+        interval = t.get("interval_seconds", (int, float), None)
+        if interval is not None and not 60 <= interval <= 7 * 86400:
+            t.fail("interval_seconds", f"must be between 60 and 604800 seconds, got {interval}")
+        t.done()
+        out.append(FeedSource(url=url, title=title, interval_seconds=float(interval) if interval else None))
+    return tuple(out)
 
 
 def _service(file: str, top: _Checker) -> Service:

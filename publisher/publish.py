@@ -14,14 +14,16 @@ import ctypes.util
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from publisher import lock
 from publisher.classify import classify, rules_digest
-from publisher.config import Config
+from publisher import poll
+from publisher.config import Config, FeedSource
+from publisher.errors import StoreError
 from publisher import dedup
 from publisher.dedup import fingerprint
 from publisher.model import FeedSpec, ReadResult, Story
@@ -29,9 +31,10 @@ from publisher.render import html
 from publisher.render.feeds import render
 from publisher.render.jsonfeed import render_json
 from publisher.render.opml import render_opml
-from publisher.sources import wire
+from publisher.sources import feed, fetch, wire
+from publisher.sources.fetch import FetchRequest, FetchResult
 from publisher.sources.files import SourceFile, list_sources, source_file
-from publisher.store import SourceState, Store
+from publisher.store import FeedState, SourceState, Store, format_time
 
 Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
 FILES_PER_COMMIT = 64
@@ -54,7 +57,8 @@ class SourceReport:
 
 @dataclass(slots=True)
 class PublishReport:
-    sources: list[SourceReport] = field(default_factory=list)
+    sources: list[SourceReport] = field(default_factory=list)  # files
+    feeds: list[SourceReport] = field(default_factory=list)  # feed URLs polled
     errors: list[str] = field(default_factory=list)  # one line each: file + reason
     feeds_written: list[Path] = field(default_factory=list)
     feed_files: int = 0
@@ -62,28 +66,34 @@ class PublishReport:
     pages: int = 0  # HTML pages rendered: the front page, feed pages, changed stories' pages
     pages_written: int = 0  # ... of which the bytes changed
 
-    def count(self, *outcomes: str) -> int:
-        return sum(1 for s in self.sources if s.outcome in outcomes)
+    def count(self, *outcomes: str, feeds: bool = False) -> int:
+        return sum(1 for s in (self.feeds if feeds else self.sources) if s.outcome in outcomes)
 
     @property
     def ok(self) -> bool:
         """False when a source failed or a file could not be written (exit status 1)."""
-        return not self.errors and not self.count("failed")
+        return not self.errors and not self.count("failed") and not self.count("failed", feeds=True)
 
     def summary(self) -> str:
         read = self.count("new", "duplicate", "skipped")
-        new = sum(s.new for s in self.sources)
-        revised = sum(s.revised for s in self.sources)
-        dup = sum(s.duplicate for s in self.sources)
+        every = self.sources + self.feeds
+        new = sum(s.new for s in every)
+        revised = sum(s.revised for s in every)
+        dup = sum(s.duplicate for s in every)
+        polled = ""
+        if self.feeds:
+            polled = (f"; {len(self.feeds)} feeds polled ({self.count('new', 'duplicate', 'skipped', feeds=True)} "
+                      f"read, {self.count('unchanged', feeds=True)} unchanged, {self.count('failed', feeds=True)} "
+                      f"failed)")
         return (f"publish: {read} files read ({self.count('skipped')} skipped, {self.count('failed')} failed, "
-                f"{self.count('unchanged')} unchanged); {new + revised + dup} stories ({new} new, {revised} revised, "
-                f"{dup} duplicate); {len(self.feeds_written)} of {self.feed_files} feed files and "
+                f"{self.count('unchanged')} unchanged){polled}; {new + revised + dup} stories ({new} new, "
+                f"{revised} revised, {dup} duplicate); {len(self.feeds_written)} of {self.feed_files} feed files and "
                 f"{self.pages_written} of {self.pages} pages written")
 
     def problems(self) -> list[str]:
-        """One line per problem or warning, naming the file."""
+        """One line per problem or warning, naming the file (or feed URL)."""
         lines = []
-        for s in self.sources:
+        for s in self.sources + self.feeds:
             lines += [f"{s.name}: warning: {w}" for w in s.warnings]
             if s.outcome in ("skipped", "failed"):
                 lines.append(f"{s.name}: {s.outcome}: {s.reason}")
@@ -109,10 +119,14 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
     record: more meta values to store with the run (the service's next run).
     """
     report = PublishReport()
+    # Feeds are fetched before taking the write lock: the network may be slow, and a file
+    # pickup (or another writer) must never wait for it.
+    fetched = poll_feeds(config, now, stop) if only is None and config.feeds else []
     with lock.held(config.paths.lock, wait=wait, cancel=stop):
         store = Store.open(config.paths.database, now=now)
         try:
             ingest(store, config, now, report, progress, only=only, settle=settle, stop=stop)
+            ingest_fetched(store, config, now, fetched, report)
             classify_entries(store, config)
             specs = feed_specs(store, config)
             # story pages first: the feeds written next link to them
@@ -215,28 +229,44 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         with store.transaction():
             store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
         return SourceReport(name, "unchanged")
-    result = wire.read(data) if data is not None else ReadResult(
-        skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
+    if data is None:
+        result = ReadResult(skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
+    elif feed.looks_like_feed(name):  # an RSS, Atom or JSON Feed file dropped into sources/
+        result = feed.parse(data, url=name).result
+    else:
+        result = wire.read(data)
     try:
         with store.transaction():
             source_id = store.ensure_source(name)
             read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
-            rep = SourceReport(name, "skipped", result.skipped, warnings=result.warnings)
-            for story in result.stories:
-                outcome = ingest_story(store, story, source=source_id, read=read, now=now, config=config)
-                rep.stories += 1
-                if outcome == "new":
-                    rep.new += 1
-                elif outcome in ("revision", "fuller"):
-                    rep.revised += 1
-                else:
-                    rep.duplicate += 1
-            if result.stories:
-                rep.outcome = "new" if rep.new or rep.revised else "duplicate"
-                rep.reason = "; ".join(result.warnings) or None
-            store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
+            rep = store_stories(store, config, now, name, source_id, read, result)
     except Exception as exc:  # one file's failure is its result, not the run's end
         return _failed(store, name, now, f"cannot store: {type(exc).__name__}: {exc}")
+    return rep
+
+
+def store_stories(store: Store, config: Config, now: datetime, name: str, source: int, read: int,
+                  result: ReadResult) -> SourceReport:
+    """Store what one read of a source gave; finish the read. Inside the caller's transaction."""
+    rep = SourceReport(name, "skipped", result.skipped, warnings=result.warnings)
+    for story in result.stories:
+        if story.origin is not None:
+            outcome = ingest_feed_story(store, story, source=source, read=read, now=now, config=config)
+            if outcome == "unchanged":  # the same item with the same text as last time
+                continue
+        else:
+            outcome = ingest_story(store, story, source=source, read=read, now=now, config=config)
+        rep.stories += 1
+        if outcome == "new":
+            rep.new += 1
+        elif outcome in ("revision", "fuller"):
+            rep.revised += 1
+        else:
+            rep.duplicate += 1
+    if result.stories:
+        rep.outcome = "new" if rep.new or rep.revised else "duplicate"
+        rep.reason = "; ".join(result.warnings) or None
+    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
     return rep
 
 
@@ -244,11 +274,33 @@ def ingest_story(store: Store, story: Story, *, source: int, read: int, now: dat
     """Store one story; returns what it was: "new" (a new entry), "duplicate" (a text already
     stored), "revision"/"fuller" (a new current version of an entry), "teaser" (a shorter text
     of an entry: provenance only), "near-duplicate" (a revision ignored: on_near_duplicate = skip)."""
+    return _ingest(store, story, fingerprint(story.text), source=source, read=read, now=now, config=config)[0]
+
+
+def ingest_feed_story(store: Store, story: Story, *, source: int, read: int, now: datetime, config: Config) -> str:
+    """Store one entry of a feed. The same item (by its id in that feed) with the same text as
+    last time is "unchanged" and costs nothing; with another text it is a revision of the entry
+    it became, however much it changed (the feed says it is the same story); a new item goes
+    through dedup like wire copy, so a story the wire already gave is provenance, not an entry."""
     fp = fingerprint(story.text)
+    item = story.origin.item_id
+    known = store.feed_item(source, item)
+    if known and known[1] == fp:
+        return "unchanged"
+    decision, entry = _ingest(store, story, fp, source=source, read=read, now=now, config=config,
+                              same_as=known[0] if known else None)
+    store.set_feed_item(source, item, entry, fp)
+    return decision
+
+
+def _ingest(store: Store, story: Story, fp: str, *, source: int, read: int, now: datetime, config: Config,
+            same_as: int | None = None) -> tuple[str, int]:
+    """(decision, entry). `same_as`: the entry this story must be a version of (a feed item
+    seen before), unless it matches another entry exactly or nearly."""
     known = store.version_by_fingerprint(fp)
     if known:  # any version of any entry, however old: never a revision back to old text
         store.add_arrival(known[0], source=source, read=read, story=story, decision="duplicate")
-        return "duplicate"
+        return "duplicate", known[1]
     settings = config.dedup
     sh = dedup.shingles(story.paragraphs, story.kicker)
     keys, sig = dedup.band_keys(sh)
@@ -257,25 +309,115 @@ def ingest_story(store: Store, story: Story, *, source: int, read: int, now: dat
     # 0.15 keeps nearly every true revision and drops the crowd of weak candidates.
     candidates = store.near_candidates(keys, sig, max(0.0, settings.resemblance - 0.15), lead_keys)
     match = dedup.decide(sh, candidates, settings, story.truncated)
+    if same_as is not None and (match is None or match.entry != same_as):
+        # the feed's own item changed: a revision of its entry (a retracted one stays out)
+        retracted = store.is_retracted(same_as)
+        replace = settings.on_near_duplicate == "revise" and not retracted
+        added = store.add_version(story, fp, shingles=sh, signature=sig, band_keys=keys, now=now,
+                                  authority=config.site.id_authority, entry=same_as, current=replace)
+        decision = "revision" if replace else "near-duplicate"
+        store.add_arrival(added.version, source=source, read=read, story=story, decision=decision)
+        return decision, same_as
     if match is None:
         added = store.add_version(story, fp, shingles=sh, signature=sig, band_keys=keys, now=now,
                                   authority=config.site.id_authority)
         store.add_arrival(added.version, source=source, read=read, story=story, decision="new")
-        return "new"
+        return "new", added.entry
     replace = match.replaces and settings.on_near_duplicate == "revise"
     decision = match.kind if replace or match.kind == "teaser" else "near-duplicate"
     added = store.add_version(story, fp, shingles=sh, signature=sig, band_keys=keys, now=now,
                               authority=config.site.id_authority, entry=match.entry, current=replace)
     store.add_arrival(added.version, source=source, read=read, story=story, decision=decision,
                       compared=match.version, jaccard=match.jaccard, containment=match.containment)
-    return decision
+    return decision, match.entry
 
 
-def _failed(store: Store, name: str, now: datetime, reason: str) -> SourceReport:
+def _failed(store: Store, name: str, now: datetime, reason: str, kind: str = "file") -> SourceReport:
     with store.transaction():
-        source_id = store.ensure_source(name)
+        source_id = store.ensure_source(name, kind)
         store.finish_read(store.start_read(source_id, now, None, None, None), "failed", reason)
     return SourceReport(name, "failed", reason)
+
+
+# -- other people's feeds ----------------------------------------------------------------------
+
+def feed_states(config: Config, now: datetime) -> dict[str, FeedState]:
+    """What the store knows of polling each feed (nothing yet: an empty dict)."""
+    if not config.paths.database.exists():
+        return {}
+    try:
+        store = Store.open(config.paths.database, now=now, migrate=False)
+    except StoreError:  # pending migrations: the publish that follows applies them
+        return {}
+    try:
+        return store.feed_states()
+    finally:
+        store.close()
+
+
+def poll_feeds(config: Config, now: datetime, stop: Callable[[], bool] | None = None
+               ) -> list[tuple[FeedSource, FetchResult]]:
+    """Fetch every configured feed that is due (concurrently; no lock held)."""
+    states = feed_states(config, now)
+    due = [f for f in config.feeds if poll.is_due(states[f.url].next_fetch if f.url in states else None, now)]
+    if not due or (stop and stop()):
+        return []
+    requests = [FetchRequest(f.url, states[f.url].etag if f.url in states else None,
+                             states[f.url].last_modified if f.url in states else None) for f in due]
+    return list(zip(due, fetch.fetch_all(requests)))
+
+
+def ingest_fetched(store: Store, config: Config, now: datetime, fetched: list[tuple[FeedSource, FetchResult]],
+                   report: PublishReport) -> None:
+    """Store what the fetches gave, and when to fetch each feed next. One feed's failure is
+    its own result: the others, and the feeds already published, are unaffected."""
+    states = store.feed_states()
+    for source, result in fetched:
+        interval = source.interval_seconds or config.service.interval_seconds
+        with store.transaction():
+            source_id = store.ensure_source(source.url, "feed")
+            state = states.get(source.url) or FeedState(source=source_id, url=source.url)
+            try:
+                rep, state = _ingest_fetch(store, config, now, source_id, source, result, state, interval)
+            except Exception as exc:  # a bug in one feed's handling must not stop the others
+                rep = SourceReport(source.url, "failed", f"cannot store: {type(exc).__name__}: {exc}")
+                state = replace(state, fetched_at=now, errors=state.errors + 1, last_error=rep.reason,
+                                next_fetch=poll.after_failure(now, interval, state.errors + 1))
+            store.save_feed_state(state)
+        report.feeds.append(rep)
+
+
+def _ingest_fetch(store: Store, config: Config, now: datetime, source_id: int, source: FeedSource,
+                  result: FetchResult, state: FeedState, interval: float) -> tuple[SourceReport, FeedState]:
+    url = source.url
+    if result.error is not None:
+        errors = state.errors + 1
+        rep = _failed(store, url, now, result.error, kind="feed")
+        return rep, replace(state, fetched_at=now, errors=errors, last_error=result.error,
+                            last_status=result.status,
+                            next_fetch=poll.after_failure(now, interval, errors, result.headers))
+    validators = {"etag": result.headers.get("etag", state.etag),
+                  "last_modified": result.headers.get("last-modified", state.last_modified)}
+    if result.not_modified:
+        return SourceReport(url, "unchanged"), replace(
+            state, fetched_at=now, last_success=now, errors=0, last_error=None, last_status=304, **validators,
+            next_fetch=poll.after_success(now, interval, result.headers))
+    body = result.body or b""
+    sha = hashlib.sha256(body).hexdigest()
+    known = store.source_state(url, "feed")
+    parsed = feed.parse(body, url=result.final_url or url, headers=result.headers)
+    ok = replace(state, fetched_at=now, last_success=now, errors=0, last_error=None, last_status=result.status,
+                 title=source.title or parsed.title, **validators,
+                 next_fetch=poll.after_success(now, interval, result.headers, parsed.ttl_minutes))
+    if known and known.sha256 == sha:  # the server sent the same bytes again (no 304 support)
+        return SourceReport(url, "unchanged"), ok
+    read = store.start_read(source_id, now, len(body), None, sha)
+    rep = store_stories(store, config, now, url, source_id, read, parsed.result)
+    if rep.outcome == "skipped":  # a document that gives nothing is a failing feed
+        errors = state.errors + 1
+        return rep, replace(state, fetched_at=now, errors=errors, last_error=rep.reason, last_status=result.status,
+                            next_fetch=poll.after_failure(now, interval, errors))
+    return rep, ok
 
 
 def classify_entries(store: Store, config: Config) -> int:
@@ -478,8 +620,10 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
     source's last read, retracted stories."""
     service = {"running": lock.holder(config.paths.run_lock), "last_run": None, "last_run_ok": None,
                "last_run_summary": None, "next_run": None}
+    feeds = [{"url": f.url, "title": f.title, "last_success": None, "errors": 0, "last_error": None,
+              "last_status": None, "next_fetch": None, "fetched_at": None} for f in config.feeds]
     empty = {"service": service, "topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
-             "entries": 0, "unclassified": 0, "sources": [], "retracted": []}
+             "entries": 0, "unclassified": 0, "sources": [], "feeds": feeds, "retracted": []}
     if not config.paths.database.exists():
         return empty
     store = Store.open(config.paths.database, now=now, migrate=False)
@@ -491,6 +635,14 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
         if service["running"] is None:
             service["next_run"] = None  # nothing is scheduled while no service runs
         counts = store.topic_counts()
+        states = store.feed_states()
+        for f in feeds:
+            s = states.get(f["url"])
+            if s is not None:
+                f.update(title=f["title"] or s.title, errors=s.errors, last_error=s.last_error,
+                         last_status=s.last_status, **{k: format_time(v) if v else None for k, v in (
+                             ("last_success", s.last_success), ("next_fetch", s.next_fetch),
+                             ("fetched_at", s.fetched_at))})
         return {
             "service": service,
             "topics": {t.slug: counts.get(t.slug, 0) for t in config.topics},
@@ -498,6 +650,7 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
             "entries": store.count_entries(),
             "unclassified": store.count_unclassified(),
             "sources": store.sources(),
+            "feeds": feeds,
             "retracted": store.retracted(),
         }
     finally:

@@ -48,11 +48,10 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe.link(href=spec.entry_url(entry), rel="alternate")  # its story page, always
         if entry.origin is not None:  # taken from someone else's feed: say whose
             origin = entry.origin
-            if origin.link:
-                fe.link(href=origin.link, rel="via")  # Atom only: the original article
             fe.source(url=origin.feed_url, title=xml_text(origin.feed_title))  # RSS <source url=...>
             fe.register_extension("origin", _AtomSource, atom=True, rss=False)
             fe.origin.origin = origin
+            fe.origin.updated = entry.updated  # when this text was taken from the source
         # RSS <description> is HTML, Atom <summary> plain text. description() also sets Atom
         # content and summary() leaves a description it did not set alone, so: this order.
         fe.description(summary_html)
@@ -68,23 +67,27 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
 
 class _AtomSource(BaseEntryExtension):
     """Atom's <source> of an entry copied from another feed, in full (feedgen writes only a
-    title and a link): the original feed's id, title, its site and its own URL."""
+    title and a link): the original feed's id, title, its site and its own URL; and the
+    original article as a rel="via" link."""
 
     origin = None
+    updated = None
 
     def extend_atom(self, entry):
         if self.origin is None:
             return entry
-        ns = "{http://www.w3.org/2005/Atom}"
-        for old in entry.findall(f"{ns}source"):
+        for old in entry.findall("source"):  # feedgen's elements are in the default namespace
             entry.remove(old)
-        source = etree.SubElement(entry, f"{ns}source")
-        etree.SubElement(source, f"{ns}id").text = self.origin.feed_id
-        etree.SubElement(source, f"{ns}title").text = xml_text(self.origin.feed_title)
+        if self.origin.link:  # the original article (feedgen drops the rel of entry links)
+            etree.SubElement(entry, "link", rel="via", href=self.origin.link)
+        source = etree.SubElement(entry, "source")
+        etree.SubElement(source, "id").text = self.origin.feed_id
+        etree.SubElement(source, "title").text = xml_text(self.origin.feed_title)
         if self.origin.feed_link:
-            etree.SubElement(source, f"{ns}link", rel="alternate", href=self.origin.feed_link)
+            etree.SubElement(source, "link", rel="alternate", href=self.origin.feed_link)
         if self.origin.feed_url.startswith(("http://", "https://")):
-            etree.SubElement(source, f"{ns}link", rel="self", href=self.origin.feed_url)
+            etree.SubElement(source, "link", rel="self", href=self.origin.feed_url)
+        etree.SubElement(source, "updated").text = self.updated.isoformat()
         return entry
 
 

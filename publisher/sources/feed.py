@@ -48,6 +48,7 @@ class FeedRead:
     link: str | None
     feed_id: str
     result: ReadResult
+    ttl_minutes: int | None = None  # RSS <ttl>: how long the feed says it stays fresh
 
 
 def looks_like_feed(name: str) -> bool:
@@ -191,9 +192,12 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
             stories.append(story)
     if len(parsed.entries) > MAX_ITEMS:
         warnings.append(f"{len(parsed.entries)} entries; the first {MAX_ITEMS} read")
+    ttl = str(feed.get("ttl", "")).strip()
+    ttl_minutes = int(ttl) if ttl.isdigit() else None
     if not stories:
-        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)))
-    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)))
+        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)),
+                        ttl_minutes)
+    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)), ttl_minutes)
 
 
 def _parse_json(data: bytes, url: str) -> FeedRead:
