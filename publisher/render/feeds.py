@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 from datetime import datetime
 
 from feedgen.ext.base import BaseEntryExtension
@@ -48,7 +49,9 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe.link(href=spec.entry_url(entry), rel="alternate")  # its story page, always
         if entry.origin is not None:  # taken from someone else's feed: say whose
             origin = entry.origin
-            fe.source(url=origin.feed_url, title=xml_text(origin.feed_title))  # RSS <source url=...>
+            rss_source = next((u for u in (origin.feed_url, origin.feed_link) if _web(u)), None)
+            if rss_source:  # RSS <source url="the feed's URL">
+                fe.source(url=rss_source, title=xml_text(origin.feed_title))
             fe.register_extension("origin", _AtomSource, atom=True, rss=False)
             fe.origin.origin = origin
             fe.origin.updated = entry.updated  # when this text was taken from the source
@@ -63,6 +66,10 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe.published(entry.published)  # RSS <pubDate>
         fe.updated(entry.updated)
     return fg
+
+
+def _web(url: str | None) -> bool:
+    return bool(url) and url.startswith(("http://", "https://"))
 
 
 class _AtomSource(BaseEntryExtension):
@@ -81,11 +88,12 @@ class _AtomSource(BaseEntryExtension):
         if self.origin.link:  # the original article (feedgen drops the rel of entry links)
             etree.SubElement(entry, "link", rel="via", href=self.origin.link)
         source = etree.SubElement(entry, "source")
-        etree.SubElement(source, "id").text = self.origin.feed_id
+        if urlsplit(self.origin.feed_id).scheme:  # an IRI; a file's name is none
+            etree.SubElement(source, "id").text = self.origin.feed_id
         etree.SubElement(source, "title").text = xml_text(self.origin.feed_title)
         if self.origin.feed_link:
             etree.SubElement(source, "link", rel="alternate", href=self.origin.feed_link)
-        if self.origin.feed_url.startswith(("http://", "https://")):
+        if _web(self.origin.feed_url):
             etree.SubElement(source, "link", rel="self", href=self.origin.feed_url)
         etree.SubElement(source, "updated").text = self.updated.isoformat()
         return entry

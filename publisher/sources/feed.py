@@ -156,14 +156,21 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
     # the headers that matter for parsing: the declared charset, and the base of relative URLs
     kept = {k.lower(): v for k, v in headers.items() if k.lower() in ("content-type", "content-language")}
     kept["content-location"] = url
+    kept.setdefault("content-type", "application/xml")  # a file, or a server that did not say
     try:
         parsed = feedparser.parse(data, response_headers=kept, sanitize_html=False, resolve_relative_uris=True)
     except Exception as exc:  # feedparser is meant not to raise; if it does, it is this source's problem
         return FeedRead(url, None, url, ReadResult(skipped=f"cannot parse: {type(exc).__name__}: {exc}"))
     feed = parsed.get("feed", {})
     title = plain(feed.get("title", "")) or url
-    link = web_url(url, feed.get("link"))
-    feed_id = feed.get("id") or url
+    # Relative URLs resolve against where the feed was fetched; a feed file dropped into
+    # sources/ has no such place, so its own site link serves.
+    if urlsplit(url).scheme not in ("http", "https"):
+        url_base = web_url("", feed.get("link")) or url
+    else:
+        url_base = url
+    link = web_url(url_base, feed.get("link"))
+    feed_id = feed.get("id") or (url if url_base == url else link or url)
     warnings: list[str] = []
     if parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
@@ -182,11 +189,11 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
         summary = entry.get("summary", "")
         if len(summary) > len(body):
             body = summary
-        link_ = web_url(url, entry.get("link"))
-        date = entry.get("updated") or entry.get("published")
+        link_ = web_url(url_base, entry.get("link"))
+        date = dict.get(entry, "updated") or dict.get(entry, "published")  # (not the fallback feedparser warns of)
         ident = item_id(entry.get("id"), link_, entry.get("title", ""), date)
         origin = Origin(item_id=ident, link=link_, **origin_feed)
-        base = (entry.get("content") or [{}])[0].get("base") or link_ or url
+        base = web_url(url_base, (entry.get("content") or [{}])[0].get("base")) or link_ or url_base
         story = _story(entry.get("title", ""), body, summary, base, origin, index)
         if story:
             stories.append(story)

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import httpx
@@ -114,7 +115,10 @@ async def _fetch(client: httpx.AsyncClient, request: FetchRequest, limits: Limit
             if response.status_code == 304:
                 return FetchResult(url, 304, headers=kept, final_url=final)
             if response.status_code != 200:
-                reason = response.reason_phrase or ""
+                try:  # the standard phrase: servers write theirs in all sorts of ways
+                    reason = HTTPStatus(response.status_code).phrase
+                except ValueError:
+                    reason = response.reason_phrase or ""
                 return FetchResult(url, response.status_code, headers=kept, final_url=final,
                                    error=f"HTTP {response.status_code}{' ' + reason if reason else ''}")
             declared = response.headers.get("content-length", "")

@@ -1,0 +1,93 @@
+"""sources/feed.py: RSS, Atom and JSON Feed documents into stories, sanitised."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DATA
+from publisher.sources.feed import item_id, looks_like_feed, parse, sanitize
+
+FEEDS = DATA / "feeds"
+
+
+def test_an_rss_feed_gives_sanitised_stories_with_their_origin():
+    read = parse((FEEDS / "hostile.rss").read_bytes(), url="https://news.example/feed.rss")
+    expected = json.loads((FEEDS / "hostile.expected.json").read_text())
+    assert (read.title, read.link, read.ttl_minutes) == (expected["title"], expected["link"], expected["ttl_minutes"])
+    assert read.feed_id == "https://news.example/feed.rss"
+    got = read.result.stories
+    assert len(got) == len(expected["stories"])
+    for story, want in zip(got, expected["stories"]):
+        assert story.title == want["title"]
+        assert list(story.paragraphs) == want["paragraphs"]
+        assert story.html == want["html"]
+        assert story.truncated == want["truncated"]
+        assert story.origin.link == want["link"]
+        assert story.origin.feed_title == "Harbour & Strait News"
+        if want["item_id"]:
+            assert story.origin.item_id == want["item_id"]
+        else:  # no id, no link: made from the title and date, the same every time
+            assert story.origin.item_id.startswith("urn:sha256:")
+
+
+@pytest.mark.parametrize("html", [
+    '<p onerror="x()">a</p>', '<script>alert(1)</script>', '<a href="javascript:alert(1)">a</a>',
+    '<iframe src="https://x.example/"></iframe>', '<img src="x" onload="y()">', '<a href=" JaVaScRiPt:x()">a</a>',
+    '<svg><script>x()</script></svg>', '<a href="data:text/html,<script>x()</script>">a</a>',
+    '<p style="background:url(javascript:x)">a</p>', '<object data="x.swf"></object>',
+])
+def test_sanitize_removes_scripts_handlers_javascript_urls_and_iframes(html):
+    clean = sanitize(html, "https://news.example/")
+    for bad in ("script", "onerror", "onload", "javascript", "iframe", "data:", "style", "object"):
+        assert bad not in clean.lower(), clean
+
+
+def test_sanitize_makes_relative_urls_absolute():
+    assert sanitize('<a href="../b">x</a><img src="c.png">', "https://news.example/a/page") == (
+        '<a href="https://news.example/b" rel="noopener noreferrer nofollow">x</a>'
+        '<img src="https://news.example/a/c.png">')
+
+
+def test_a_json_feed_gives_stories_and_skips_what_is_not_an_item():
+    read = parse((FEEDS / "site.json").read_bytes(), url="https://json.example/feed.json")
+    first, second = read.result.stories
+    assert (first.title, first.paragraphs, first.origin.item_id, first.origin.link) == (
+        "Kyiv opens shelters", ("Kyiv opened 40 shelters as Russian strikes on Ukraine's grid went on.", "More here."), "42", "https://json.example/a")
+    assert "javascript" not in first.html
+    assert second.paragraphs == ("Line one.", "Line two.") and second.origin.link is None
+    assert read.title == "JSON Wire" and read.link == "https://json.example/"
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "not an RSS, Atom or JSON feed"),
+    (b"<html><body>a web page</body></html>", "not an RSS, Atom or JSON feed"),
+    (b"\x00\x01\x02\xff" * 100, "not a feed: SAXParseException"),
+    (b'{"a": 1}', "JSON, but not a JSON Feed"),
+    (b"{not json", "not valid JSON"),
+    (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', "JSON Feed without an items list"),
+    (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>', "no entries with text"),
+])
+def test_a_document_that_gives_nothing_is_skipped_with_a_reason(data, reason):
+    read = parse(data, url="https://x.example/f")
+    assert read.result.stories == () and read.result.skipped.startswith(reason)
+
+
+def test_a_broken_feed_that_still_has_entries_is_used_with_a_warning():
+    data = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>One</title>' \
+           b'<description>Kept &nbsp; text &bogus;</description></item><item><title>Two</title></channel>'
+    read = parse(data, url="https://x.example/f")
+    assert [s.title for s in read.result.stories] == ["One", "Two"]
+    assert read.result.warnings and read.result.warnings[0].startswith("broken feed, entries read anyway")
+
+
+def test_item_ids_are_stable():
+    assert item_id(" urn:x ", "https://l", "t", "d") == "urn:x"
+    assert item_id(None, "https://l", "t", "d") == "https://l"
+    assert item_id("", None, "t", "d") == item_id(None, None, "t", "d") != item_id(None, None, "t", "e")
+
+
+def test_feed_files_are_recognised_by_their_suffix():
+    assert all(looks_like_feed(n) for n in ("a.xml", "b.ATOM", "c.rss", "d.json"))
+    assert not any(looks_like_feed(n) for n in ("a.txt", "xml", "a.xml.txt"))
