@@ -2,6 +2,7 @@
 
     publisher [--config PATH] run
     publisher [--config PATH] publish [--wait SECONDS]
+    publisher [--config PATH] add URL_OR_FILE [--title TEXT] [--interval SECONDS]
     publisher [--config PATH] status [--json]
     publisher [--config PATH] classify FILE
     publisher [--config PATH] retract ID [--reason TEXT]
@@ -16,17 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher import __version__, lock
 from publisher.classify import classify
-from publisher.config import Config, load
+from publisher.config import Config, add_feed, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.publish import Progress, publish, status
 from publisher.model import story_text
-from publisher.sources import wire
+from publisher.sources import feed, wire
 from publisher.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -42,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     pb = sub.add_parser("publish", help="read sources, update the store, write changed feeds (once)")
     pb.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                     help="how long to wait while another process is writing (default: 30)")
+    ad = sub.add_parser("add", help="add a source: a feed URL (to config.toml) or a file (copied into sources/)")
+    ad.add_argument("source", metavar="URL_OR_FILE")
+    ad.add_argument("--title", metavar="TEXT", help="a feed URL's title (default: the feed's own)")
+    ad.add_argument("--interval", type=float, metavar="SECONDS", help="poll a feed URL at most this often")
     st = sub.add_parser("status", help="entries per topic and the last read of every source")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     cl = sub.add_parser("classify", help="dry run: the stories a file gives and their topics; stores nothing")
@@ -63,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             return service.run(config)
         if args.command == "publish":
             return _publish(config, args.wait)
+        if args.command == "add":
+            return _add(config, args.source, args.title, args.interval)
         if args.command == "status":
             return _status(config, args.json)
         if args.command == "retract":
@@ -151,6 +159,46 @@ def _status(config: Config, as_json: bool) -> int:
         for r in data["retracted"]:
             why = f": {r['reason']}" if r["reason"] else ""
             print(f"  {r['id']}  {r['title']}  (retracted {r['retracted_at']}{why})")
+    return EXIT_OK
+
+
+def _add(config: Config, source: str, title: str | None, interval: float | None) -> int:
+    """A URL goes into config.toml (a running service picks it up); a file is copied into
+    sources/ under its own name (atomically: the watcher reads it whole)."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source):
+        new = add_feed(config.path, source, title=title, interval_seconds=interval)
+        print(f"added {source} to {config.path} ({len(new.feeds)} feeds); a running `publisher run` polls it "
+              f"within seconds, or run `publisher publish`")
+        return EXIT_OK
+    path = Path(source)
+    if title or interval:
+        print("publisher: --title and --interval are for feed URLs", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"publisher: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    target = config.paths.sources / path.name
+    if target.exists():
+        if target.is_file() and target.read_bytes() == data:
+            print(f"{path.name} is already in {config.paths.sources}")
+            return EXIT_OK
+        print(f"publisher: {target}: a different file of that name is already there; rename yours",
+              file=sys.stderr)
+        return EXIT_USAGE
+    part = target.with_name(target.name + ".part")
+    try:
+        config.paths.sources.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(data)
+        os.replace(part, target)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        print(f"publisher: {target}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    kind = "a feed" if feed.looks_like_feed(path.name) else "wire copy"
+    print(f"copied {path.name} into {config.paths.sources} ({kind}); a running `publisher run` reads it at once, "
+          f"or run `publisher publish`")
     return EXIT_OK
 
 

@@ -385,3 +385,42 @@ def _topic(file: str, index: int, raw: Any) -> Topic:
     t.done()
     return Topic(slug=slug, title=title, threshold=float(threshold), rules=tuple(rules),
                  require=require, exclude=exclude)
+
+
+def add_feed(path: Path, url: str, *, title: str | None = None, interval_seconds: float | None = None) -> Config:
+    """Append a [[sources.feeds]] table to the config file at `path`, keeping its comments and
+    layout (tomlkit), and replace the file atomically. The result is validated first: a URL
+    already there, or one that is not http(s), is a ConfigError and the file is untouched."""
+    import os
+
+    import tomlkit
+
+    current = load(path)
+    if any(f.url == url for f in current.feeds):
+        raise ConfigError(f"{path}: [[sources.feeds]] url: {url} is already a source")
+    text = path.read_text(encoding="utf-8")
+    doc = tomlkit.parse(text)
+    if "sources" not in doc:
+        doc.append("sources", tomlkit.table(is_super_table=True))
+    sources = doc["sources"]
+    if "feeds" not in sources:
+        sources.append("feeds", tomlkit.aot())
+    entry = tomlkit.table()
+    entry.append("url", url)
+    if title:
+        entry.append("title", title)
+    if interval_seconds:
+        entry.append("interval_seconds", int(interval_seconds) if float(interval_seconds).is_integer()
+                     else interval_seconds)
+    sources["feeds"].append(entry)
+    new_text = tomlkit.dumps(doc)
+    config = parse(tomllib.loads(new_text), path)  # raises ConfigError, naming the key
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(new_text, encoding="utf-8")
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return config

@@ -34,7 +34,7 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
 from publisher import lock
-from publisher.config import Config
+from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.publish import PublishReport, publish
 from publisher.serve import FeedServer
@@ -198,6 +198,7 @@ class Service:
         self.metrics = Metrics(lambda: self.app.requests)
         self.settler = Settler(config.service.settle_seconds)
         self.feeds_dirty = threading.Event()
+        self.config_changed = threading.Event()  # SIGHUP, or the config file was written
         self.scheduler = None
         self.observer = None
         self.pings: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
@@ -287,6 +288,10 @@ class Service:
                             self.settler.touch(p, time.monotonic())
                 if self.feeds_dirty.is_set():  # another process published
                     self.reload()
+                if self.config_changed.is_set():
+                    time.sleep(0.2)  # an editor may write the file in steps
+                    self.config_changed.clear()
+                    self.reload_config()
             except Exception:
                 log.exception("file pickup failed")
 
@@ -323,6 +328,15 @@ class Service:
                 else:
                     service.seen(event.src_path)
 
+        config_path = str(self.config.path.resolve())
+
+        class ConfigFile(FileSystemEventHandler):
+            def on_any_event(self, event):
+                paths = (event.src_path, getattr(event, "dest_path", "") or "")
+                if event.event_type in ("created", "modified", "moved", "closed") and \
+                        any(os.fsdecode(p) == config_path for p in paths if p):
+                    service.config_changed.set()
+
         class Feeds(FileSystemEventHandler):
             def on_any_event(self, event):
                 if event.event_type in ("moved", "created", "deleted"):
@@ -337,12 +351,41 @@ class Service:
         try:
             observer.schedule(Sources(), str(sources), recursive=True)
             observer.schedule(Feeds(), str(self.config.paths.feeds), recursive=True)
+            observer.schedule(ConfigFile(), str(self.config.path.resolve().parent), recursive=False)
             observer.start()
         except OSError as exc:
             log.error("%s: cannot watch (%s); new files are read on the schedule only",
                       sources, exc.strerror or exc)
             return
         self.observer = observer
+
+    def reload_config(self) -> None:
+        """Read the config file again. A bad one is reported and the last good one stays in
+        force; a good one takes effect at once (schedule, feeds, topics, dedup, WebSub), except
+        for [server] and [paths], which need a restart (said so in the log)."""
+        old = self.config
+        try:
+            new = load(old.path)
+        except ConfigError as exc:
+            log.error("%s; the last good config stays in force", exc)
+            return
+        if new == old:
+            log.info("%s: config unchanged", old.path)
+            return
+        for key in ("paths", "service.host", "service.port", "service.cache_max_age"):
+            a, b = old, new
+            for part in key.split("."):
+                a, b = getattr(a, part), getattr(b, part)
+            if a != b:
+                log.warning("%s: [%s] changed: that takes a restart", old.path, key.replace("service.", "server] "))
+        self.config = new
+        self.settler.settle = new.service.settle_seconds
+        log.info("%s: config reloaded (%d topics, %d feeds)", new.path, len(new.topics), len(new.feeds))
+        if self.scheduler:
+            if new.service.interval_seconds != old.service.interval_seconds:
+                self.scheduler.reschedule_job("publish", trigger="interval", seconds=new.service.interval_seconds)
+            # new feeds, rules or settings: publish with them now, not at the next interval
+            self.scheduler.modify_job("publish", next_run_time=datetime.now(UTC))
 
     # -- HTTP routes --
 
@@ -380,8 +423,7 @@ class Service:
         self._start_watching()
         settle_thread = threading.Thread(target=self._settle_loop, name="settle", daemon=True)
         settle_thread.start()
-        if cfg.hub:
-            threading.Thread(target=self._ping_loop, name="websub", daemon=True).start()
+        threading.Thread(target=self._ping_loop, name="websub", daemon=True).start()  # a hub may come later
 
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}/"
@@ -405,6 +447,11 @@ class Service:
             server.should_exit = True
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        def on_hup(signum, frame):
+            log.info("SIGHUP: reading %s again", self.config.path)
+            self.config_changed.set()
+
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
         try:
             server.run(sockets=[sock])
         finally:

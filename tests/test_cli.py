@@ -215,3 +215,47 @@ def test_retract_and_explain_before_any_publish_create_nothing(project):
         proc = run(project, *args)
         assert proc.returncode == 2 and "no database yet" in proc.stderr
     assert not project.database.exists()
+
+
+# -- add ---------------------------------------------------------------------------------------
+
+def test_add_url_appends_a_feed_keeping_comments_and_layout(project):
+    before = project.config_path.read_text()
+    proc = run(project, "add", "https://news.example/feed.xml", "--title", "Example News", "--interval", "900")
+    assert proc.returncode == 0, proc.stderr
+    after = project.config_path.read_text()
+    assert after.startswith(before)  # nothing above is touched: comments, order, spacing
+    assert after[len(before):].strip() == ('[[sources.feeds]]\nurl = "https://news.example/feed.xml"\n'
+                                           'title = "Example News"\ninterval_seconds = 900')
+    assert project.config.feeds[0].url == "https://news.example/feed.xml"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("ftp://news.example/feed", 'expected an absolute http(s) URL such as "https://example.org/feed.xml"'),
+    ("https://news.example/a b", "expected an absolute http(s) URL"),
+])
+def test_add_refuses_what_is_not_a_feed_url_and_leaves_the_config_alone(project, url, message):
+    before = project.config_path.read_text()
+    proc = run(project, "add", url)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert project.config_path.read_text() == before
+
+
+def test_add_the_same_url_twice_is_refused(project):
+    assert run(project, "add", "https://news.example/feed.xml").returncode == 0
+    proc = run(project, "add", "https://news.example/feed.xml")
+    assert proc.returncode == 2 and "is already a source" in proc.stderr
+
+
+def test_add_file_copies_it_into_sources(project, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "day.txt").write_text("KYIV: Ukraine's capital opened shelters in Kyiv on Monday.\n")
+    proc = run(project, "add", str(outside / "day.txt"))
+    assert proc.returncode == 0 and "(wire copy)" in proc.stdout
+    assert (project.sources / "day.txt").read_text() == (outside / "day.txt").read_text()
+    assert run(project, "add", str(outside / "day.txt")).stdout.startswith("day.txt is already in")
+    (outside / "day.txt").write_text("Another text.\n")
+    proc = run(project, "add", str(outside / "day.txt"))
+    assert proc.returncode == 2 and "a different file of that name is already there" in proc.stderr
+    assert not list(project.sources.glob("*.part"))

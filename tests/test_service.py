@@ -396,3 +396,45 @@ def test_a_failing_hub_is_logged_and_publishing_goes_on(running, seed, tmp_path,
     service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})
     service.wait_log(f"{hub}: WebSub ping for http://127.0.0.1:8080/all/atom.xml refused: HTTP 500")
     assert service.get("/healthz").json()["status"] == "ok"
+
+
+# -- config changes while running --------------------------------------------------------------
+
+FEED_DOC = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Other Wire</title><link>https://o.example/</link>'
+            b"<description>d</description><item><title>Kyiv metro</title><guid>m1</guid><description>Kyiv's metro "
+            b"stations in Ukraine will stay open all night during air raid alerts, the city said on Tuesday."
+            b"</description></item></channel></rss>")
+
+
+def test_publisher_add_url_while_running_is_polled_without_a_restart(running, tmp_path, httpserver):
+    httpserver.expect_request("/feed.xml").respond_with_data(FEED_DOC, content_type="application/rss+xml")
+    service = running()
+    service.wait_log("schedule run:")
+    proc = subprocess.run([str(BIN), "--config", str(service.config), "add", httpserver.url_for("/feed.xml")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    service.wait_log("config reloaded (2 topics, 1 feeds)")
+    service.wait_for({"ukraine": 1, "all": 1}, timeout=10)
+    assert "# Near-duplicates" in service.config.read_text()  # comments kept
+
+
+def test_a_bad_config_is_reported_and_the_last_good_one_stays_in_force(running, seed, tmp_path):
+    service = running()
+    service.wait_log("schedule run:")
+    good = service.config.read_text()
+    service.config.write_text(good.replace("max_entries = 50", 'max_entries = "many"'))
+    service.wait_log("[feeds] max_entries: expected an integer, got 'many' (a string); the last good config "
+                     "stays in force")
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})  # still working, on the old config
+    service.config.write_text(good.replace("max_entries = 50", "max_entries = 2"))
+    service.wait_for({"taiwan-security": 2, "all": 2}, timeout=10)  # the fixed config: in force at once
+
+
+def test_sighup_reads_the_config_again_and_does_not_stop_the_service(running, seed, tmp_path):
+    service = running()
+    service.wait_log("schedule run:")
+    service.proc.send_signal(signal.SIGHUP)
+    service.wait_log(f"SIGHUP: reading {service.config} again")
+    service.wait_log(f"{service.config}: config unchanged")
+    assert service.proc.poll() is None and service.get("/healthz").status_code == 200
