@@ -91,3 +91,54 @@ def test_item_ids_are_stable():
 def test_feed_files_are_recognised_by_their_suffix():
     assert all(looks_like_feed(n) for n in ("a.xml", "b.ATOM", "c.rss", "d.json"))
     assert not any(looks_like_feed(n) for n in ("a.txt", "xml", "a.xml.txt"))
+
+
+@pytest.mark.parametrize("name, url", [("hostile.rss", "https://news.example/feed.rss"),
+                                       ("kinds.atom", "https://atom.example/feed.atom")])
+def test_the_fast_parser_reads_what_feedparser_reads(name, url, monkeypatch):
+    """Well-formed Atom and RSS 2.0 are read with lxml (fast); anything else with feedparser.
+    Both must give the same stories."""
+    from publisher.sources import feed as feed_mod
+
+    data = (FEEDS / name).read_bytes()
+    assert feed_mod._fast(data) is not None  # the fast path is taken for this document
+    fast = parse(data, url=url)
+    monkeypatch.setattr(feed_mod, "_fast", lambda data: None)
+    slow = parse(data, url=url)
+    assert (fast.title, fast.link, fast.feed_id, fast.ttl_minutes) == (slow.title, slow.link, slow.feed_id,
+                                                                       slow.ttl_minutes)
+    for a, b in zip(fast.result.stories, slow.result.stories, strict=True):
+        assert (a.title, a.paragraphs, a.truncated, a.origin) == (b.title, b.paragraphs, b.truncated, b.origin)
+        assert a.html == b.html
+
+
+def test_atom_kinds_of_text_are_read_as_text_or_html():
+    read = parse((FEEDS / "kinds.atom").read_bytes(), url="https://atom.example/feed.atom")
+    first, second, third = read.result.stories
+    assert first.title == "Kyiv shelters open" and 'href="https://atom.example/m"' in first.html
+    assert second.title == "Plain <text> title"
+    assert second.paragraphs == ("A summary with <angle> brackets & an ampersand.",)
+    assert third.paragraphs == ("First bold para.", "Second para.") and "<b>bold</b>" in third.html
+    assert second.origin.link == "https://atom.example/2" and read.feed_id.startswith("urn:uuid:")
+
+
+@pytest.mark.parametrize("data", [
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;'
+    b'&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 '
+    b'"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;'
+    b'&lol4;&lol4;&lol4;&lol4;&lol4;"><!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">'
+    b'<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;"><!ENTITY lol8 "&lol7;&lol7;'
+    b'&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;"><!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;'
+    b'&lol8;&lol8;&lol8;">]><rss version="2.0"><channel><title>t</title><item><title>&lol9;</title>'
+    b'<description>x</description></item></channel></rss>',
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel>'
+    b'<title>t</title><item><title>x</title><description>&xxe;</description></item></channel></rss>',
+])
+def test_entity_expansion_and_external_entities_go_nowhere(data):
+    import time
+
+    start = time.monotonic()
+    read = parse(data, url="https://x.example/f")
+    assert time.monotonic() - start < 5
+    for story in read.result.stories:
+        assert "root:" not in story.html and len(story.title) < 1000 and len(story.html) < 10_000

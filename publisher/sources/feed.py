@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
+from lxml import etree
 
 from publisher.model import Origin, ReadResult, Story
 from publisher.render.text import xml_text
@@ -152,7 +153,55 @@ def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None) -> Fe
     return _parse_xml(data, url, headers or {})
 
 
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+
+
 def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
+    doc = _fast(data)
+    if doc is None:
+        doc = _feedparser(data, url, headers)
+        if isinstance(doc, FeedRead):
+            return doc
+    feed, entries, warnings = doc
+    title = plain(feed.get("title", "")) or url
+    # Relative URLs resolve against where the feed was fetched; a feed file dropped into
+    # sources/ has no such place, so its own site link serves.
+    if urlsplit(url).scheme not in ("http", "https"):
+        url_base = web_url("", feed.get("link")) or url
+    else:
+        url_base = url
+    link = web_url(url_base, feed.get("link"))
+    feed_id = feed.get("id") or (url if url_base == url else link or url)
+    stories = []
+    origin_feed = {"feed_title": title, "feed_link": link, "feed_id": feed_id, "feed_url": url}
+    for index, entry in enumerate(entries[:MAX_ITEMS], start=1):
+        body, summary = entry.get("content") or "", entry.get("summary") or ""
+        if len(summary) > len(body):
+            body = summary
+        link_ = web_url(url_base, entry.get("link"))
+        ident = item_id(entry.get("id"), link_, entry.get("title", ""), entry.get("date"))
+        origin = Origin(item_id=ident, link=link_, **origin_feed)
+        base = web_url(url_base, entry.get("base")) or link_ or url_base
+        story = _story(entry.get("title", ""), body, summary, base, origin, index)
+        if story:
+            stories.append(story)
+    if len(entries) > MAX_ITEMS:
+        warnings.append(f"{len(entries)} entries; the first {MAX_ITEMS} read")
+    ttl = str(feed.get("ttl", "")).strip()
+    ttl_minutes = int(ttl) if ttl.isdigit() else None
+    if not stories:
+        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)),
+                        ttl_minutes)
+    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)), ttl_minutes)
+
+
+Doc = tuple[dict, list[dict], list[str]]  # the feed's fields, its entries' fields, warnings
+
+
+def _feedparser(data: bytes, url: str, headers: dict[str, str]) -> Doc | FeedRead:
+    """Any feed, however broken: feedparser."""
     # the headers that matter for parsing: the declared charset, and the base of relative URLs
     kept = {k.lower(): v for k, v in headers.items() if k.lower() in ("content-type", "content-language")}
     kept["content-location"] = url
@@ -163,48 +212,106 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
         return FeedRead(url, None, url, ReadResult(skipped=f"cannot parse: {type(exc).__name__}: {exc}"))
     feed = parsed.get("feed", {})
     title = plain(feed.get("title", "")) or url
-    # Relative URLs resolve against where the feed was fetched; a feed file dropped into
-    # sources/ has no such place, so its own site link serves.
-    if urlsplit(url).scheme not in ("http", "https"):
-        url_base = web_url("", feed.get("link")) or url
-    else:
-        url_base = url
-    link = web_url(url_base, feed.get("link"))
-    feed_id = feed.get("id") or (url if url_base == url else link or url)
     warnings: list[str] = []
     if parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
         if not parsed.entries:
             reason = f"not a feed: {type(problem).__name__}: {problem}" if problem else "not a feed"
-            return FeedRead(title, link, feed_id, ReadResult(skipped=_one_line(reason)))
+            return FeedRead(title, None, url, ReadResult(skipped=_one_line(reason)))
         warnings.append(_one_line(f"broken feed, entries read anyway: {type(problem).__name__}: {problem}"))
     if not parsed.get("version") and not parsed.entries:
-        return FeedRead(title, link, feed_id, ReadResult(skipped="not an RSS, Atom or JSON feed"))
-    stories = []
-    origin_feed = {"feed_title": title, "feed_link": link, "feed_id": feed_id, "feed_url": url}
-    for index, entry in enumerate(parsed.entries[:MAX_ITEMS], start=1):
-        body = ""
+        return FeedRead(title, None, url, ReadResult(skipped="not an RSS, Atom or JSON feed"))
+    def as_html(detail, value: str) -> str:  # feedparser gives text/plain unescaped
+        return html.escape(value, quote=False) if (detail or {}).get("type") == "text/plain" else value
+
+    entries = []
+    for entry in parsed.entries:
+        content = ""
         if entry.get("content"):
-            body = max((c.get("value", "") for c in entry.content), key=len)
-        summary = entry.get("summary", "")
-        if len(summary) > len(body):
-            body = summary
-        link_ = web_url(url_base, entry.get("link"))
-        date = dict.get(entry, "updated") or dict.get(entry, "published")  # (not the fallback feedparser warns of)
-        ident = item_id(entry.get("id"), link_, entry.get("title", ""), date)
-        origin = Origin(item_id=ident, link=link_, **origin_feed)
-        base = web_url(url_base, (entry.get("content") or [{}])[0].get("base")) or link_ or url_base
-        story = _story(entry.get("title", ""), body, summary, base, origin, index)
-        if story:
-            stories.append(story)
-    if len(parsed.entries) > MAX_ITEMS:
-        warnings.append(f"{len(parsed.entries)} entries; the first {MAX_ITEMS} read")
-    ttl = str(feed.get("ttl", "")).strip()
-    ttl_minutes = int(ttl) if ttl.isdigit() else None
-    if not stories:
-        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)),
-                        ttl_minutes)
-    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)), ttl_minutes)
+            best = max(entry.content, key=lambda c: len(c.get("value", "")))
+            content = as_html(best, best.get("value", ""))
+        entries.append({
+            "id": entry.get("id"), "title": as_html(entry.get("title_detail"), entry.get("title", "")),
+            "link": entry.get("link"), "content": content,
+            "summary": as_html(entry.get("summary_detail"), entry.get("summary", "")),
+            "date": dict.get(entry, "updated") or dict.get(entry, "published"),  # (not feedparser's fallback)
+            "base": (entry.get("content") or [{}])[0].get("base"),
+        })
+    return {"title": as_html(feed.get("title_detail"), feed.get("title", "")), "link": feed.get("link"),
+            "id": feed.get("id"), "ttl": feed.get("ttl", "")}, entries, warnings
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+
+
+def _fast(data: bytes) -> Doc | None:
+    """Well-formed Atom 1.0 or RSS 2.0 without a DTD or xml:base, read with lxml: ~10x
+    feedparser's speed, for the feeds most sites serve. None: leave it to feedparser."""
+    if b"<!DOCTYPE" in data[:4096].upper() or b"xml:base" in data:
+        return None
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root.tag == f"{ATOM}feed":
+        return _atom(root)
+    if root.tag == "rss" and root.get("version", "").startswith("2"):
+        channel = root.find("channel")
+        return _rss(channel) if channel is not None else None
+    return None
+
+
+def _atom_text(el) -> str:
+    """An Atom text construct as HTML (text is escaped, xhtml serialised)."""
+    if el is None:
+        return ""
+    kind = el.get("type", "text")
+    if kind == "xhtml":
+        div = el.find("{http://www.w3.org/1999/xhtml}div")
+        inner = div if div is not None else el
+        parts = [html.escape(inner.text or "", quote=False)]
+        for child in inner:
+            etree.cleanup_namespaces(child)
+            parts.append(etree.tostring(child, encoding="unicode", with_tail=True))
+        return re.sub(r' xmlns(:\w+)?="[^"]*"', "", "".join(parts))
+    if kind in ("html", "text/html"):
+        return el.text or ""
+    return html.escape(el.text or "", quote=False)
+
+
+def _atom_link(el) -> str | None:
+    for link in el.findall(f"{ATOM}link"):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return link.get("href")
+    return None
+
+
+def _atom(root) -> Doc:
+    entries = []
+    for e in root.iterfind(f"{ATOM}entry"):
+        title = e.find(f"{ATOM}title")
+        entries.append({
+            "id": e.findtext(f"{ATOM}id"), "title": _atom_text(title) if title is not None else "",
+            "link": _atom_link(e), "content": _atom_text(e.find(f"{ATOM}content")),
+            "summary": _atom_text(e.find(f"{ATOM}summary")),
+            "date": e.findtext(f"{ATOM}updated") or e.findtext(f"{ATOM}published"),
+        })
+    title = root.find(f"{ATOM}title")
+    return {"title": _atom_text(title) if title is not None else "", "link": _atom_link(root),
+            "id": root.findtext(f"{ATOM}id")}, entries, []
+
+
+def _rss(channel) -> Doc:
+    entries = []
+    for item in channel.iterfind("item"):
+        guid = item.find("guid")
+        entries.append({
+            "id": guid.text if guid is not None else None, "title": item.findtext("title") or "",
+            "link": item.findtext("link"), "content": item.findtext(CONTENT_ENCODED) or "",
+            "summary": item.findtext("description") or "", "date": item.findtext("pubDate"),
+        })
+    return {"title": channel.findtext("title") or "", "link": channel.findtext("link"),
+            "ttl": channel.findtext("ttl") or ""}, entries, []
 
 
 def _parse_json(data: bytes, url: str) -> FeedRead:
