@@ -372,19 +372,27 @@ def ingest_fetched(store: Store, config: Config, now: datetime, fetched: list[tu
     """Store what the fetches gave, and when to fetch each feed next. One feed's failure is
     its own result: the others, and the feeds already published, are unaffected."""
     states = store.feed_states()
-    for source, result in fetched:
-        interval = source.interval_seconds or config.service.interval_seconds
+    # Committed in batches, like files (each feed still all-or-nothing: a savepoint).
+    for first in range(0, len(fetched), FILES_PER_COMMIT):
         with store.transaction():
-            source_id = store.ensure_source(source.url, "feed")
-            state = states.get(source.url) or FeedState(source=source_id, url=source.url)
-            try:
-                rep, state = _ingest_fetch(store, config, now, source_id, source, result, state, interval)
-            except Exception as exc:  # a bug in one feed's handling must not stop the others
-                rep = SourceReport(source.url, "failed", f"cannot store: {type(exc).__name__}: {exc}")
-                state = replace(state, fetched_at=now, errors=state.errors + 1, last_error=rep.reason,
-                                next_fetch=poll.after_failure(now, interval, state.errors + 1))
-            store.save_feed_state(state)
-        report.feeds.append(rep)
+            for source, result in fetched[first : first + FILES_PER_COMMIT]:
+                report.feeds.append(_ingest_one_fetch(store, config, now, source, result, states))
+
+
+def _ingest_one_fetch(store: Store, config: Config, now: datetime, source: FeedSource, result: FetchResult,
+                      states: dict[str, FeedState]) -> SourceReport:
+    interval = source.interval_seconds or config.service.interval_seconds
+    source_id = store.ensure_source(source.url, "feed")
+    state = states.get(source.url) or FeedState(source=source_id, url=source.url)
+    try:
+        with store.transaction():
+            rep, state = _ingest_fetch(store, config, now, source_id, source, result, state, interval)
+    except Exception as exc:  # a bug in one feed's handling must not stop the others
+        rep = SourceReport(source.url, "failed", f"cannot store: {type(exc).__name__}: {exc}")
+        state = replace(state, fetched_at=now, errors=state.errors + 1, last_error=rep.reason,
+                        next_fetch=poll.after_failure(now, interval, state.errors + 1))
+    store.save_feed_state(state)
+    return rep
 
 
 def _ingest_fetch(store: Store, config: Config, now: datetime, source_id: int, source: FeedSource,
