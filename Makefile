@@ -59,6 +59,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/aggregate.py
 
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke
