@@ -438,3 +438,21 @@ def test_sighup_reads_the_config_again_and_does_not_stop_the_service(running, se
     service.wait_log(f"SIGHUP: reading {service.config} again")
     service.wait_log(f"{service.config}: config unchanged")
     assert service.proc.poll() is None and service.get("/healthz").status_code == 200
+
+
+def test_a_slow_feed_never_delays_a_file_pickup(running, seed, tmp_path, httpserver):
+    import threading
+    fetching = threading.Event()
+
+    def slow(request):
+        fetching.set()
+        time.sleep(6)
+        from werkzeug.wrappers import Response
+        return Response(FEED_DOC, content_type="application/rss+xml")
+
+    httpserver.expect_request("/slow.xml").respond_with_handler(slow)
+    service = running(extra=f'\n[[sources.feeds]]\nurl = "{httpserver.url_for("/slow.xml")}"\n')
+    assert fetching.wait(10)  # the scheduled run is fetching the slow feed: 6 s to go
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    assert service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=3) < 3
+    service.wait_for({"ukraine": 2, "all": 6}, timeout=15)  # and the feed's story once it arrives
