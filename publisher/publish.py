@@ -13,13 +13,14 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from publisher import lock
+from publisher import faults, lock
 from publisher.classify import classify, rules_digest
 from publisher import poll
 from publisher.config import Config, FeedSource
@@ -125,6 +126,10 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
     with lock.held(config.paths.lock, wait=wait, cancel=stop):
         store = Store.open(config.paths.database, now=now)
         try:
+            if store.meta("publish_running") == "1":  # the last publish was killed mid-way
+                remove_temp_files(config.paths.feeds, report)
+            with store.transaction():
+                store.set_meta("publish_running", "1")
             ingest(store, config, now, report, progress, only=only, settle=settle, stop=stop)
             ingest_fetched(store, config, now, fetched, report)
             classify_entries(store, config)
@@ -137,6 +142,7 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
                 store.set_meta("last_run", now.isoformat())
                 store.set_meta("last_run_summary", report.summary())
                 store.set_meta("last_run_ok", "1" if report.ok else "0")
+                store.set_meta("publish_running", "0")
                 for key, value in (record or {}).items():
                     store.set_meta(key, value)
         finally:
@@ -178,6 +184,8 @@ def ingest(store: Store, config: Config, now: datetime, report: PublishReport,
                     progress(done, len(files), source.name)
                 report.sources.append(ingest_file(store, source, config, now, known.get(source.name),
                                                   young_after=young if settle else None))
+                faults.point("ingest.file")
+        faults.point("ingest.commit")
         if report.interrupted:
             return
     if progress:
@@ -438,6 +446,7 @@ def classify_entries(store: Store, config: Config) -> int:
             matches = classify(config.topics, text)
             store.set_topics(entry, digest, [(m.slug, m.score) for m in matches if m.accepted])
             n += 1
+    faults.point("classify.commit")
     return n
 
 
@@ -566,9 +575,33 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
             except OSError as exc:
                 report.errors.append(f"{directory}: cannot sync: {exc.strerror or exc}")
                 return
+        faults.point("pages.written")
         if done:
             with store.transaction():
                 store.pages_written(done)
+
+
+_TEMP = re.compile(r"^\..+\.\d+\.tmp$")  # what write_if_changed writes before its rename
+
+
+def remove_temp_files(feeds: Path, report: PublishReport) -> None:
+    """Temp files a killed publish left behind (never served: hidden; removed here, under the
+    write lock, so no writer of ours is using them)."""
+    stack = [feeds]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif _TEMP.match(entry.name):
+                try:
+                    os.unlink(entry.path)
+                except OSError as exc:
+                    report.errors.append(f"{entry.path}: cannot remove a temp file: {exc.strerror or exc}")
 
 
 def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
@@ -589,7 +622,9 @@ def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
             f.flush()
             if sync:
                 os.fsync(f.fileno())
+        faults.point("write.temp")
         os.replace(tmp, path)
+        faults.point("write.renamed")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
