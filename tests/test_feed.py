@@ -142,3 +142,27 @@ def test_entity_expansion_and_external_entities_go_nowhere(data):
     assert time.monotonic() - start < 5
     for story in read.result.stories:
         assert "root:" not in story.html and len(story.title) < 1000 and len(story.html) < 10_000
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4000))
+def test_any_bytes_give_stories_or_a_reason_never_an_exception(data):
+    read = parse(data, url="https://x.example/f")
+    assert read.result.stories or read.result.skipped
+
+
+XMLISH = st.text(alphabet=st.sampled_from(list("<>/&;![]\"'= ?xmlrsfedtinaboyhcpuglk\n\x00\ud800é")), max_size=600)
+
+
+@settings(max_examples=300, deadline=None)
+@given(XMLISH)
+def test_feed_like_junk_gives_stories_or_a_reason(text):
+    data = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>' + text).encode(
+        "utf-8", "surrogatepass")
+    read = parse(data, url="https://x.example/f")
+    assert read.result.stories or read.result.skipped
+    for story in read.result.stories:
+        assert "<script" not in (story.html or "") and "\x00" not in story.title

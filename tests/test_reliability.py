@@ -197,3 +197,77 @@ def test_status_publish_and_run_at_once_never_see_a_locked_database_nor_lose_an_
                                     capture_output=True, text=True, timeout=60).stdout)
     assert doc["entries"] == len(texts)  # every story once: none lost, none twice
     assert service.proc.poll() is None
+
+
+# -- hostile sources ---------------------------------------------------------------------------
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"".join(b"&lol%s;" % (str(i - 1).encode() if i > 1 else b"")
+                                                                        for _ in range(10))) for i in range(1, 10))
+                  + b']><rss version="2.0"><channel><title>t</title><item><title>&lol9;</title>'
+                    b"<description>x</description></item></channel></rss>")
+
+
+def hostile_sources(project, tmp_path) -> list[str]:
+    """Write every kind of bad input into sources/; returns the names expected in problem lines."""
+    add = project.add_source
+    add("random.bin.txt", random.Random(1).randbytes(20_000))
+    add("invalid-utf8.txt", b"Kyiv \xff\xfe\xfa said \xc3\x28 on Monday that " * 50 + b"\n")
+    add("surrogates.txt", b"Taipei \xed\xa0\x80\xed\xb0\x80 lone surrogates.\n")
+    add("nul-and-controls.txt", b"Ukraine\x00 said\x01\x02\x1b[31m on Monday\x7f.\n" * 10)
+    add("one-long-line.txt", b"Kyiv " + b"word " * 250_000 + b"\n")
+    huge = project.sources / "huge.txt"
+    with open(huge, "wb") as f:
+        f.truncate(40 * 1024 * 1024)  # sparse: 40 MB that take no disk
+    add("/".join(f"d{i}" for i in range(60)) + "/deep.txt", "A story in a deep directory about nothing.\n")
+    add("name with spaces.txt", "")
+    add("new\nline.txt", b"\x00\x00\x00")
+    add("ünïcødé.txt", "")
+    raw = os.fsencode(project.sources) + b"/caf\xe9.txt"
+    with open(raw, "wb") as f:
+        f.write(b"\x00binary")
+    (project.sources / "passwd-link.txt").symlink_to("/etc/passwd")
+    (project.sources / "outside-dir").symlink_to("/etc")
+    add("laughs.xml", BILLION_LAUGHS)
+    add("xxe.rss", b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss version="2.0">'
+                   b"<channel><title>t</title><item><title>x</title><description>&x;</description></item></channel></rss>")
+    add("malformed.atom", b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>a</ti')
+    add("wrong-encoding.xml", '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+                              "<item><title>Caf\xe9 in Kyiv</title><description>Ukraine caf\xe9 story.</description>"
+                              "</item></channel></rss>".encode("latin-1"))
+    add("deep.json", b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    return ["random.bin.txt", "huge.txt", "name with spaces.txt", "\\n", "ünïcødé.txt", "caf\\xe9.txt",
+            "laughs.xml", "malformed.atom", "deep.json"]
+
+
+def test_hostile_sources_are_one_line_each_and_nothing_published_is_lost(project, seed, tmp_path):
+    import resource
+    import time
+
+    project.add_source(SEED.name, seed)
+    assert publish(project).returncode == 0
+    published = committed(project)
+    names = hostile_sources(project, tmp_path)
+    start = time.monotonic()
+    proc = publish(project)
+    seconds = time.monotonic() - start
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    for name in names:
+        assert len([line for line in lines if name in line]) >= 1, (name, lines)
+    by_file = {}
+    for line in lines:
+        by_file.setdefault(line.split(": ", 1)[0], []).append(line)
+    assert all(len(v) <= 2 for v in by_file.values()), by_file  # a problem line (and maybe a warning) each
+    assert not any("passwd" in line and "root:" in line for line in lines)
+    now = committed(project)
+    assert all(now[k] == v for k, v in published.items())  # nothing already published lost
+    ids = assert_feeds_whole(project)
+    assert set(published) <= ids
+    for path in project.feeds.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"root:x:0:0" not in data and b"lollollol" not in data
+    assert seconds < 60
+    child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert child_rss_mb < 600  # bounded memory for all of it

@@ -33,10 +33,15 @@ class SourceFile:
     #            valid Unicode (bytes of a file name that is not UTF-8 appear as \xNN)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def display_name(relative: Path) -> str:
-    """A relative path as text that can be printed and stored: undecodable bytes as \\xNN."""
+    """A relative path as text that can be printed on one line and stored: undecodable bytes
+    as \\xNN, control characters (a newline in a file name) as \\n, \\t, \\xNN."""
     raw = os.fsencode(relative.as_posix())
-    return raw.decode("utf-8", errors="backslashreplace")
+    text = raw.decode("utf-8", errors="backslashreplace")
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def ignored(name: str) -> bool:
