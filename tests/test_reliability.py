@@ -271,3 +271,37 @@ def test_hostile_sources_are_one_line_each_and_nothing_published_is_lost(project
     assert seconds < 60
     child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert child_rss_mb < 600  # bounded memory for all of it
+
+
+# -- write failures ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("errno_, message", [(13, "Permission denied"), (28, "No space left on device")])
+def test_a_failing_write_leaves_the_previous_feeds_and_the_next_run_recovers(project, seed, monkeypatch,
+                                                                             errno_, message):
+    import builtins
+
+    from conftest import NOW
+    from datetime import timedelta
+
+    project.add_source(SEED.name, seed)
+    assert project.publish().ok
+    before = project.site_bytes()
+    project.add_source("news.txt", stories_text(1)[0] + "\n")
+    real_open = builtins.open
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        # CI runs as root, where permission bits stop nothing: the error is injected
+        if "w" in mode and str(project.feeds) in str(file):
+            raise OSError(errno_, message, str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    report = project.publish(NOW + timedelta(hours=1))
+    monkeypatch.undo()
+    assert not report.ok and report.errors
+    assert all(line.endswith(f"cannot write: {message}") for line in report.errors), report.errors
+    assert project.site_bytes() == before  # every published file as it was
+    assert not list(project.feeds.rglob(".*.tmp"))
+    again = project.publish(NOW + timedelta(hours=2))
+    assert again.ok, again.problems()
+    assert len(assert_feeds_whole(project)) == 6  # the new story is out now

@@ -217,3 +217,12 @@ def test_segmentation_never_fails_and_keeps_every_text_line_once(lines):
     kept = [line for line in map(wire.clean_line, lines) if line and not wire.is_caption(line)]
     split = sum(1 for s in stories if s.kicker and len(s.paragraphs) == 2)
     assert sum(len(s.paragraphs) for s in stories) == len(kept) + split
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_any_bytes_give_stories_or_a_reason_never_an_exception(data):
+    result = wire.read(data)
+    assert result.stories or result.skipped
+    for story in result.stories:
+        assert "\x00" not in story.text and story.title
