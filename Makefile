@@ -60,6 +60,9 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/aggregate.py
+	$(BIN)/python bench/crash.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/hostile.py
 
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke

@@ -483,9 +483,13 @@ def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport,
         if stop and stop():
             report.interrupted = True
             return
-        atom, rss = render(spec, cache)
-        files = [("atom.xml", atom), ("rss.xml", rss), ("feed.json", render_json(spec, cache)),
-                 ("index.html", html.feed_page(site, spec, specs))]
+        try:
+            atom, rss = render(spec, cache)
+            files = [("atom.xml", atom), ("rss.xml", rss), ("feed.json", render_json(spec, cache)),
+                     ("index.html", html.feed_page(site, spec, specs))]
+        except Exception as exc:  # a bug; the feed stays as it was, the others are written
+            report.errors.append(f"{config.paths.feeds / spec.slug}: cannot render: {type(exc).__name__}: {exc}")
+            continue
         _write_all(config.paths.feeds / spec.slug, files, report)
 
 
@@ -560,7 +564,13 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
             try:
                 if page.topics:
                     report.pages += 1
-                    if write_if_changed(path, html.story_page(site, page, specs), sync=False):
+                    try:
+                        data = html.story_page(site, page, specs)
+                    except Exception as exc:  # a bug: this page stays as it was, marked for the next run
+                        failed.add(entry)
+                        report.errors.append(f"{path}: cannot render: {type(exc).__name__}: {exc}")
+                        continue
+                    if write_if_changed(path, data, sync=False):
                         report.pages_written += 1
                         wrote = True
                 else:  # in no topic (never was, or not any more): not published

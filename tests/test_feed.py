@@ -166,3 +166,23 @@ def test_feed_like_junk_gives_stories_or_a_reason(text):
     assert read.result.stories or read.result.skipped
     for story in read.result.stories:
         assert "<script" not in (story.html or "") and "\x00" not in story.title
+
+
+@pytest.mark.parametrize("value", ["https://a\x1b.example/", "https://a.example/\x7f", "javascript:alert(1)",
+                                   "http://[", "https://a.example/" + "x" * 3000, "data:text/html,x", 42])
+def test_web_url_refuses_what_is_not_a_printable_http_url(value):
+    # an unprintable link from a mutated feed once crashed rendering the whole publish
+    from publisher.sources.feed import web_url
+
+    assert web_url("https://base.example/", value) is None
+
+
+def test_a_feed_declaring_entities_is_refused_quickly():
+    import time
+
+    from test_reliability import BILLION_LAUGHS
+
+    start = time.monotonic()
+    read = parse(BILLION_LAUGHS, url="https://x.example/f")
+    assert time.monotonic() - start < 0.1
+    assert read.result.skipped == "declares XML entities (refused: entity expansion)"

@@ -564,3 +564,18 @@ def test_a_page_that_cannot_be_written_is_reported_and_written_on_the_next_run(p
     again = project.publish(NOW + timedelta(hours=1))
     assert again.ok and again.pages_written == 1
     assert len(list((project.feeds / "stories").glob("*.html"))) == 5
+
+
+def test_a_feed_that_cannot_be_rendered_is_reported_and_the_others_are_written(project, seed, monkeypatch):
+    project.add_source(SEED_NAME, seed)
+    real = publish_mod.render
+
+    def broken(spec, cache=None):
+        if spec.slug == "ukraine":
+            raise ValueError("a bug")
+        return real(spec, cache)
+
+    monkeypatch.setattr(publish_mod, "render", broken)
+    report = project.publish()
+    assert report.errors == [f"{project.feeds / 'ukraine'}: cannot render: ValueError: a bug"]
+    assert (project.feeds / "all" / "atom.xml").exists() and not (project.feeds / "ukraine" / "atom.xml").exists()

@@ -111,8 +111,13 @@ def web_url(base: str, value: object) -> str | None:
     """`value` as an absolute http(s) URL (against `base`), or None (javascript:, data: ...)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    url = urljoin(base, value.strip())
-    return url if urlsplit(url).scheme in ("http", "https") and not any(c.isspace() for c in url) else None
+    try:
+        url = urljoin(base, value.strip())
+        scheme = urlsplit(url).scheme
+    except ValueError:  # e.g. "http://[" : not a URL
+        return None
+    ok = scheme in ("http", "https") and all(c.isprintable() and not c.isspace() for c in url)
+    return url if ok and len(url) <= 2048 else None
 
 
 def plain(text: str) -> str:
@@ -158,7 +163,15 @@ CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
 def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
+    head = data[:65536]
+    if b"<!DOCTYPE" in head.upper() and _ENTITY_DECL.search(head):
+        # Feeds do not declare entities; documents that do are entity-expansion attacks (a
+        # "billion laughs" costs expat most of a second and hundreds of MB before its limit).
+        return FeedRead(url, None, url, ReadResult(skipped="declares XML entities (refused: entity expansion)"))
     doc = _fast(data)
     if doc is None:
         doc = _feedparser(data, url, headers)
