@@ -63,6 +63,8 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/crash.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/writefail.py
+	$(BIN)/python bench/concurrency.py
 
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke
