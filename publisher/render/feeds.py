@@ -17,7 +17,7 @@ from lxml import etree
 
 from publisher import __version__
 from publisher.model import FeedSpec
-from publisher.render.text import Texts, entry_texts, xml_text
+from publisher.render.text import Texts, cached_texts, xml_text
 
 GENERATOR_URI = "https://github.com/publisher/publisher"
 # RSS elements that hold plain text: the feed's title and description, each item's title.
@@ -36,13 +36,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
     fg.updated(spec.updated)  # Atom <updated> and RSS <lastBuildDate>
     fg.generator("publisher", version=__version__, uri=GENERATOR_URI)
     for entry in spec.entries:
-        key = (entry.entry_id, entry.updated)
-        texts = cache.get(key) if cache is not None else None
-        if texts is None:
-            texts = entry_texts(entry)
-            if cache is not None:
-                cache[key] = texts  # an entry is in its topic feeds and the merged feed
-        title, summary, summary_html, content = texts
+        title, summary, summary_html, content = cached_texts(entry, cache)
         fe = fg.add_entry(order="append")  # feedgen prepends by default: our order is explicit
         fe.id(entry.entry_id)  # RSS: <guid isPermaLink="false">
         fe.title(title)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from publisher.model import FeedSpec
-from publisher.render.text import entry_texts, xml_text
+from publisher.render.text import cached_texts, xml_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -34,13 +34,7 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
         feed["hubs"] = [{"type": "WebSub", "url": spec.hub}]
     items = []
     for entry in spec.entries:
-        key = (entry.entry_id, entry.updated)
-        texts = cache.get(key) if cache is not None else None
-        if texts is None:
-            texts = entry_texts(entry)
-            if cache is not None:
-                cache[key] = texts
-        title, summary, _, content = texts
+        title, summary, _, content = cached_texts(entry, cache)
         items.append({
             "id": entry.entry_id,
             "url": spec.entry_url(entry),

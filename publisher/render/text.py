@@ -66,3 +66,15 @@ Texts = tuple[str, str, str, str]  # title, summary, summary as HTML, content HT
 def entry_texts(entry: Entry) -> Texts:
     summary = summary_text(entry)
     return xml_text(entry.title), summary, html.escape(summary, quote=False), content_html(entry)
+
+
+def cached_texts(entry: Entry, cache: dict | None) -> Texts:
+    """entry_texts, prepared once per publish: an entry is in its topic feeds and the merged
+    feed, in three formats. `cache` is a dict kept for one publish (None: no caching)."""
+    key = (entry.entry_id, entry.updated)
+    texts = cache.get(key) if cache is not None else None
+    if texts is None:
+        texts = entry_texts(entry)
+        if cache is not None:
+            cache[key] = texts
+    return texts
