@@ -212,9 +212,10 @@ def test_segmentation_never_fails_and_keeps_every_text_line_once(lines):
         assert previous_end < story.first_line <= story.last_line <= len(lines)
         previous_end = story.last_line
         assert len(story.title) <= wire.TITLE_MAX
-    # every line with text that is not a caption gives one paragraph (a kicker line whose
-    # summary was split from its lede gives two)
-    kept = [line for line in map(wire.clean_line, lines) if line and not wire.is_caption(line)]
+    # every line with text (a letter or digit) that is not a caption gives one paragraph (a
+    # kicker line whose summary was split from its lede gives two)
+    kept = [line for line in map(wire.clean_line, lines)
+            if any(c.isalnum() for c in line) and not wire.is_caption(line)]
     split = sum(1 for s in stories if s.kicker and len(s.paragraphs) == 2)
     assert sum(len(s.paragraphs) for s in stories) == len(kept) + split
 
@@ -226,3 +227,9 @@ def test_any_bytes_give_stories_or_a_reason_never_an_exception(data):
     assert result.stories or result.skipped
     for story in result.stories:
         assert "\x00" not in story.text and story.title
+
+
+@pytest.mark.parametrize("data", [b":", b"***\n---\n...\n", b"\xe2\x80\xa6\n:\n"])
+def test_lines_of_punctuation_alone_are_no_stories(data):
+    # found by hypothesis: a file holding ":" was one story with an empty title
+    assert wire.read(data).skipped == "no stories in it (only blank, punctuation or caption lines)"

@@ -111,7 +111,7 @@ def read(data: bytes) -> ReadResult:
     stories, dropped = _segment(text)
     warnings += tuple(dropped)
     if not stories:
-        return ReadResult(skipped="no stories in it (only blank or caption lines)", warnings=warnings)
+        return ReadResult(skipped="no stories in it (only blank, punctuation or caption lines)", warnings=warnings)
     return ReadResult(stories=tuple(stories), warnings=warnings)
 
 
@@ -295,7 +295,7 @@ def _segment(text: str) -> tuple[list[Story], list[str]]:
 
     for number, raw in enumerate(text.split("\n"), start=1):
         line = clean_line(raw)
-        if not line:
+        if not line or not any(c.isalnum() for c in line):  # blank, or only punctuation ("***", ":")
             close()
             continue
         if len(line) > MAX_LINE:
