@@ -112,6 +112,14 @@ async def _fetch(client: httpx.AsyncClient, request: FetchRequest, limits: Limit
                     if k.lower() in ("etag", "last-modified", "cache-control", "expires", "date", "retry-after",
                                      "content-type", "content-location", "content-language")}
             final = str(response.url)
+            if response.status_code != 200:
+                # Read what little body there is (none for a 304), so the connection can be
+                # reused: an unread response closes it, and every poll would reconnect.
+                size = 0
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > 65536:
+                        break
             if response.status_code == 304:
                 return FetchResult(url, 304, headers=kept, final_url=final)
             if response.status_code != 200:
