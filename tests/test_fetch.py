@@ -162,3 +162,39 @@ def test_fetches_run_concurrently_but_at_most_per_host_at_once_on_one_host():
         assert state["most"] == 2 and time.monotonic() - start >= 0.8  # 8 fetches, 2 at a time
     finally:
         server.shutdown()
+
+
+def test_connections_are_reused_across_304s_and_errors():
+    """An unread response closes its connection: a poll of many unchanged feeds on one host
+    then reconnects for each (it did, until 304 bodies were read)."""
+    connections = []
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            connections.append(1)
+
+        def do_GET(self):
+            status = 404 if self.path.endswith("missing") else 304
+            self.send_response(status)
+            body = b"not here" if status == 404 else b""
+            if body:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        requests = [FetchRequest(f"{base}/{i}", etag='"x"') for i in range(20)] + [FetchRequest(f"{base}/missing")]
+        results = fetch_all(requests, Limits(per_host=1))
+        assert [r.status for r in results] == [304] * 20 + [404]
+        assert len(connections) == 1  # one host, one at a time: one connection for all 21
+    finally:
+        server.shutdown()
