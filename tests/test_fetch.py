@@ -198,3 +198,26 @@ def test_connections_are_reused_across_304s_and_errors():
         assert len(connections) == 1  # one host, one at a time: one connection for all 21
     finally:
         server.shutdown()
+
+
+def test_deflate_is_decoded_and_an_unknown_encoding_is_a_reason(httpserver):
+    import zlib
+
+    httpserver.expect_request("/deflate").respond_with_data(zlib.compress(FEED), headers={"Content-Encoding": "deflate"})
+    httpserver.expect_request("/br").respond_with_data(b"\x0b\x02\x80", headers={"Content-Encoding": "br"})
+    deflated, brotli = fetch_all([FetchRequest(httpserver.url_for("/deflate")), FetchRequest(httpserver.url_for("/br"))])
+    assert deflated.body == FEED
+    assert brotli.body is None and brotli.error == "ValueError: unsupported Content-Encoding 'br'"
+    assert httpserver.log[0][0].headers["Accept-Encoding"] == "gzip, deflate"  # only what is decoded
+
+
+def test_a_redirect_out_of_http_is_refused(httpserver):
+    httpserver.expect_request("/away").respond_with_response(Response(status=302, headers={"Location": "file:///etc/passwd"}))
+    r = one(FetchRequest(httpserver.url_for("/away")))
+    assert r.body is None and r.error == "redirected to a non-HTTP URL: file:///etc/passwd"
+
+
+def test_a_broken_gzip_stream_is_a_reason(httpserver):
+    httpserver.expect_request("/bad").respond_with_data(b"\x1f\x8b\x08\x00garbage", headers={"Content-Encoding": "gzip"})
+    r = one(FetchRequest(httpserver.url_for("/bad")))
+    assert r.body is None and r.error == "ValueError: broken gzip stream"

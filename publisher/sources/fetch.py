@@ -1,4 +1,4 @@
-"""Fetching feeds over HTTP with httpx: the network edge of the aggregator.
+"""Fetching feeds over HTTP with httpcore (httpx's transport): the network edge of the aggregator.
 
 Concurrent (a bound in all and a smaller one per host), conditional (the stored ETag and
 Last-Modified: a 304 costs no download and no parsing), bounded (connect/read timeouts, a
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpcore
 
 from publisher import __version__
 
@@ -74,19 +75,18 @@ def fetch_all(requests: Sequence[FetchRequest], limits: Limits = Limits()) -> li
 async def _fetch_all(requests: list[FetchRequest], limits: Limits) -> list[FetchResult]:
     everything = asyncio.Semaphore(limits.concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
-    timeout = httpx.Timeout(connect=limits.connect_timeout, read=limits.read_timeout, write=limits.read_timeout,
-                            pool=None)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=limits.max_redirects,
-                                 headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-                                 limits=httpx.Limits(max_connections=limits.concurrency,
-                                                     max_keepalive_connections=limits.concurrency)) as client:
+    # httpcore, the transport under httpx, used directly: a poll of many unchanged feeds is
+    # mostly per-request overhead, and httpx's (cookies, auth and redirect machinery) was a
+    # third of it. Redirects and decompression are done here.
+    async with httpcore.AsyncConnectionPool(max_connections=limits.concurrency,
+                                            max_keepalive_connections=limits.concurrency) as pool:
         async def one(request: FetchRequest) -> FetchResult:
             host = urlsplit(request.url).hostname or ""
             per_host = hosts.setdefault(host, asyncio.Semaphore(limits.per_host))
             async with everything, per_host:
                 start = time.monotonic()
                 try:
-                    result = await asyncio.wait_for(_fetch(client, request, limits), limits.deadline)
+                    result = await asyncio.wait_for(_fetch(pool, request, limits), limits.deadline)
                 except TimeoutError:
                     result = FetchResult(request.url, None, error=f"no complete answer within {limits.deadline:g} s")
                 return _timed(result, time.monotonic() - start)
@@ -99,59 +99,100 @@ def _timed(result: FetchResult, seconds: float) -> FetchResult:
                        round(seconds, 3))
 
 
-async def _fetch(client: httpx.AsyncClient, request: FetchRequest, limits: Limits) -> FetchResult:
-    headers = {}
+KEPT_HEADERS = ("etag", "last-modified", "cache-control", "expires", "date", "retry-after", "content-type",
+                "content-location", "content-language")
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+async def _fetch(pool: httpcore.AsyncConnectionPool, request: FetchRequest, limits: Limits) -> FetchResult:
+    headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", ACCEPT.encode()),
+               (b"Accept-Encoding", b"gzip, deflate")]
     if request.etag:
-        headers["If-None-Match"] = request.etag
+        headers.append((b"If-None-Match", request.etag.encode("latin-1", "replace")))
     if request.last_modified:
-        headers["If-Modified-Since"] = request.last_modified
+        headers.append((b"If-Modified-Since", request.last_modified.encode("latin-1", "replace")))
+    timeouts = {"connect": limits.connect_timeout, "read": limits.read_timeout, "write": limits.read_timeout,
+                "pool": None}
     url = request.url
     try:
-        async with client.stream("GET", url, headers=headers) as response:
-            kept = {k.lower(): v for k, v in response.headers.items()
-                    if k.lower() in ("etag", "last-modified", "cache-control", "expires", "date", "retry-after",
-                                     "content-type", "content-location", "content-language")}
-            final = str(response.url)
-            if response.status_code != 200:
-                # Read what little body there is (none for a 304), so the connection can be
-                # reused: an unread response closes it, and every poll would reconnect.
-                size = 0
-                async for chunk in response.aiter_raw():
-                    size += len(chunk)
-                    if size > 65536:
-                        break
-            if response.status_code == 304:
-                return FetchResult(url, 304, headers=kept, final_url=final)
-            if response.status_code != 200:
-                try:  # the standard phrase: servers write theirs in all sorts of ways
-                    reason = HTTPStatus(response.status_code).phrase
-                except ValueError:
-                    reason = response.reason_phrase or ""
-                return FetchResult(url, response.status_code, headers=kept, final_url=final,
-                                   error=f"HTTP {response.status_code}{' ' + reason if reason else ''}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limits.max_bytes and \
-                    not response.headers.get("content-encoding"):
-                return FetchResult(url, 200, headers=kept, final_url=final,
-                                   error=f"too big ({int(declared):,} bytes; the limit is {limits.max_bytes:,})")
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():  # decompressed: a gzip bomb stops here too
-                size += len(chunk)
-                if size > limits.max_bytes:
-                    return FetchResult(url, 200, headers=kept, final_url=final,
+        for _ in range(limits.max_redirects + 1):
+            async with pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as response:
+                got = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+                kept = {k: v for k, v in got.items() if k in KEPT_HEADERS}
+                status = response.status
+                if status in REDIRECTS and "location" in got:
+                    await _drain(response)
+                    url = urljoin(url, got["location"].strip())
+                    if urlsplit(url).scheme not in ("http", "https"):
+                        return FetchResult(request.url, status, error=f"redirected to a non-HTTP URL: {url[:200]}")
+                    continue
+                if status != 200:
+                    await _drain(response)  # so that the connection can be reused
+                    if status == 304:
+                        return FetchResult(request.url, 304, headers=kept, final_url=url)
+                    try:  # the standard phrase: servers write theirs in all sorts of ways
+                        reason = HTTPStatus(status).phrase
+                    except ValueError:
+                        reason = ""
+                    return FetchResult(request.url, status, headers=kept, final_url=url,
+                                       error=f"HTTP {status}{' ' + reason if reason else ''}")
+                encoding = got.get("content-encoding", "").strip().lower()
+                declared = got.get("content-length", "")
+                if declared.isdigit() and int(declared) > limits.max_bytes and not encoding:
+                    return FetchResult(request.url, 200, headers=kept, final_url=url,
+                                       error=f"too big ({int(declared):,} bytes; the limit is {limits.max_bytes:,})")
+                body = await _read(response, encoding, limits.max_bytes)
+                if body is None:
+                    return FetchResult(request.url, 200, headers=kept, final_url=url,
                                        error=f"too big (more than {limits.max_bytes:,} bytes)")
-                chunks.append(chunk)
-            return FetchResult(url, 200, body=b"".join(chunks), headers=kept, final_url=final)
-    except httpx.TooManyRedirects:
-        return FetchResult(url, None, error=f"more than {limits.max_redirects} redirects")
-    except httpx.TimeoutException as exc:
+                return FetchResult(request.url, 200, body=body, headers=kept, final_url=url)
+        return FetchResult(request.url, None, error=f"more than {limits.max_redirects} redirects")
+    except httpcore.TimeoutException as exc:
         kind = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for data",
                 "WriteTimeout": "sending", "PoolTimeout": "waiting"}.get(type(exc).__name__, "")
-        return FetchResult(url, None, error=f"timed out{' ' + kind if kind else ''}")
-    except httpx.HTTPError as exc:
-        return FetchResult(url, None, error=f"{type(exc).__name__}: {_one_line(str(exc)) or 'no detail'}")
-    except (OSError, ValueError) as exc:  # bad URL, socket trouble outside httpx's wrapping
-        return FetchResult(url, None, error=f"{type(exc).__name__}: {_one_line(str(exc)) or 'no detail'}")
+        return FetchResult(request.url, None, error=f"timed out{' ' + kind if kind else ''}")
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, httpcore.ProxyError) as exc:
+        return FetchResult(request.url, None, error=f"{type(exc).__name__}: {_one_line(str(exc)) or 'no detail'}")
+    except (OSError, ValueError, zlib.error) as exc:  # a bad URL, socket trouble, a broken gzip stream
+        return FetchResult(request.url, None, error=f"{type(exc).__name__}: {_one_line(str(exc)) or 'no detail'}")
+
+
+async def _drain(response, limit: int = 65536) -> None:
+    size = 0
+    async for chunk in response.aiter_stream():
+        size += len(chunk)
+        if size > limit:
+            break
+
+
+async def _read(response, encoding: str, max_bytes: int) -> bytes | None:
+    """The body, decompressed (gzip, deflate), or None past `max_bytes` (decompressed: a gzip
+    bomb stops there too)."""
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflate = zlib.decompressobj(wbits=47 if encoding != "deflate" else zlib.MAX_WBITS)
+    elif encoding in ("", "identity"):
+        inflate = None
+    else:
+        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+    chunks, size = [], 0
+    async for chunk in response.aiter_stream():
+        if inflate is not None:
+            chunk = inflate.decompress(chunk, max_bytes + 1 - size)
+            if inflate.unconsumed_tail:  # more out than allowed: stop
+                return None
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    if inflate is not None:
+        tail = inflate.flush()
+        if not inflate.eof:  # cut short, or not compressed at all: never half a feed
+            raise ValueError(f"broken {encoding} stream")
+        size += len(tail)
+        if size > max_bytes:
+            return None
+        chunks.append(tail)
+    return b"".join(chunks)
 
 
 def _one_line(text: str) -> str:
