@@ -50,7 +50,7 @@ $(VENV)/.test-debs: | $(BIN)/python
 test: $(VENV)/.test-installed $(VENV)/.test-debs
 	$(BIN)/python -m pytest -q
 
-$(VENV)/.bench-installed: $(VENV)/.run-installed
+$(VENV)/.bench-installed: $(VENV)/.test-installed  # the benches use reader and tests/ harnesses
 	$(PIP) -e '.[bench]'
 	@touch $@
 

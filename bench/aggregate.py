@@ -23,7 +23,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 import nginx_harness  # noqa: E402
+from nginx_harness import free_port  # noqa: E402
 
 from publisher.config import load  # noqa: E402
 from publisher.publish import publish  # noqa: E402
@@ -43,11 +43,6 @@ RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "work" / "aggregate"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def words(rng: random.Random) -> list[str]:

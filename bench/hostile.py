@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import shutil
 import sqlite3

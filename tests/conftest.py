@@ -25,6 +25,9 @@ from publisher import config as config_mod
 from publisher.config import Config
 from publisher.publish import PublishReport, publish
 
+# the `running` fixture (a `publisher run` subprocess) for every test module that asks for it
+pytest_plugins = ["service_harness"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = ROOT.parent / "shared"

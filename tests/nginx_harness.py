@@ -1,4 +1,5 @@
-"""Run deploy/nginx.conf for real on 127.0.0.1 (tests/test_deploy.py and bench/serve.py).
+"""Run deploy/nginx.conf for real on 127.0.0.1 (tests/test_deploy.py, bench/serve.py, bench/aggregate.py);
+and free_port(), for every local server the tests and benchmarks start.
 
 The site config is wrapped in the few lines a whole nginx.conf needs, with its listen and root
 lines pointed at a port and a feeds directory, and everything nginx writes kept in `workdir`.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -19,6 +21,13 @@ from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for servers that must be told their port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def conf(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True) -> Path:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import configparser
-import os
 import re
-import socket
 import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
 
 import nginx_harness
+from nginx_harness import free_port
 from conftest import ROOT, SEED, raw_request, serving
 from publisher.serve import FeedServer
 
@@ -53,11 +51,6 @@ def test_the_unit_runs_as_an_unprivileged_user_with_a_stop_timeout_above_ours():
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make test installs it with apt-get "
                                                        "when run as root; elsewhere: apt-get install nginx-light)")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

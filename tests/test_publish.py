@@ -422,7 +422,7 @@ def test_feeds_with_a_websub_hub_carry_it_and_stay_valid(project, seed):
 
 # -- pages: front page, feed pages, story pages ------------------------------------------------
 
-def page_of(project, entry) -> "lxml.html.HtmlElement":
+def page_of(project, entry):
     import lxml.html
     from urllib.parse import urlsplit
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import html
-import json
 import shutil
 import sqlite3
 import time
 from datetime import timedelta
 
-import feedparser
 import pytest
 
 from conftest import DATA, NOW, SEED

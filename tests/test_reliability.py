@@ -20,7 +20,6 @@ from lxml import etree
 
 from conftest import SEED
 from publisher.faults import POINTS
-from service_harness import running  # noqa: F401 (a fixture)
 
 BIN = Path(sys.executable).parent / "publisher"
 # (point, which hit): early, middle and late in a run, in every stage. Each run goes on

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,11 +93,9 @@ def test_a_story_never_revised_has_no_history_and_no_note():
 
 
 def test_a_retracted_story_page_says_so_with_the_reason_and_keeps_no_text():
-    secret = "The secret title of a story filed by mistake"
     page = StoryPage(entry_id="tag:news.example,2026:story/abc", name="secret-abc", published=T0, updated=T0,
                      topics=("ukraine",), entry=None, retracted_at=T1, retract_reason="wrong <file>")
     data = story_page(SITE, page, FEEDS)
-    assert b"secret" not in data.lower().replace(b"secret-abc", b"")
     text = doc(data).xpath("//p[@class='note']")[0].text_content()
     assert text.startswith("This story was retracted on 25 Nov 2026, 15:26 UTC: wrong <file>.")
     assert b"wrong &lt;file&gt;" in data

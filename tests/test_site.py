@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import socket
 import sqlite3
 import subprocess
-from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 import feedparser
@@ -17,16 +14,12 @@ import lxml.html
 import pytest
 
 from conftest import SEED
-from service_harness import FEEDS, running, service_config, write_atomically  # noqa: F401
+from nginx_harness import free_port
+from service_harness import FEEDS, service_config, write_atomically
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NEWSBOAT = shutil.which("newsboat")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ subscribes to the one public URL of each feed.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -56,8 +57,10 @@ def _env() -> Environment:
 _ENV = _env()
 
 
+@functools.cache
 def templates_digest() -> str:
-    """Changes when a template does: every page is then written again."""
+    """Changes when a template does: every page is then written again. (Read once a process:
+    the templates are part of the installed code.)"""
     digest = hashlib.sha256()
     for name in sorted(_ENV.list_templates()):
         digest.update(name.encode() + b"\0" + _ENV.loader.get_source(_ENV, name)[0].encode() + b"\0")
