@@ -54,6 +54,7 @@ class SourceReport:
     duplicate: int = 0  # known texts, teasers of known stories, near-duplicates skipped
     warnings: tuple[str, ...] = ()
     revised: int = 0  # revisions of stored entries
+    path: Path | None = None  # a "pending" file: where it is, for whoever reads it once settled
 
 
 @dataclass(slots=True)
@@ -219,7 +220,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         # Modified a moment ago: perhaps still being written. Remember nothing; the watcher
         # (or the next run) reads it once it has settled. (A clock far off is not waited for.)
         return SourceReport(name, "pending", "modified a moment ago (still being written?); "
-                                             "it will be read once it has settled")
+                                             "it will be read once it has settled", path=source.path)
     if st.st_size > wire.MAX_BYTES:
         data = None
     else:

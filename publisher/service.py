@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import signal
+import stat
 import socket
 import sys
 import threading
@@ -119,7 +120,7 @@ def stat_key(path: Path) -> Key | None:
         st = path.stat()
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns) if not os.path.isdir(path) else None
+    return None if stat.S_ISDIR(st.st_mode) else (st.st_size, st.st_mtime_ns)
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -239,6 +240,11 @@ class Service:
         if report.ok:
             self.state.last_success = finished
         self.metrics.record(trigger, report, seconds, finished.timestamp())
+        # Files too fresh for this run go to the settle loop: one dropped just before start-up
+        # was never seen by the watcher, and would otherwise wait for the next interval.
+        for source in report.sources:
+            if source.outcome == "pending" and source.path:
+                self.settler.touch(source.path, time.monotonic())
         self.reload()
         for line in report.problems():
             log.warning("%s", line)

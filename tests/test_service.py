@@ -13,12 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
-import httpx
 import pytest
 
-from conftest import ROOT, SEED, VALIDATOR, Project
+from conftest import SEED
 from publisher.service import Settler, health
-from service_harness import BIN, FEEDS, NEW_STORY, Running, running, service_config, write_atomically  # noqa: F401
+from service_harness import BIN, FEEDS, NEW_STORY, service_config, write_atomically
 
 # -- files dropped into sources/ ---------------------------------------------------------------
 
@@ -456,3 +455,10 @@ def test_a_slow_feed_never_delays_a_file_pickup(running, seed, tmp_path, httpser
     write_atomically(tmp_path / "sources" / "a.txt", seed)
     assert service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=3) < 3
     service.wait_for({"ukraine": 2, "all": 6}, timeout=15)  # and the feed's story once it arrives
+
+
+def test_a_file_dropped_just_before_start_up_is_published_at_once(running, seed, tmp_path):
+    config = service_config(tmp_path, settle=1.0)
+    (tmp_path / "sources" / "early.txt").write_bytes(seed)  # fresh: the first run leaves it to settle
+    service = running(config=config)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)  # not in 300 s
