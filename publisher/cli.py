@@ -17,19 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher import __version__, lock
-from publisher.classify import classify
-from publisher.config import Config, add_feed, load
-from publisher.errors import ConfigError, LockHeld, PublisherError
-from publisher.publish import Progress, publish, status
-from publisher.model import story_text
-from publisher.sources import feed, wire
-from publisher.store import Store
+from publisher import __version__, stories
+from publisher.add import AddError, add
+from publisher.config import Config, load
+from publisher.errors import ConfigError, LockHeld, PublisherError, UnknownStory
+from publisher.model import Decision, TopicMatch
+from publisher.publish import publish
+from publisher.report import Progress
+from publisher.status import status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -78,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "explain":
             return _explain(config, args.id)
         return _classify(config, args.file)
-    except (ConfigError, LockHeld) as exc:
+    except (ConfigError, LockHeld, UnknownStory) as exc:
         print(f"publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except AddError as exc:
+        print(f"publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.usage else EXIT_FAILED
     except PublisherError as exc:
         print(f"publisher: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -118,9 +120,9 @@ def _publish(config: Config, wait: float) -> int:
     for line in report.problems():
         print(line, file=sys.stderr)
     print(report.summary())
-    if config.service.hub and report.feeds_written:
+    if config.service.hub and report.feed_files_written:
         from publisher import websub
-        urls = websub.changed_urls(config.site.base_url, config.paths.feeds, report.feeds_written)
+        urls = websub.changed_urls(config.site.base_url, config.paths.feeds, report.feed_files_written)
         for line in websub.notify(config.service.hub, urls):
             print(line, file=sys.stderr)  # the feeds are published all the same
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -163,94 +165,36 @@ def _status(config: Config, as_json: bool) -> int:
 
 
 def _add(config: Config, source: str, title: str | None, interval: float | None) -> int:
-    """A URL goes into config.toml (a running service picks it up); a file is copied into
-    sources/ under its own name (atomically: the watcher reads it whole)."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source):
-        new = add_feed(config.path, source, title=title, interval_seconds=interval)
-        print(f"added {source} to {config.path} ({len(new.feeds)} feeds); a running `publisher run` polls it "
-              f"within seconds, or run `publisher publish`")
-        return EXIT_OK
-    path = Path(source)
-    if title or interval:
-        print("publisher: --title and --interval are for feed URLs", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        print(f"publisher: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-    target = config.paths.sources / path.name
-    if target.exists():
-        if target.is_file() and target.read_bytes() == data:
-            print(f"{path.name} is already in {config.paths.sources}")
-            return EXIT_OK
-        print(f"publisher: {target}: a different file of that name is already there; rename yours",
-              file=sys.stderr)
-        return EXIT_USAGE
-    part = target.with_name(target.name + ".part")
-    try:
-        config.paths.sources.mkdir(parents=True, exist_ok=True)
-        part.write_bytes(data)
-        os.replace(part, target)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        print(f"publisher: {target}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILED
-    kind = "a feed" if feed.looks_like_feed(path.name) else "wire copy"
-    print(f"copied {path.name} into {config.paths.sources} ({kind}); a running `publisher run` reads it at once, "
-          f"or run `publisher publish`")
+    print(add(config, source, title=title, interval=interval).message)
     return EXIT_OK
 
 
 def _retract(config: Config, ref: str, reason: str | None) -> int:
-    now = datetime.now(UTC)
-    if not config.paths.database.exists():
-        print(f"publisher: no database yet ({config.paths.database}): nothing has been published", file=sys.stderr)
-        return EXIT_USAGE
-    with lock.held(config.paths.lock, wait=30):
-        store = Store.open(config.paths.database, now=now)
-        try:
-            entry = store.find_entry(ref)
-            if entry is None:
-                print(f"publisher: no story with id or name {ref!r} (see `publisher status`, the feeds' ids)",
-                      file=sys.stderr)
-                return EXIT_USAGE
-            with store.transaction():
-                done = store.retract(entry, reason, now)
-            history = store.history(entry)
-        finally:
-            store.close()
-    title = next(v["title"] for v in history["versions"] if v["current"])
-    if done:
-        print(f"retracted {history['entry_id']} ({title}); it leaves every feed on the next publish")
+    r = stories.retract(config, ref, reason, datetime.now(UTC))
+    if r.done:
+        print(f"retracted {r.entry_id} ({r.title}); it leaves every feed on the next publish")
     else:
-        print(f"{history['entry_id']} ({title}) was already retracted on {history['retracted_at']}")
+        print(f"{r.entry_id} ({r.title}) was already retracted on {r.retracted_at}")
     return EXIT_OK
 
 
 _DECISIONS = {
-    "new": "a new story",
-    "duplicate": "a copy of a text already stored",
-    "revision": "a revision of the story",
-    "fuller": "a fuller version of the story (it contains the text it was compared with)",
-    "teaser": "a teaser of the story (a shorter text inside it): recorded, not published",
-    "near-duplicate": "a near-duplicate, not published (on_near_duplicate = skip)",
+    Decision.NEW: "a new story",
+    Decision.DUPLICATE: "a copy of a text already stored",
+    Decision.REVISION: "a revision of the story",
+    Decision.FULLER: "a fuller version of the story (it contains the text it was compared with)",
+    Decision.TEASER: "a teaser of the story (a shorter text inside it): recorded, not published",
+    Decision.NEAR_DUPLICATE: "a near-duplicate, not published (on_near_duplicate = skip)",
 }
 
 
+def _lines(first: int | None, last: int | None) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
 def _explain(config: Config, ref: str) -> int:
-    if not config.paths.database.exists():
-        print(f"publisher: no database yet ({config.paths.database}): run `publisher publish` first", file=sys.stderr)
-        return EXIT_USAGE
-    store = Store.open(config.paths.database, now=datetime.now(UTC), migrate=False)
-    try:
-        entry = store.find_entry(ref)
-        if entry is None:
-            print(f"publisher: no story with id or name {ref!r}", file=sys.stderr)
-            return EXIT_USAGE
-        h = store.history(entry)
-    finally:
-        store.close()
+    explained = stories.explain(config, ref, datetime.now(UTC))
+    h = explained.history
     current = next(v for v in h["versions"] if v["current"])
     number = {v["version"]: i for i, v in enumerate(h["versions"], start=1)}
     print(f"{h['entry_id']}  ({h['name']})")
@@ -264,20 +208,18 @@ def _explain(config: Config, ref: str) -> int:
         print(f"version {number[v['version']]}{mark}, first seen {v['seen_at']}, fingerprint {v['fingerprint'][:12]}:")
         print(f"  {v['title']}")
         for a in v["arrivals"]:
-            lines = f"line {a['first_line']}" if a["first_line"] == a["last_line"] else \
-                f"lines {a['first_line']}-{a['last_line']}"
             what = _DECISIONS.get(a["decision"] or "", a["decision"] or "recorded before decisions were kept")
             if a["compared_version"] is not None:
                 other = f"version {number[a['compared_version']]}" if a["compared_version"] in number else \
                     f"{a['compared_entry']}"
                 what += f"; compared with {other}: Jaccard {a['jaccard']:.2f}, containment {a['containment']:.2f}"
-            print(f"  from {a['path']} {lines}, read {a['read_at']}: {what}")
+            print(f"  from {a['path']} {_lines(a['first_line'], a['last_line'])}, read {a['read_at']}: {what}")
     print("topics (current rules, current version):")
-    _print_matches(classify(config.topics, story_text(current["kicker"], current["paragraphs"])))
+    _print_matches(explained.matches)
     return EXIT_OK
 
 
-def _print_matches(matches) -> None:
+def _print_matches(matches: list[TopicMatch]) -> None:
     for m in matches:
         terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched) or "no terms"
         verdict = "in" if m.accepted else "out"
@@ -288,23 +230,19 @@ def _print_matches(matches) -> None:
 
 def _classify(config: Config, file: Path) -> int:
     try:
-        data = file.read_bytes()
+        result, placed = stories.classify_file(config, file)
     except OSError as exc:
         print(f"{file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
-    result = wire.read(data)
     for warning in result.warnings:
         print(f"{file}: warning: {warning}", file=sys.stderr)
     if result.skipped:
         print(f"{file}: skipped: {result.skipped}")
         return EXIT_OK
-    for i, story in enumerate(result.stories, start=1):
-        matches = classify(config.topics, story.text)
+    for i, (story, matches) in enumerate(placed, start=1):
         accepted = [m.slug for m in matches if m.accepted]
-        lines = f"line {story.first_line}" if story.first_line == story.last_line else \
-            f"lines {story.first_line}-{story.last_line}"
         print(f"{i}. {story.title}")
-        print(f"   {lines}; topics: {', '.join(accepted) or '(none)'}")
+        print(f"   {_lines(story.first_line, story.last_line)}; topics: {', '.join(accepted) or '(none)'}")
         _print_matches(matches)
     return EXIT_OK
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from publisher import atomic
 from publisher.classify import MAX_HITS_PER_TERM, TERM_RE
 from publisher.dedup import DedupSettings
 from publisher.errors import ConfigError
-from publisher.model import SLUG_RE, Rule, Topic
+from publisher.model import SLUG_RE, OnNearDuplicate, Rule, Topic
 
 RESERVED_SLUGS = frozenset({"stories", "healthz", "metrics"})
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/"
@@ -65,7 +66,7 @@ class Merged:
 
 
 @dataclass(frozen=True, slots=True)
-class Service:
+class ServiceSettings:
     """How `publisher run` behaves: [schedule], [watch], [server] and [websub]."""
 
     interval_seconds: float = 300.0  # [schedule] a full ingest + publish this often
@@ -95,8 +96,8 @@ class Config:
     merged: Merged
     max_entries: int = 50
     dedup: DedupSettings = DedupSettings()
-    service: Service = Service()
-    feeds: tuple[FeedSource, ...] = ()
+    service: ServiceSettings = ServiceSettings()
+    feed_sources: tuple[FeedSource, ...] = ()  # [[sources.feeds]]: inputs
 
 
 def _type_name(value: Any) -> str:
@@ -195,7 +196,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
-                  dedup=dedup, service=service, feeds=feed_sources)
+                  dedup=dedup, service=service, feed_sources=feed_sources)
 
 
 def _number(t: _Checker, key: str, default: float, low: float, high: float, unit: str = "seconds") -> float:
@@ -234,8 +235,8 @@ def _feed_sources(file: str, table: dict) -> tuple[FeedSource, ...]:
     return tuple(out)
 
 
-def _service(file: str, top: _Checker) -> Service:
-    d = Service()
+def _service(file: str, top: _Checker) -> ServiceSettings:
+    d = ServiceSettings()
     schedule = _Checker(file, "[schedule]", top.get("schedule", dict, {}))
     interval = _number(schedule, "interval_seconds", d.interval_seconds, 1, 7 * 86400)
     grace = _number(schedule, "misfire_grace_seconds", min(d.misfire_grace_seconds, interval), 1, 7 * 86400)
@@ -257,14 +258,14 @@ def _service(file: str, top: _Checker) -> Service:
     if hub is not None:
         _http_url(websub, "hub", hub, "https://pubsubhubbub.appspot.com/")
     websub.done()
-    return Service(interval_seconds=interval, misfire_grace_seconds=grace, settle_seconds=settle,
+    return ServiceSettings(interval_seconds=interval, misfire_grace_seconds=grace, settle_seconds=settle,
                    host=host, port=port, cache_max_age=max_age, hub=hub)
 
 
 def _dedup(t: _Checker) -> DedupSettings:
     default = DedupSettings()
     mode = t.get("on_near_duplicate", str, default.on_near_duplicate)
-    if mode not in ("revise", "skip"):
+    if mode not in tuple(OnNearDuplicate):
         t.fail("on_near_duplicate", f'expected "revise" or "skip", got {mode!r}')
     values = {}
     for key in ("resemblance", "containment"):
@@ -273,7 +274,7 @@ def _dedup(t: _Checker) -> DedupSettings:
             t.fail(key, f"must be a share between 0 and 1 (e.g. 0.5), got {value}")
         values[key] = float(value)
     t.done()
-    return DedupSettings(on_near_duplicate=mode, **values)
+    return DedupSettings(on_near_duplicate=OnNearDuplicate(mode), **values)
 
 
 def _site(t: _Checker) -> Site:
@@ -391,12 +392,10 @@ def add_feed(path: Path, url: str, *, title: str | None = None, interval_seconds
     """Append a [[sources.feeds]] table to the config file at `path`, keeping its comments and
     layout (tomlkit), and replace the file atomically. The result is validated first: a URL
     already there, or one that is not http(s), is a ConfigError and the file is untouched."""
-    import os
-
     import tomlkit
 
     current = load(path)
-    if any(f.url == url for f in current.feeds):
+    if any(f.url == url for f in current.feed_sources):
         raise ConfigError(f"{path}: [[sources.feeds]] url: {url} is already a source")
     text = path.read_text(encoding="utf-8")
     doc = tomlkit.parse(text)
@@ -415,12 +414,8 @@ def add_feed(path: Path, url: str, *, title: str | None = None, interval_seconds
     sources["feeds"].append(entry)
     new_text = tomlkit.dumps(doc)
     config = parse(tomllib.loads(new_text), path)  # raises ConfigError, naming the key
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(new_text, encoding="utf-8")
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
+        atomic.write(path, new_text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return config

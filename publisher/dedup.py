@@ -11,10 +11,12 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from publisher.model import Decision, OnNearDuplicate
 
 _REPLACEMENTS = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
@@ -168,14 +170,64 @@ def containment(inner: Shingles, outer: Shingles) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Sketch:
+    """Everything near-duplicate detection computes of a new text, once."""
+
+    shingles: Shingles
+    band_keys: list[int]  # whole-text bands, then lead bands
+    signature: np.ndarray  # the whole text's MinHash
+    lead_keys: int  # how many of band_keys (the last ones) are lead bands
+
+
+def sketch(paragraphs: Sequence[str], kicker: str | None = None) -> Sketch:
+    sh = shingles(paragraphs, kicker)
+    keys, sig = band_keys(sh)
+    return Sketch(sh, keys, sig, len(keys) - FULL_BANDS)
+
+
+@dataclass(frozen=True, slots=True)
+class BandHit:
+    """A stored version that shares an LSH band with a new text (a row the store read)."""
+
+    version: int
+    entry: int
+    via_lead: bool  # found through a lead band (a teaser and its article share the opening)
+    minhash: bytes  # its stored signature
+
+
+#: 64-permutation estimates have a standard deviation of ~0.06 around J = 0.4: a margin of
+#: 0.15 below `resemblance` keeps nearly every true revision and drops the crowd of weak candidates.
+ESTIMATE_MARGIN = 0.15
+CANDIDATE_LIMIT = 16  # entries compared exactly, the most similar first
+
+
+@dataclass(frozen=True, slots=True)
 class DedupSettings:
-    on_near_duplicate: str = "revise"  # "revise": the newer version replaces the text; "skip": it does not
+    on_near_duplicate: OnNearDuplicate = OnNearDuplicate.REVISE
     resemblance: float = 0.4  # Jaccard from which two texts are versions of one story
     containment: float = 0.8  # share of a shorter text inside a longer one for a teaser
 
 
+def rank_candidates(hits: Sequence[BandHit], signature: np.ndarray, settings: DedupSettings,
+                    limit: int = CANDIDATE_LIMIT) -> dict[int, list[int]]:
+    """The entries worth comparing exactly, the most similar first: {entry: its matched
+    versions}. A version found through a whole-text band must have an estimated Jaccard of at
+    least `resemblance - ESTIMATE_MARGIN`; one found through a lead band is kept. Ranked by the
+    estimate alone: stories that merely share an opening must not crowd a close whole-text
+    match out of the `limit`."""
+    min_estimate = max(0.0, settings.resemblance - ESTIMATE_MARGIN)
+    estimates = estimated_jaccard([h.minhash for h in hits], signature).tolist()
+    score: dict[int, float] = {}
+    matched: dict[int, list[int]] = {}
+    for hit, estimate in zip(hits, estimates):
+        if hit.via_lead or estimate >= min_estimate:
+            score[hit.entry] = max(score.get(hit.entry, 0.0), estimate)
+            matched.setdefault(hit.entry, []).append(hit.version)
+    return {e: matched[e] for e in sorted(score, key=lambda e: -score[e])[:limit]}
+
+
 @dataclass(frozen=True, slots=True)
-class Version:
+class ComparedVersion:
     """One stored version of a candidate entry, as compared."""
 
     id: int
@@ -189,15 +241,15 @@ class Candidate:
 
     entry: int
     order: tuple  # sorts oldest first (first_seen, id): ties go to the oldest entry
-    current: Version
-    others: tuple[Version, ...] = ()
+    current: ComparedVersion
+    others: tuple[ComparedVersion, ...] = ()
     retracted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
     entry: int
-    kind: str  # "revision" | "fuller" (a longer text containing it) | "teaser" (a part of it)
+    kind: Decision  # REVISION | FULLER (a longer text containing it) | TEASER (a part of it)
     jaccard: float
     containment: float  # of the shorter text in the longer
     version: int  # the version it was compared with
@@ -205,7 +257,7 @@ class Match:
     @property
     def replaces(self) -> bool:
         """Whether the new text becomes the entry's current version (mode "revise")."""
-        return self.kind in ("revision", "fuller")
+        return self.kind.revises
 
 
 #: A shorter text replaces a stored one only if it keeps at least this share of its shingles
@@ -215,7 +267,7 @@ KEEP_MIN = 0.67
 
 
 def compare(new: Shingles, stored: Shingles, settings: DedupSettings, *, new_truncated: bool = False,
-            stored_truncated: bool = False, tombstone: bool = False) -> tuple[str, float, float] | None:
+            stored_truncated: bool = False, tombstone: bool = False) -> tuple[Decision, float, float] | None:
     """(kind, jaccard, containment) when `new` is a version of the story `stored` is, else None.
 
     - a shorter text inside the stored one that is cut off, or keeps less than KEEP_MIN of it,
@@ -231,15 +283,15 @@ def compare(new: Shingles, stored: Shingles, settings: DedupSettings, *, new_tru
     if len(new) <= len(stored):
         inside = containment(new, stored)
         if inside >= settings.containment and (new_truncated or containment(stored, new) < KEEP_MIN):
-            return None if tombstone and not new_truncated else ("teaser", j, inside)
+            return None if tombstone and not new_truncated else (Decision.TEASER, j, inside)
         if j >= settings.resemblance:
-            return ("teaser" if new_truncated and not stored_truncated else "revision"), j, inside
+            return (Decision.TEASER if new_truncated and not stored_truncated else Decision.REVISION), j, inside
         return None
     inside = containment(stored, new)
     if j >= settings.resemblance:
-        return "revision", j, inside
+        return Decision.REVISION, j, inside
     if inside >= settings.containment:
-        return "fuller", j, inside
+        return Decision.FULLER, j, inside
     return None
 
 
@@ -261,7 +313,7 @@ def decide(new: Shingles, candidates: Sequence[Candidate], settings: DedupSettin
                 got = compare(new, other.shingles, settings, new_truncated=new_truncated,
                               stored_truncated=other.truncated, tombstone=cand.retracted)
                 if got and (found is None or got[1] > found[1]):
-                    kind = "teaser" if got[0] == "teaser" else "revision"
+                    kind = Decision.TEASER if got[0] == Decision.TEASER else Decision.REVISION
                     found, version = (kind, got[1], got[2]), other
         if found:
             kind, j, c = found
@@ -269,3 +321,48 @@ def decide(new: Shingles, candidates: Sequence[Candidate], settings: DedupSettin
             if best is None or key < best[0]:
                 best = (key, Match(cand.entry, kind, round(j, 4), round(c, 4), version.id))
     return best[1] if best else None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What to do with one arriving story: the decision, as data, that the store applies."""
+
+    decision: Decision
+    entry: int | None = None  # the entry it joins; None: a new entry
+    version: int | None = None  # DUPLICATE: the stored version it is a copy of
+    current: bool = True  # a new text: it becomes its entry's current version
+    compared: int | None = None  # the stored version it was judged against
+    jaccard: float | None = None
+    containment: float | None = None
+
+    @property
+    def stores_text(self) -> bool:
+        """A text not stored before (every decision but a copy)."""
+        return self.decision != Decision.DUPLICATE
+
+
+def place(new: Sketch | None, candidates: Iterable[Candidate], settings: DedupSettings, *,
+          truncated: bool = False, copy_of: tuple[int, int] | None = None, same_as: int | None = None,
+          same_as_retracted: bool = False) -> Placement:
+    """Where a new story goes.
+
+    copy_of:  (version, entry) of a stored text with the same fingerprint: a copy, whatever
+              else is known (never a revision back to an old text);
+    same_as:  the entry a feed's item became when it was seen before: a changed text of it is
+              a revision of that entry (the feed says it is the same story) unless it matches
+              another entry; a retracted one stays out (its new text is a near-duplicate).
+    Otherwise `decide` judges the candidates: no match is a new entry; a teaser is history only;
+    a revision or fuller text replaces the current one when on_near_duplicate = "revise"."""
+    if copy_of is not None:
+        return Placement(Decision.DUPLICATE, entry=copy_of[1], version=copy_of[0], current=False)
+    assert new is not None
+    match = decide(new.shingles, list(candidates), settings, truncated)
+    if same_as is not None and (match is None or match.entry != same_as):
+        revise = settings.on_near_duplicate == OnNearDuplicate.REVISE and not same_as_retracted
+        return Placement(Decision.REVISION if revise else Decision.NEAR_DUPLICATE, entry=same_as, current=revise)
+    if match is None:
+        return Placement(Decision.NEW)
+    revise = match.replaces and settings.on_near_duplicate == OnNearDuplicate.REVISE
+    decision = match.kind if revise or match.kind == Decision.TEASER else Decision.NEAR_DUPLICATE
+    return Placement(decision, entry=match.entry, current=revise, compared=match.version,
+                     jaccard=match.jaccard, containment=match.containment)

@@ -15,3 +15,7 @@ class LockHeld(PublisherError):
 
 class StoreError(PublisherError):
     """The database cannot be opened or is from an incompatible version."""
+
+
+class UnknownStory(PublisherError):
+    """No stored story answers to the id or name given (or nothing is stored yet)."""

@@ -8,8 +8,76 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+# -- the vocabulary: every decision and outcome word is one of these (stored and shown as is) --
+
+class Decision(StrEnum):
+    """What one arriving story was, placed against the store (provenance.decision)."""
+
+    NEW = "new"  # a story of its own: a new entry
+    DUPLICATE = "duplicate"  # a text already stored (any version of any entry)
+    REVISION = "revision"  # a new text of an entry: its current version now
+    FULLER = "fuller"  # a longer text containing the stored one: the current version now
+    TEASER = "teaser"  # a shorter text inside a stored one: history only, never shown
+    NEAR_DUPLICATE = "near-duplicate"  # a revision ignored (on_near_duplicate = "skip")
+    UNCHANGED = "unchanged"  # a feed's item with the same text as last time: nothing stored
+
+    @property
+    def replaces(self) -> bool:
+        """Whether the story became its entry's current text."""
+        return self in (Decision.NEW, Decision.REVISION, Decision.FULLER)
+
+    @property
+    def revises(self) -> bool:
+        return self in (Decision.REVISION, Decision.FULLER)
+
+
+class OnNearDuplicate(StrEnum):
+    """[dedup] on_near_duplicate: what a revision of a stored story does."""
+
+    REVISE = "revise"  # the newer text replaces the current one
+    SKIP = "skip"  # the first text of every story stays
+
+
+class Outcome(StrEnum):
+    """What happened to one source (a file, a polled feed) in one run (reads.outcome)."""
+
+    NEW = "new"  # at least one new story or revision
+    DUPLICATE = "duplicate"  # every story was known
+    SKIPPED = "skipped"  # nothing usable in it (the reason says why)
+    FAILED = "failed"  # it could not be read or stored: tried again next run
+    UNCHANGED = "unchanged"  # not read again (same stat, same bytes, a 304)
+    PENDING = "pending"  # modified a moment ago: left for a later run
+
+    @property
+    def read(self) -> bool:
+        """Read in this run (counted in "files read")."""
+        return self in (Outcome.NEW, Outcome.DUPLICATE, Outcome.SKIPPED)
+
+
+class FeedFormat(StrEnum):
+    """The formats every output feed is written in, by file name."""
+
+    ATOM = "atom.xml"
+    RSS = "rss.xml"
+    JSON = "feed.json"
+
+    @property
+    def filename(self) -> str:
+        return self.value
+
+    @property
+    def label(self) -> str:
+        return {"atom.xml": "Atom", "rss.xml": "RSS", "feed.json": "JSON Feed"}[self.value]
+
+    @property
+    def media_type(self) -> str:
+        return {"atom.xml": "application/atom+xml", "rss.xml": "application/rss+xml",
+                "feed.json": "application/feed+json"}[self.value]
 
 
 def story_text(kicker: str | None, paragraphs: tuple[str, ...] | list[str]) -> str:
@@ -114,7 +182,7 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
-class Version:
+class PublishedVersion:
     """One text a story was published in (the first, then each revision that replaced it)."""
 
     seen_at: datetime
@@ -136,7 +204,7 @@ class Arrival:
     first_line: int | None
     last_line: int | None
     read_at: datetime
-    decision: str | None  # new | duplicate | revision | fuller | teaser | near-duplicate
+    decision: Decision | None  # None: stored before decisions were kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +217,7 @@ class StoryPage:
     updated: datetime
     topics: tuple[str, ...]  # slugs, in config order
     entry: Entry | None  # the current version; None when retracted
-    history: tuple[Version, ...] = ()  # oldest first; more than one when revised
+    history: tuple[PublishedVersion, ...] = ()  # oldest first; more than one when revised
     arrivals: tuple[Arrival, ...] = ()
     retracted_at: datetime | None = None
     retract_reason: str | None = None

@@ -37,7 +37,9 @@ from watchdog.observers import Observer
 from publisher import lock
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
-from publisher.publish import PublishReport, publish
+from publisher.model import Outcome
+from publisher.publish import publish
+from publisher.report import PublishReport
 from publisher.serve import FeedServer
 from publisher.sources.files import ignored
 from publisher import websub
@@ -167,8 +169,8 @@ class Metrics:
         self.stories.labels("revised").inc(sum(s.revised for s in report.sources))
         for s in report.sources:
             self.files.labels(s.outcome).inc()
-        self.sources_failed.inc(report.count("failed"))
-        self.feeds_written.inc(len(report.feeds_written))
+        self.sources_failed.inc(report.count(Outcome.FAILED))
+        self.feeds_written.inc(len(report.feed_files_written))
         self.duration.observe(seconds)
         self.last_run.set(finished)
         if report.ok:
@@ -243,16 +245,16 @@ class Service:
         # Files too fresh for this run go to the settle loop: one dropped just before start-up
         # was never seen by the watcher, and would otherwise wait for the next interval.
         for source in report.sources:
-            if source.outcome == "pending" and source.path:
+            if source.outcome == Outcome.PENDING and source.path:
                 self.settler.touch(source.path, time.monotonic())
         self.reload()
         for line in report.problems():
             log.warning("%s", line)
         stopped = " (stopped early: the rest is read next time)" if report.interrupted else ""
         log.info("%s run: %s in %.2f s%s", trigger, report.summary().removeprefix("publish: "), seconds, stopped)
-        if self.config.service.hub and report.feeds_written:
+        if self.config.service.hub and report.feed_files_written:
             self.pings.put(websub.changed_urls(self.config.site.base_url, self.config.paths.feeds,
-                                               report.feeds_written))
+                                               report.feed_files_written))
         return report
 
     def _ping_loop(self) -> None:
@@ -386,7 +388,7 @@ class Service:
                 log.warning("%s: [%s] changed: that takes a restart", old.path, key.replace("service.", "server] "))
         self.config = new
         self.settler.settle = new.service.settle_seconds
-        log.info("%s: config reloaded (%d topics, %d feeds)", new.path, len(new.topics), len(new.feeds))
+        log.info("%s: config reloaded (%d topics, %d feeds)", new.path, len(new.topics), len(new.feed_sources))
         if self.scheduler:
             if new.service.interval_seconds != old.service.interval_seconds:
                 self.scheduler.reschedule_job("publish", trigger="interval", seconds=new.service.interval_seconds)

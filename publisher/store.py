@@ -11,29 +11,28 @@ Tables (see MIGRATIONS for the exact schema):
 
 Times are stored as UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as it reads.
 Writes happen inside `transaction()` (BEGIN IMMEDIATE): one writer at a time, and a file's
-stories land all together or not at all.
+stories land all together or not at all. Every sqlite3 error is a StoreError (one line, naming
+the database) at this boundary. The store decides nothing: it reads rows, and applies what the
+domain decided (a dedup.Placement, topics, a retraction).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from publisher import dedup
+from publisher import dedup, entries as entry_rules, frozen
 from publisher.errors import StoreError
-from publisher.model import Arrival, Entry, Origin, Story, StoryPage, Version, story_text
+from publisher.model import Decision, Entry, Origin, Outcome, Story, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
@@ -171,8 +170,8 @@ def _near_duplicates(db: Database) -> None:
         db.execute(statement)
     rows = db.execute("SELECT id, kicker, paragraphs FROM versions").fetchall()
     for version, kicker, paragraphs in rows:
-        keys, sig = dedup.band_keys(dedup.shingles(json.loads(paragraphs), kicker))
-        db.execute("UPDATE versions SET minhash = ? WHERE id = ?", [sig.tobytes(), version])
+        keys, sig, _ = frozen.sketch_v1(json.loads(paragraphs), kicker)
+        db.execute("UPDATE versions SET minhash = ? WHERE id = ?", [sig, version])
         db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
                             [(k, version) for k in keys])
 
@@ -184,8 +183,8 @@ def _stored_shingles(db: Database) -> None:
     db.execute("ALTER TABLE versions ADD COLUMN shingles BLOB")
     db.execute("CREATE INDEX entries_retracted ON entries (retracted_at) WHERE retracted_at IS NOT NULL")
     for version, kicker, paragraphs in db.execute("SELECT id, kicker, paragraphs FROM versions").fetchall():
-        sh = dedup.shingles(json.loads(paragraphs), kicker)
-        db.execute("UPDATE versions SET shingles = ? WHERE id = ?", [dedup.pack(sh), version])
+        db.execute("UPDATE versions SET shingles = ? WHERE id = ?", [frozen.sketch_v1(json.loads(paragraphs), kicker)[2],
+                                                                      version])
 
 
 @MIGRATIONS(name="0005_sketches_table")
@@ -212,7 +211,7 @@ def _short_lead_bands(db: Database) -> None:
     """Band keys of each version's first 12 lead shingles (dedup.SHORT_LEAD): short teasers
     (a dozen words) met a 24-shingle lead band only by chance. Existing keys are unchanged."""
     for version, kicker, paragraphs in db.execute("SELECT id, kicker, paragraphs FROM versions").fetchall():
-        keys, _ = dedup.band_keys(dedup.shingles(json.loads(paragraphs), kicker))
+        keys = frozen.sketch_v1(json.loads(paragraphs), kicker)[0]
         db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
                             [(k, version) for k in keys])
 
@@ -285,10 +284,18 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
-class Added:
-    """What storing one story did."""
+class NewEntry:
+    """The identity of an entry about to be stored: minted by the domain (publisher.entries)."""
 
-    outcome: str  # "new" | "duplicate" | "revision" | "fuller" | "teaser" | "near-duplicate"
+    entry_id: str  # tag: URI
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one placement stored."""
+
+    decision: Decision
     entry: int  # entries.id
     version: int  # versions.id
 
@@ -297,23 +304,64 @@ def _origin(text: str | None) -> Origin | None:
     return Origin(**json.loads(text)) if text else None
 
 
-def story_name(title: str, fingerprint: str) -> str:
-    """A URL-safe, unique, readable name: ascii words of the title + a fingerprint prefix."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
-    slug = ""
-    for word in words:
-        if len(slug) + len(word) + 1 > 60:
-            break
-        slug = f"{slug}-{word}" if slug else word
-    return f"{slug}-{fingerprint[:8]}" if slug else fingerprint[:12]
+class _Cursor:
+    __slots__ = ("_cursor", "_fail")
+
+    def __init__(self, cursor: sqlite3.Cursor, fail):
+        self._cursor, self._fail = cursor, fail
+
+    def fetchall(self) -> list[tuple]:
+        try:
+            return self._cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
+
+    def fetchone(self) -> tuple | None:
+        try:
+            return self._cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
+
+    @property
+    def lastrowid(self) -> int:
+        return self._cursor.lastrowid
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class _Connection:
+    """The connection as the store uses it: every sqlite3 error becomes a StoreError naming
+    the database (one line for the user, not a traceback)."""
+
+    __slots__ = ("conn", "path")
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn, self.path = conn, path
+
+    def fail(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"{self.path}: database error: {exc}")
+
+    def execute(self, sql: str, params: Any = ()) -> _Cursor:
+        try:
+            return _Cursor(self.conn.execute(sql, params), self.fail)
+        except sqlite3.Error as exc:
+            raise self.fail(exc) from exc
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self.fail(exc) from exc
 
 
 class Store:
     """All reads and writes of the database. Open with Store.open(path)."""
 
     def __init__(self, db: Database, path: Path):
-        self.db = db
+        self.db = db  # sqlite-utils, for migrations; every query goes through self.sql
+        self.sql = _Connection(db.conn, path)
         self.path = path
         self._last_instant: datetime | None = None
 
@@ -354,24 +402,32 @@ class Store:
         outer one. (Ingest puts many files in one transaction, each file in a savepoint.)
         """
         if self.db.conn.in_transaction:
-            with self.db.atomic():  # SAVEPOINT ... RELEASE / ROLLBACK TO
-                try:
-                    yield
-                except BaseException:
-                    self._last_instant = None
-                    raise
+            try:
+                with self.db.atomic():  # SAVEPOINT ... RELEASE / ROLLBACK TO
+                    try:
+                        yield
+                    except BaseException:
+                        self._last_instant = None
+                        raise
+            except sqlite3.Error as exc:
+                raise self.sql.fail(exc) from exc
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        self.sql.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            self.db.rollback()
+            self.db.commit()
+        except BaseException as exc:
             self._last_instant = None
+            try:
+                self.db.rollback()
+            except sqlite3.Error:
+                pass  # the commit failed and took the transaction with it
+            if isinstance(exc, sqlite3.Error):
+                raise self.sql.fail(exc) from exc
             raise
-        self.db.commit()
 
     def _one(self, sql: str, params: Any = ()) -> Any:
-        row = self.db.execute(sql, params).fetchone()
+        row = self.sql.execute(sql, params).fetchone()
         return row[0] if row else None
 
     @property
@@ -384,47 +440,47 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a meta value (last run, next run ...); call inside a transaction."""
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+        self.sql.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
 
     # -- sources and reads -------------------------------------------------------------------
 
     def source_state(self, location: str, kind: str = "file") -> SourceState | None:
-        row = self.db.execute("SELECT id, size, mtime_ns, sha256 FROM sources WHERE kind = ? AND location = ?",
+        row = self.sql.execute("SELECT id, size, mtime_ns, sha256 FROM sources WHERE kind = ? AND location = ?",
                               [kind, location]).fetchone()
         return SourceState(*row) if row else None
 
     def source_states(self, kind: str = "file") -> dict[str, SourceState]:
         """What is known of every source of a kind, by location."""
-        rows = self.db.execute("SELECT location, id, size, mtime_ns, sha256 FROM sources WHERE kind = ?", [kind])
+        rows = self.sql.execute("SELECT location, id, size, mtime_ns, sha256 FROM sources WHERE kind = ?", [kind])
         return {r[0]: SourceState(*r[1:]) for r in rows.fetchall()}
 
     def ensure_source(self, location: str, kind: str = "file") -> int:
-        self.db.execute("INSERT OR IGNORE INTO sources (kind, location) VALUES (?, ?)", [kind, location])
+        self.sql.execute("INSERT OR IGNORE INTO sources (kind, location) VALUES (?, ?)", [kind, location])
         return self._one("SELECT id FROM sources WHERE kind = ? AND location = ?", [kind, location])
 
     def remember_stat(self, source: int, size: int, mtime_ns: int) -> None:
         """The file's content is unchanged (same sha256): remember its new stat only."""
-        self.db.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE id = ?", [size, mtime_ns, source])
+        self.sql.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE id = ?", [size, mtime_ns, source])
 
     def start_read(self, source: int, read_at: datetime, size: int | None, mtime_ns: int | None,
                    sha256: str | None) -> int:
-        cur = self.db.execute(
+        cur = self.sql.execute(
             "INSERT INTO reads (source, read_at, size, mtime_ns, sha256, outcome) VALUES (?, ?, ?, ?, ?, 'failed')",
             [source, format_time(read_at), size, mtime_ns, sha256])
         return cur.lastrowid
 
-    def finish_read(self, read: int, outcome: str, reason: str | None, stories: int = 0, new: int = 0,
+    def finish_read(self, read: int, outcome: Outcome, reason: str | None, stories: int = 0, new: int = 0,
                     duplicate: int = 0, revised: int = 0) -> None:
         """Record the outcome of a read and make it the source's latest state.
 
         The stat and hash are remembered only for reads that succeeded, so a file that failed
         is tried again next time even if it did not change.
         """
-        self.db.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ? "
-                        "WHERE id = ?", [outcome, reason, stories, new, duplicate, revised, read])
-        keep = outcome != "failed"
-        self.db.execute(
+        self.sql.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ? "
+                        "WHERE id = ?", [str(outcome), reason, stories, new, duplicate, revised, read])
+        keep = outcome != Outcome.FAILED
+        self.sql.execute(
             """UPDATE sources SET last_read = r.id,
                    size = CASE WHEN ? THEN r.size END, mtime_ns = CASE WHEN ? THEN r.mtime_ns END,
                    sha256 = CASE WHEN ? THEN r.sha256 END
@@ -435,106 +491,94 @@ class Store:
     # -- stories -----------------------------------------------------------------------------
 
     def _next_instant(self, now: datetime) -> datetime:
-        """`now`, or just after the newest stored instant: every entry gets a distinct time,
-        in ingest order (feed readers and the W3C validator dislike equal `updated` times)."""
         if self._last_instant is None:
             newest = self._one("SELECT max(updated) FROM entries")
-            self._last_instant = parse_time(newest) if newest else datetime.min.replace(tzinfo=UTC)
-        instant = max(now.astimezone(UTC), self._last_instant + timedelta(microseconds=1))
-        self._last_instant = instant
-        return instant
+            self._last_instant = parse_time(newest) if newest else None
+        self._last_instant = entry_rules.next_instant(now, self._last_instant)
+        return self._last_instant
 
     def version_by_fingerprint(self, fingerprint: str) -> tuple[int, int] | None:
         """(version, entry) of the stored text with this fingerprint, if any."""
-        return self.db.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
+        return self.sql.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
 
-    def add_arrival(self, version: int, *, source: int, read: int, story: Story, decision: str,
-                    compared: int | None = None, jaccard: float | None = None,
-                    containment: float | None = None) -> None:
-        """Provenance: `version` arrived (again) from this source, read and lines."""
-        self.db.execute(
-            """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
-                                                 compared_version, jaccard, containment)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [version, source, read, story.first_line, story.last_line, decision, compared, jaccard, containment])
-        self.db.execute("UPDATE entries SET page_stale = 1 WHERE id = (SELECT entry FROM versions WHERE id = ?)",
-                        [version])
-
-    def near_candidates(self, band_keys: list[int], signature: np.ndarray, min_estimate: float,
-                        lead_keys: int, limit: int = 16) -> list[dedup.Candidate]:
-        """Entries with a version sharing an LSH band with the new text: each with its current
-        version and the other versions that matched. A version found through a whole-text band
-        must also have an estimated Jaccard of at least `min_estimate`; one found through a
-        lead band (the last `lead_keys` keys: a teaser and its article) is kept. At most
-        `limit` entries, the most similar first."""
+    def band_hits(self, band_keys: Sequence[int], lead_keys: int) -> list[dedup.BandHit]:
+        """Stored versions sharing an LSH band with a new text (the last `lead_keys` keys are
+        lead bands). Each band's bucket is read newest first and at most BUCKET_LIMIT deep: a
+        bucket that full holds a phrase many stories share, not a revision (which shares several
+        bands)."""
         if not band_keys:
             return []
-        # Each band's bucket is read newest first and at most BUCKET_LIMIT deep: a bucket that
-        # full holds a phrase many stories share, not a revision (which shares several bands).
         buckets = " UNION ALL ".join(
             f"SELECT * FROM (SELECT band, version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {BUCKET_LIMIT})"
             for _ in band_keys)
-        rows = self.db.execute(
-            f"""SELECT b.version, max(b.band IN ({",".join("?" * lead_keys) or "NULL"})), k.entry, k.minhash
+        rows = self.sql.execute(
+            f"""SELECT b.version, k.entry, max(b.band IN ({",".join("?" * lead_keys) or "NULL"})), k.minhash
                 FROM ({buckets}) b JOIN sketches k ON k.version = b.version GROUP BY b.version""",
-            band_keys[len(band_keys) - lead_keys:] + band_keys).fetchall()
-        estimates = dedup.estimated_jaccard([r[3] for r in rows], signature).tolist()
-        score: dict[int, float] = {}
-        matched: dict[int, list[int]] = {}
-        for (version, via_lead, entry, _), estimate in zip(rows, estimates):
-            if via_lead or estimate >= min_estimate:
-                score[entry] = max(score.get(entry, 0.0), estimate)
-                matched.setdefault(entry, []).append(version)
-        # Ranked by estimated similarity alone: stories that merely share an opening (lead
-        # bands) must not crowd a close whole-text match out of the `limit`.
-        entries = sorted(score, key=lambda e: -score[e])[:limit]
-        if not entries:
+            list(band_keys[len(band_keys) - lead_keys:]) + list(band_keys)).fetchall()
+        return [dedup.BandHit(version=r[0], entry=r[1], via_lead=bool(r[2]), minhash=r[3]) for r in rows]
+
+    def candidates(self, ranked: dict[int, list[int]]) -> list[dedup.Candidate]:
+        """The ranked entries (dedup.rank_candidates: {entry: matched versions}), in that order,
+        each with its current version and the other matched versions, as dedup compares them."""
+        if not ranked:
             return []
-        marks = ",".join("?" * len(entries))
-        heads = {r[0]: r[1:] for r in self.db.execute(
+        marks = ",".join("?" * len(ranked))
+        heads = {r[0]: r[1:] for r in self.sql.execute(
             f"SELECT id, first_seen, current_version, retracted_at FROM entries WHERE id IN ({marks})",
-            entries).fetchall()}
-        wanted = list({heads[e][1] for e in entries} | {v for e in entries for v in matched[e]})
-        versions = {r[0]: dedup.Version(r[0], dedup.unpack(r[1]), bool(r[2])) for r in self.db.execute(
+            list(ranked)).fetchall()}
+        wanted = list({heads[e][1] for e in ranked} | {v for e in ranked for v in ranked[e]})
+        versions = {r[0]: dedup.ComparedVersion(r[0], dedup.unpack(r[1]), bool(r[2])) for r in self.sql.execute(
             f"""SELECT k.version, k.shingles, v.truncated FROM sketches k JOIN versions v ON v.id = k.version
                 WHERE k.version IN ({','.join('?' * len(wanted))})""", wanted).fetchall()}
         out = []
-        for e in entries:
+        for e, matched in ranked.items():
             first_seen, current, retracted_at = heads[e]
             if current not in versions:
                 continue
-            others = tuple(versions[v] for v in sorted(matched[e]) if v != current and v in versions)
+            others = tuple(versions[v] for v in sorted(matched) if v != current and v in versions)
             out.append(dedup.Candidate(entry=e, order=(first_seen, e), current=versions[current], others=others,
                                        retracted=retracted_at is not None))
         return out
 
-    def add_version(self, story: Story, fingerprint: str, *, shingles: dedup.Shingles, signature: np.ndarray,
-                    band_keys: list[int], now: datetime, authority: str, entry: int | None = None,
-                    current: bool = True) -> Added:
-        """Store a text not seen before: as a new entry (entry=None), whose tag: id is minted
-        here, once, from the authority and the fingerprint; or as another version of `entry`,
-        its current one (a revision: `updated` moves to now) or not (a teaser)."""
-        instant = format_time(self._next_instant(now))
-        if entry is None:
-            entry_id = f"tag:{authority}:story/{fingerprint[:24]}"
-            entry = self.db.execute(
-                "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
-                [entry_id, story_name(story.title, fingerprint), instant, instant]).lastrowid
-        version = self.db.execute(
-            """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
-                                     content_html, origin)
+    def apply(self, placement: dedup.Placement, story: Story, fingerprint: str, sketch: dedup.Sketch | None, *,
+              source: int, read: int, now: datetime, new_entry: NewEntry | None = None) -> Applied:
+        """Store what `placement` says of one arriving story, in one call: a copy is another
+        arrival of the stored version; any other text is a new version (of a new entry, whose
+        identity `new_entry` gives, or of placement.entry: its current one when
+        placement.current, `updated` moving to now), with its sketch and its arrival."""
+        if not placement.stores_text:
+            version, entry = placement.version, placement.entry
+        else:
+            assert sketch is not None
+            instant = format_time(self._next_instant(now))
+            entry = placement.entry
+            if entry is None:
+                assert new_entry is not None
+                entry = self.sql.execute(
+                    "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
+                    [new_entry.entry_id, new_entry.name, instant, instant]).lastrowid
+            version = self.sql.execute(
+                """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
+                                         content_html, origin)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
+                 int(story.truncated), instant, story.html,
+                 json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None]).lastrowid
+            self.sql.execute("INSERT INTO sketches (version, entry, minhash, shingles) VALUES (?, ?, ?, ?)",
+                             [version, entry, sketch.signature.tobytes(), dedup.pack(sketch.shingles)])
+            self.sql.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
+                                 [(k, version) for k in sketch.band_keys])
+            if placement.current:
+                self.sql.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
+                                 [version, instant, entry])
+        self.sql.execute(
+            """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
+                                                 compared_version, jaccard, containment)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
-             int(story.truncated), instant, story.html,
-             json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None]).lastrowid
-        self.db.execute("INSERT INTO sketches (version, entry, minhash, shingles) VALUES (?, ?, ?, ?)",
-                        [version, entry, signature.tobytes(), dedup.pack(shingles)])
-        self.db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
-                                 [(k, version) for k in band_keys])
-        if current:
-            self.db.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
-                            [version, instant, entry])
-        return Added("new", entry, version)
+            [version, source, read, story.first_line, story.last_line, str(placement.decision), placement.compared,
+             placement.jaccard, placement.containment])
+        self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ?", [entry])
+        return Applied(placement.decision, entry, version)
 
     # -- retraction --------------------------------------------------------------------------
 
@@ -545,7 +589,7 @@ class Store:
     def retract(self, entry: int, reason: str | None, now: datetime) -> bool:
         """Tombstone an entry: it leaves every feed, and so do later copies and revisions of it.
         Returns False when it was already retracted."""
-        cur = self.db.execute("UPDATE entries SET retracted_at = ?, retract_reason = ?, page_stale = 1 "
+        cur = self.sql.execute("UPDATE entries SET retracted_at = ?, retract_reason = ?, page_stale = 1 "
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
         return cur.rowcount == 1
 
@@ -557,7 +601,7 @@ class Store:
         return parse_time(value) if value else None
 
     def retracted(self) -> list[dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self.sql.execute(
             """SELECT e.entry_id, e.name, v.title, e.retracted_at, e.retract_reason FROM entries e
                JOIN versions v ON v.id = e.current_version WHERE e.retracted_at IS NOT NULL
                ORDER BY e.retracted_at, e.id""").fetchall()
@@ -568,13 +612,13 @@ class Store:
     def history(self, entry: int) -> dict[str, Any]:
         """Everything stored about one entry: the entry, its versions and every arrival."""
         keys = ("id", "entry_id", "name", "first_seen", "updated", "current_version", "retracted_at", "retract_reason")
-        row = self.db.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
+        row = self.sql.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
         out = dict(zip(keys, row))
         versions = []
-        for v in self.db.execute("""SELECT id, fingerprint, title, kicker, paragraphs, truncated, seen_at,
+        for v in self.sql.execute("""SELECT id, fingerprint, title, kicker, paragraphs, truncated, seen_at,
                                            content_html, origin
                                     FROM versions WHERE entry = ? ORDER BY seen_at, id""", [entry]).fetchall():
-            arrivals = self.db.execute(
+            arrivals = self.sql.execute(
                 """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision, p.compared_version,
                           ce.entry_id, p.jaccard, p.containment
                    FROM provenance p JOIN sources s ON s.id = p.source JOIN reads r ON r.id = p.read
@@ -599,7 +643,7 @@ class Store:
         Retracted entries keep the topics they had: the feeds they left stay the same feeds."""
         last = 0
         while True:  # in pages: memory stays flat however many entries need it
-            rows = self.db.execute(
+            rows = self.sql.execute(
                 """SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
                    WHERE e.id > ? AND e.retracted_at IS NULL
                      AND e.classified IS NOT (? || ':' || e.current_version)
@@ -611,11 +655,11 @@ class Store:
             last = rows[-1][0]
 
     def set_topics(self, entry: int, digest: str, topics: list[tuple[str, float]]) -> None:
-        self.db.execute("DELETE FROM entry_topics WHERE entry = ?", [entry])
+        self.sql.execute("DELETE FROM entry_topics WHERE entry = ?", [entry])
         if topics:
-            self.db.conn.executemany("INSERT INTO entry_topics (topic, entry, score) VALUES (?, ?, ?)",
+            self.sql.executemany("INSERT INTO entry_topics (topic, entry, score) VALUES (?, ?, ?)",
                                      [(slug, entry, score) for slug, score in topics])
-        self.db.execute("UPDATE entries SET classified = ? || ':' || current_version, page_stale = 1 WHERE id = ?",
+        self.sql.execute("UPDATE entries SET classified = ? || ':' || current_version, page_stale = 1 WHERE id = ?",
                         [digest, entry])
 
     # -- feeds -------------------------------------------------------------------------------
@@ -631,7 +675,7 @@ class Store:
             where, params = "EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)", [limit]
         else:
             where, params = "EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = ? AND t.entry = e.id)", [topic, limit]
-        rows = self.db.execute(
+        rows = self.sql.execute(
             f"""SELECT {self._ENTRY_COLUMNS} FROM entries e JOIN versions v ON v.id = e.current_version
                 WHERE e.retracted_at IS NULL AND {where}
                 ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
@@ -643,16 +687,13 @@ class Store:
 
     def feed_item(self, source: int, item_id: str) -> tuple[int, str] | None:
         """(entry, fingerprint of its text last time) of an item this source gave before."""
-        return self.db.execute("SELECT entry, fingerprint FROM feed_items WHERE source = ? AND item_id = ?",
+        return self.sql.execute("SELECT entry, fingerprint FROM feed_items WHERE source = ? AND item_id = ?",
                                [source, item_id]).fetchone()
 
     def set_feed_item(self, source: int, item_id: str, entry: int, fingerprint: str) -> None:
-        self.db.execute("INSERT INTO feed_items (source, item_id, entry, fingerprint) VALUES (?, ?, ?, ?) "
+        self.sql.execute("INSERT INTO feed_items (source, item_id, entry, fingerprint) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT (source, item_id) DO UPDATE SET entry = excluded.entry, "
                         "fingerprint = excluded.fingerprint", [source, item_id, entry, fingerprint])
-
-    def entry_of_version(self, version: int) -> int:
-        return self._one("SELECT entry FROM versions WHERE id = ?", [version])
 
     def is_retracted(self, entry: int) -> bool:
         return self._one("SELECT retracted_at IS NOT NULL FROM entries WHERE id = ?", [entry]) == 1
@@ -662,7 +703,7 @@ class Store:
 
     def feed_states(self) -> dict[str, FeedState]:
         """Every feed URL ever polled, by URL."""
-        rows = self.db.execute(
+        rows = self.sql.execute(
             f"""SELECT s.id, s.location, {', '.join('f.' + c for c in self._FEED_STATE)}
                 FROM sources s JOIN feed_state f ON f.source = s.id WHERE s.kind = 'feed'""").fetchall()
         out = {}
@@ -680,7 +721,7 @@ class Store:
                   format_time(state.last_success) if state.last_success else None,
                   format_time(state.next_fetch) if state.next_fetch else None,
                   state.errors, state.last_error, state.last_status, state.title]
-        self.db.execute(
+        self.sql.execute(
             f"""INSERT INTO feed_state (source, {', '.join(self._FEED_STATE)}) VALUES (?, {', '.join('?' * 9)})
                 ON CONFLICT (source) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in self._FEED_STATE)}""",
             [state.source, *values])
@@ -689,51 +730,27 @@ class Store:
 
     def stale_pages(self, limit: int = 500) -> list[int]:
         """Entries whose page must be written again (or removed), oldest first."""
-        return [r[0] for r in self.db.execute("SELECT id FROM entries WHERE page_stale = 1 ORDER BY id LIMIT ?",
+        return [r[0] for r in self.sql.execute("SELECT id FROM entries WHERE page_stale = 1 ORDER BY id LIMIT ?",
                                               [limit]).fetchall()]
 
     def pages_written(self, entries: list[int]) -> None:
-        self.db.conn.executemany("UPDATE entries SET page_stale = 0 WHERE id = ?", [(e,) for e in entries])
+        self.sql.executemany("UPDATE entries SET page_stale = 0 WHERE id = ?", [(e,) for e in entries])
 
     def all_pages_stale(self) -> None:
         """Every page is written again (the site, the topics or the templates changed)."""
-        self.db.execute("UPDATE entries SET page_stale = 1 WHERE page_stale = 0")
+        self.sql.execute("UPDATE entries SET page_stale = 1 WHERE page_stale = 0")
 
-    def story_page(self, entry: int) -> StoryPage:
-        """What the story's page shows: its current text and published history (the versions that
-        replaced one another: teasers and ignored near-duplicates never did), its topics, and
-        every arrival. A retracted story: its id, dates and the reason, no text."""
-        h = self.history(entry)
-        topics = tuple(r[0] for r in self.db.execute(
+    def topics_of(self, entry: int) -> tuple[str, ...]:
+        """The topics an entry is in, by slug."""
+        return tuple(r[0] for r in self.sql.execute(
             "SELECT topic FROM entry_topics WHERE entry = ? ORDER BY topic", [entry]).fetchall())
-        published, updated = parse_time(h["first_seen"]), parse_time(h["updated"])
-        if h["retracted_at"]:
-            return StoryPage(entry_id=h["entry_id"], name=h["name"], published=published, updated=updated,
-                             topics=topics, entry=None, retracted_at=parse_time(h["retracted_at"]),
-                             retract_reason=h["retract_reason"])
-        shown = [v for v in h["versions"] if v["current"] or
-                 any(a["decision"] in ("new", "revision", "fuller") for a in v["arrivals"])]
-        history = tuple(Version(seen_at=parse_time(v["seen_at"]), title=v["title"], paragraphs=tuple(v["paragraphs"]),
-                                kicker=v["kicker"], truncated=v["truncated"]) for v in shown)
-        current = next(v for v in h["versions"] if v["current"])
-        arrivals = tuple(Arrival(source=a["path"], first_line=a["first_line"], last_line=a["last_line"],
-                                 read_at=parse_time(a["read_at"]), decision=a["decision"])
-                         for v in h["versions"] for a in v["arrivals"])
-        arrivals = tuple(sorted(arrivals, key=lambda a: (a.read_at, a.source, a.first_line or 0)))
-        return StoryPage(
-            entry_id=h["entry_id"], name=h["name"], published=published, updated=updated, topics=topics,
-            entry=Entry(entry_id=h["entry_id"], name=h["name"], title=current["title"],
-                        paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
-                        kicker=current["kicker"], truncated=current["truncated"], html=current["html"],
-                        origin=Origin(**current["origin"]) if current["origin"] else None),
-            history=history, arrivals=arrivals)
 
     # -- status ------------------------------------------------------------------------------
 
     # Counts are of published entries: retracted ones are counted apart.
 
     def topic_counts(self) -> dict[str, int]:
-        return dict(self.db.execute(
+        return dict(self.sql.execute(
             """SELECT t.topic, count(*) FROM entry_topics t JOIN entries e ON e.id = t.entry
                WHERE e.retracted_at IS NULL GROUP BY t.topic ORDER BY t.topic""").fetchall())
 
@@ -750,7 +767,7 @@ class Store:
 
     def sources(self) -> list[dict[str, Any]]:
         """Each source with the outcome of its latest read, in path order."""
-        rows = self.db.execute(
+        rows = self.sql.execute(
             """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised
                FROM sources s JOIN reads r ON r.id = s.last_read ORDER BY s.kind, s.location""").fetchall()
         keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised")

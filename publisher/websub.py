@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from publisher import __version__
+from publisher.model import FeedFormat
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = f"publisher/{__version__} (WebSub publisher)"
@@ -39,6 +40,6 @@ def changed_urls(base_url: str, feeds_dir, written) -> list[str]:
             relative = path.relative_to(feeds_dir).as_posix()
         except ValueError:
             continue
-        if relative.endswith(("atom.xml", "rss.xml", "feed.json")):
+        if relative.endswith(tuple(FeedFormat)):
             urls.append(base_url + relative)
     return urls

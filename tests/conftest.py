@@ -23,7 +23,8 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 
 from publisher import config as config_mod
 from publisher.config import Config
-from publisher.publish import PublishReport, publish
+from publisher.publish import publish
+from publisher.report import PublishReport
 
 # the `running` fixture (a `publisher run` subprocess) for every test module that asks for it
 pytest_plugins = ["service_harness"]

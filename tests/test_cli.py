@@ -227,7 +227,7 @@ def test_add_url_appends_a_feed_keeping_comments_and_layout(project):
     assert after.startswith(before)  # nothing above is touched: comments, order, spacing
     assert after[len(before):].strip() == ('[[sources.feeds]]\nurl = "https://news.example/feed.xml"\n'
                                            'title = "Example News"\ninterval_seconds = 900')
-    assert project.config.feeds[0].url == "https://news.example/feed.xml"
+    assert project.config.feed_sources[0].url == "https://news.example/feed.xml"
 
 
 @pytest.mark.parametrize("url, message", [

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from conftest import DATA, NOW, ROOT, Project
 from publisher import config as config_mod
 from publisher import dedup
-from publisher.publish import publish, status
+from publisher.publish import publish
+from publisher.status import status
 from publisher.sources import wire
 
 CASES_DIR = DATA / "dedup"
@@ -498,14 +499,14 @@ def test_any_order_of_a_clusters_versions_gives_one_entry_per_cluster_and_reinge
         # ingesting again changes nothing: the same files (not even read), then copies of them
         before = one.feed_bytes()
         again = publish(one.config, LATER)
-        assert {s.outcome for s in again.sources} == {"unchanged"} and again.feeds_written == []
+        assert {s.outcome for s in again.sources} == {"unchanged"} and again.feed_files_written == []
         for i, (name, text) in enumerate(order2):
             one.add_source(f"{len(files) + i:03d}-copy-{name}", text)
         copies = publish(one.config, LATER + timedelta(hours=1))
         fresh = [s for s in copies.sources if s.outcome != "unchanged"]
         assert len(fresh) == len(files)
         assert all((s.outcome, s.new, s.revised, s.duplicate) == COUNTS["duplicate"] for s in fresh)
-        assert copies.feeds_written == [] and one.feed_bytes() == before
+        assert copies.feed_files_written == [] and one.feed_bytes() == before
         assert n_entries(one) == len(generated)
 
 

@@ -11,7 +11,8 @@ import feedparser
 import pytest
 
 from conftest import NOW, ROOT, SEED, VALIDATOR
-from publisher import lock, publish as publish_mod
+from publisher import atomic, ingest as ingest_mod, lock, site as site_mod
+from publisher.status import status as publisher_status
 from publisher.classify import score
 from publisher.errors import LockHeld
 from publisher.sources import wire
@@ -92,7 +93,7 @@ def test_every_published_file_passes_the_w3c_validator(project, seed):
 
 def test_empty_feeds_are_valid_and_stable(project):
     first = project.publish()
-    assert first.ok and len(first.feeds_written) == 10  # 3 feeds x (Atom, RSS, JSON Feed) + the OPML
+    assert first.ok and len(first.feed_files_written) == 10  # 3 feeds x (Atom, RSS, JSON Feed) + the OPML
     assert_valid(project)
     before = project.site_bytes()
     project.publish(NOW + timedelta(days=1))
@@ -108,7 +109,7 @@ def test_publishing_twice_changes_no_byte_and_rewrites_no_file(project, seed):
     mtimes = {p: p.stat().st_mtime_ns for p in project.feeds.rglob("*") if p.is_file()}
     second = project.publish(NOW + timedelta(hours=1))
     assert project.site_bytes() == before
-    assert second.feeds_written == [] and {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    assert second.feed_files_written == [] and {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
     assert second.summary() == ("publish: 0 files read (0 skipped, 0 failed, 1 unchanged); "
                                 "0 stories (0 new, 0 revised, 0 duplicate); 0 of 10 feed files and 0 of 4 pages written")
 
@@ -142,7 +143,7 @@ def test_an_unchanged_file_is_not_even_read(project, monkeypatch):
     def no_reads(path):
         raise AssertionError(f"{path} was read again")
 
-    monkeypatch.setattr(publish_mod, "read_bytes", no_reads)
+    monkeypatch.setattr(ingest_mod, "read_bytes", no_reads)
     assert project.publish().sources[0].outcome == "unchanged"
 
 
@@ -157,7 +158,7 @@ def test_a_touched_file_with_the_same_bytes_is_hashed_but_not_parsed(project, mo
     monkeypatch.setattr(wire, "read", no_parse)
     assert project.publish().sources[0].outcome == "unchanged"
     monkeypatch.undo()
-    monkeypatch.setattr(publish_mod, "read_bytes", lambda p: (_ for _ in ()).throw(AssertionError("read")))
+    monkeypatch.setattr(ingest_mod, "read_bytes", lambda p: (_ for _ in ()).throw(AssertionError("read")))
     assert project.publish().sources[0].outcome == "unchanged"  # the new stat was remembered
 
 
@@ -199,7 +200,7 @@ def test_stories_of_no_topic_are_stored_and_counted_but_not_published(project):
     project.add_source("a.txt", ARTICLE)
     project.publish()
     assert ids(project, "all") == []
-    status = publish_mod.status(project.config, NOW)
+    status = publisher_status(project.config, NOW)
     assert status["entries"] == 1 and status["unclassified"] == 1
 
 
@@ -212,14 +213,14 @@ def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published
     project.add_source("latin.txt", "Kyiv said the “talks” in Ukraine – with Ukrainian and Russian envoys – "
                                     "would resume in Geneva, Ukraine’s foreign ministry said.\n".encode("cp1252"))
     locked = project.add_source("locked.txt", ARTICLE)
-    real = publish_mod.read_bytes
+    real = ingest_mod.read_bytes
 
     def read(path):
         if path == locked:
             raise PermissionError(13, "Permission denied")
         return real(path)
 
-    monkeypatch.setattr(publish_mod, "read_bytes", read)  # CI runs as root: inject the error
+    monkeypatch.setattr(ingest_mod, "read_bytes", read)  # CI runs as root: inject the error
     report = project.publish()
     outcomes = {s.name: (s.outcome, s.reason) for s in report.sources}
     assert outcomes["empty.txt"] == ("skipped", "empty file")
@@ -235,7 +236,7 @@ def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published
         "locked.txt: failed: cannot read: Permission denied",
     ]
     # a failed file is tried again next time; the skipped ones are not
-    monkeypatch.setattr(publish_mod, "read_bytes", real)
+    monkeypatch.setattr(ingest_mod, "read_bytes", real)
     again = {s.name: s.outcome for s in project.publish().sources}
     assert again == {SEED_NAME: "unchanged", "empty.txt": "unchanged", "image.txt": "unchanged",
                      "latin.txt": "unchanged", "locked.txt": "new"}
@@ -243,7 +244,7 @@ def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published
 
 def test_a_file_still_being_written_is_skipped_and_read_whole_next_time(project, monkeypatch):
     path = project.add_source("growing.txt", ARTICLE)
-    real = publish_mod.read_bytes
+    real = ingest_mod.read_bytes
 
     def read_while_the_writer_appends(p):
         data = real(p)
@@ -251,12 +252,12 @@ def test_a_file_still_being_written_is_skipped_and_read_whole_next_time(project,
             f.write("\nA second story arrived while we were reading.\n")
         return data
 
-    monkeypatch.setattr(publish_mod, "read_bytes", read_while_the_writer_appends)
+    monkeypatch.setattr(ingest_mod, "read_bytes", read_while_the_writer_appends)
     report = project.publish()
     assert report.ok and report.sources[0].outcome == "skipped"
     assert report.problems() == ["growing.txt: skipped: changed while being read (still being written?); "
                                  "it will be read again on the next run"]
-    assert publish_mod.status(project.config, NOW)["entries"] == 0
+    assert publisher_status(project.config, NOW)["entries"] == 0
     monkeypatch.undo()
     again = project.publish().sources[0]
     assert (again.outcome, again.new) == ("new", 2)
@@ -267,7 +268,7 @@ def test_a_file_name_that_is_not_utf8_is_read_and_named_with_escapes(project):
     (project.sources / os.fsdecode(b"caf\xe9.txt")).write_text(ARTICLE)
     report = project.publish()
     assert report.ok and [(s.name, s.outcome) for s in report.sources] == [("caf\\xe9.txt", "new")]
-    assert publish_mod.status(project.config, NOW)["sources"][0]["path"] == "caf\\xe9.txt"
+    assert publisher_status(project.config, NOW)["sources"][0]["path"] == "caf\\xe9.txt"
 
 
 def test_a_subdirectory_that_cannot_be_listed_is_reported_and_the_rest_read(project, monkeypatch):
@@ -328,11 +329,11 @@ def test_a_feed_file_that_cannot_be_written_is_reported_and_the_others_are_writt
     monkeypatch.setattr(os, "replace", replace)
     report = project.publish()
     assert report.errors == [f"{project.feeds / 'ukraine' / 'rss.xml'}: cannot write: No space left on device"]
-    assert len(report.feeds_written) == 9 and not report.ok
+    assert len(report.feed_files_written) == 9 and not report.ok
     assert not (project.feeds / "ukraine" / "rss.xml").exists()
     assert not list(project.feeds.rglob(".*.tmp"))  # no temp file left behind
     monkeypatch.undo()
-    assert project.publish().feeds_written == [project.feeds / "ukraine" / "rss.xml"]
+    assert project.publish().feed_files_written == [project.feeds / "ukraine" / "rss.xml"]
 
 
 def test_a_story_that_fails_to_store_rolls_back_its_whole_file(project, monkeypatch):
@@ -340,18 +341,18 @@ def test_a_story_that_fails_to_store_rolls_back_its_whole_file(project, monkeypa
     from publisher.store import Store
 
     calls = []
-    real = Store.add_version
+    real = Store.apply
 
-    def flaky(self, story, *a, **kw):
+    def flaky(self, placement, story, *a, **kw):
         calls.append(story)
         if len(calls) == 2:
             raise RuntimeError("disk hiccup")
-        return real(self, story, *a, **kw)
+        return real(self, placement, story, *a, **kw)
 
-    monkeypatch.setattr(Store, "add_version", flaky)
+    monkeypatch.setattr(Store, "apply", flaky)
     report = project.publish()
     assert report.sources[0].outcome == "failed" and "disk hiccup" in report.sources[0].reason
-    assert publish_mod.status(project.config, NOW)["entries"] == 0  # not half a file
+    assert publisher_status(project.config, NOW)["entries"] == 0  # not half a file
     monkeypatch.undo()
     assert project.publish().sources[0].new == 2
 
@@ -361,17 +362,17 @@ def test_a_file_that_fails_to_store_leaves_the_other_files_of_its_batch_stored(p
         project.add_source(name, f"The {name[0]} story of the day ended well.\n")
     from publisher.store import Store
 
-    real = Store.add_version
+    real = Store.apply
 
-    def fail_b(self, story, *a, **kw):
+    def fail_b(self, placement, story, *a, **kw):
         if " b story" in story.paragraphs[0]:
             raise RuntimeError("disk hiccup")
-        return real(self, story, *a, **kw)
+        return real(self, placement, story, *a, **kw)
 
-    monkeypatch.setattr(Store, "add_version", fail_b)
+    monkeypatch.setattr(Store, "apply", fail_b)
     report = project.publish()
     assert [(s.name, s.outcome) for s in report.sources] == [("a.txt", "new"), ("b.txt", "failed"), ("c.txt", "new")]
-    assert publish_mod.status(project.config, NOW)["entries"] == 2
+    assert publisher_status(project.config, NOW)["entries"] == 2
 
 
 # -- one writer at a time --------------------------------------------------------------------
@@ -548,14 +549,14 @@ def test_hostile_story_text_shows_as_text_in_every_format_and_the_page(project):
 
 def test_a_page_that_cannot_be_written_is_reported_and_written_on_the_next_run(project, seed, monkeypatch):
     project.add_source(SEED_NAME, seed)
-    real = publish_mod.write_if_changed
+    real = atomic.write_if_changed
 
     def failing(path, data, **kw):
         if path.parent.name == "stories" and path.name.startswith("on-alert"):
             raise OSError(28, "No space left on device")  # CI runs as root: inject it
         return real(path, data, **kw)
 
-    monkeypatch.setattr(publish_mod, "write_if_changed", failing)
+    monkeypatch.setattr(atomic, "write_if_changed", failing)
     report = project.publish()
     (line,) = report.errors
     assert line.endswith(".html: cannot write: No space left on device") and "/stories/on-alert" in line
@@ -568,14 +569,14 @@ def test_a_page_that_cannot_be_written_is_reported_and_written_on_the_next_run(p
 
 def test_a_feed_that_cannot_be_rendered_is_reported_and_the_others_are_written(project, seed, monkeypatch):
     project.add_source(SEED_NAME, seed)
-    real = publish_mod.render
+    real = site_mod.render
 
     def broken(spec, cache=None):
         if spec.slug == "ukraine":
             raise ValueError("a bug")
         return real(spec, cache)
 
-    monkeypatch.setattr(publish_mod, "render", broken)
+    monkeypatch.setattr(site_mod, "render", broken)
     report = project.publish()
     assert report.errors == [f"{project.feeds / 'ukraine'}: cannot render: ValueError: a bug"]
     assert (project.feeds / "all" / "atom.xml").exists() and not (project.feeds / "ukraine" / "atom.xml").exists()

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from conftest import DATA, NOW, SEED
-from publisher import publish as publish_mod
-from publisher.publish import status
+from publisher import ingest as ingest_mod
+from publisher.status import status
 from publisher.sources import wire
 from test_publish import assert_valid, entries
 
@@ -51,7 +51,7 @@ def test_a_feed_entry_repeating_a_seed_story_adds_provenance_not_an_entry(projec
     with_feeds(project, httpserver.url_for("/feed.xml"))
     first = project.publish()
     assert first.ok, first.problems()
-    (polled,) = first.feeds
+    (polled,) = first.polled
     assert (polled.outcome, polled.new, polled.duplicate) == ("duplicate", 0, 1)
     assert len(entries(project, "all")) == 5
     with sqlite3.connect(project.database) as db:
@@ -69,7 +69,7 @@ def test_a_feed_entry_updating_a_seed_story_is_a_revision(project, seed, seed_ar
     httpserver.expect_request("/feed.xml").respond_with_data(rss([("a1", "Mines for Ukraine", paragraphs)]))
     with_feeds(project, httpserver.url_for("/feed.xml"))
     report = project.publish(LATER)
-    assert report.feeds[0].revised == 1
+    assert report.polled[0].revised == 1
     (after,) = entries(project, "ukraine")
     assert after.id in before and after.updated > before[after.id].updated
     assert "deliveries would start soon" in after.content[0].value
@@ -86,11 +86,11 @@ def test_a_304_costs_no_parsing_and_changes_nothing(project, httpserver, monkeyp
     project.publish()
     feeds_before = project.site_bytes()
     parsed = []
-    real = publish_mod.feed.parse
-    monkeypatch.setattr(publish_mod.feed, "parse", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    real = ingest_mod.feed.parse
+    monkeypatch.setattr(ingest_mod.feed, "parse", lambda *a, **k: parsed.append(1) or real(*a, **k))
     report = project.publish(NOW + timedelta(minutes=10))  # due again (interval 300 s)
-    assert [f.outcome for f in report.feeds] == ["unchanged"] and parsed == []
-    assert project.site_bytes() == feeds_before and report.feeds_written == []
+    assert [f.outcome for f in report.polled] == ["unchanged"] and parsed == []
+    assert project.site_bytes() == feeds_before and report.feed_files_written == []
     assert len(httpserver.log) == 2
 
 
@@ -99,9 +99,9 @@ def test_a_feed_is_not_fetched_again_before_it_is_due(project, httpserver):
         rss([("k1", "Kyiv", ["Kyiv opened 40 shelters in Ukraine."])]), headers={"Cache-Control": "max-age=3600"})
     with_feeds(project, httpserver.url_for("/feed.xml"))
     project.publish()
-    assert project.publish(NOW + timedelta(minutes=30)).feeds == []  # max-age 1 h: not yet
+    assert project.publish(NOW + timedelta(minutes=30)).polled == []  # max-age 1 h: not yet
     assert len(httpserver.log) == 1
-    assert len(project.publish(NOW + timedelta(minutes=61)).feeds) == 1
+    assert len(project.publish(NOW + timedelta(minutes=61)).polled) == 1
     assert len(httpserver.log) == 2
 
 
@@ -116,9 +116,9 @@ def test_ids_are_stable_across_polls_and_a_changed_item_revises_its_entry(projec
     project.publish(NOW)
     (first,) = entries(project, "ukraine")
     second = project.publish(NOW + timedelta(minutes=10))
-    assert second.feeds[0].outcome == "unchanged" and second.feeds_written == []  # same bytes: nothing
+    assert second.polled[0].outcome == "unchanged" and second.feed_files_written == []  # same bytes: nothing
     third = project.publish(NOW + timedelta(minutes=20))
-    assert third.feeds[0].revised == 1
+    assert third.polled[0].revised == 1
     (now_,) = entries(project, "ukraine")
     assert now_.id == first.id and "55 heated shelters" in now_.content[0].value
 
@@ -137,7 +137,7 @@ def test_a_failing_feed_is_recorded_and_the_rest_is_published(project, seed, htt
         rss([("k1", "Kyiv", ["Kyiv opened 40 shelters in Ukraine as strikes went on."])]))
     with_feeds(project, httpserver.url_for("/bad.xml"), httpserver.url_for("/good.xml"))
     report = project.publish()
-    bad, good = report.feeds
+    bad, good = report.polled
     assert bad.reason.startswith(reason) and good.outcome == "new"
     assert not report.ok and f"{httpserver.url_for('/bad.xml')}: " in "\n".join(report.problems())
     assert len(entries(project, "all")) == 6
@@ -172,7 +172,7 @@ def test_an_oversized_feed_is_refused(project, httpserver, monkeypatch):
     monkeypatch.setattr(fetch, "fetch_all", lambda reqs: real(reqs, fetch.Limits(max_bytes=10_000)))
     httpserver.expect_request("/feed.xml").respond_with_data(b"<rss>" + b" " * 50_000)
     with_feeds(project, httpserver.url_for("/feed.xml"))
-    (polled,) = project.publish().feeds
+    (polled,) = project.publish().polled
     assert polled.outcome == "failed" and polled.reason.startswith("too big")
 
 
@@ -181,7 +181,7 @@ def test_a_json_feed_url_is_read(project, httpserver):
                                                               content_type="application/feed+json")
     with_feeds(project, httpserver.url_for("/feed.json"))
     report = project.publish()
-    assert report.feeds[0].outcome == "new" and report.feeds[0].new == 2
+    assert report.polled[0].outcome == "new" and report.polled[0].new == 2
     (e,) = entries(project, "ukraine")
     assert e.title == "Kyiv opens shelters" and "javascript" not in e.content[0].value
 

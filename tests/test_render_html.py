@@ -10,7 +10,7 @@ import lxml.html
 import pytest
 
 from conftest import DATA
-from publisher.model import Arrival, Entry, FeedSpec, StoryPage, Version
+from publisher.model import Arrival, Entry, FeedSpec, PublishedVersion, StoryPage
 from publisher.render.html import SiteInfo, feed_page, index_page, story_page, word_diff
 
 T0 = datetime(2026, 11, 24, 9, 12, tzinfo=UTC)
@@ -53,8 +53,8 @@ def test_word_diff_of_the_same_text_marks_nothing():
 # -- story pages -------------------------------------------------------------------------------
 
 def revised_page() -> StoryPage:
-    first = Version(seen_at=T0, title="Kharkiv strike", paragraphs=("A strike killed 2 people.", "More later."))
-    second = Version(seen_at=T1, title="Kharkiv strike", paragraphs=("A strike killed 3 people.", "More later."))
+    first = PublishedVersion(seen_at=T0, title="Kharkiv strike", paragraphs=("A strike killed 2 people.", "More later."))
+    second = PublishedVersion(seen_at=T1, title="Kharkiv strike", paragraphs=("A strike killed 3 people.", "More later."))
     current = entry(7, "Kharkiv strike", second.paragraphs, published=T0, updated=T1)
     return StoryPage(entry_id=current.entry_id, name=current.name, published=T0, updated=T1, topics=("ukraine",),
                      entry=current, history=(first, second),
@@ -88,7 +88,7 @@ def test_a_story_page_says_when_it_was_seen_where_it_came_from_and_its_topics():
 def test_a_story_never_revised_has_no_history_and_no_note():
     e = entry(1, "Once", ("Only text.",))
     page = doc(story_page(SITE, StoryPage(e.entry_id, e.name, T0, T0, ("ukraine",), e,
-                                          history=(Version(T0, "Once", ("Only text.",)),)), FEEDS))
+                                          history=(PublishedVersion(T0, "Once", ("Only text.",)),)), FEEDS))
     assert not page.xpath("//section[@id='history']") and not page.xpath("//p[@class='note']")
 
 

@@ -9,10 +9,11 @@ import pytest
 from sqlite_utils import Database
 
 from conftest import NOW
-from publisher.dedup import band_keys, fingerprint, shingles
+from publisher.dedup import DedupSettings, Placement, fingerprint, place, sketch
+from publisher.entries import mint_entry_id, story_name
 from publisher.errors import StoreError
-from publisher.model import Story
-from publisher.store import MIGRATIONS, Added, Store, format_time, parse_time, story_name
+from publisher.model import Decision, Story
+from publisher.store import MIGRATIONS, Applied, NewEntry, Store, format_time, parse_time
 
 AUTH = "news.example.org,2026"
 
@@ -33,22 +34,19 @@ def add(store, s: Story, location="a.txt", now=NOW):
         source = store.ensure_source(location)
         read = store.start_read(source, now, 1, 1, "x")
         added = store_story(store, s, source, read, now)
-        store.finish_read(read, added.outcome, None, 1, added.outcome == "new", added.outcome == "duplicate")
+        store.finish_read(read, added.decision, None, 1, added.decision == "new", added.decision == "duplicate")
     return added
 
 
-def store_story(store, s: Story, source: int, read: int, now=NOW) -> Added:
+def store_story(store, s: Story, source: int, read: int, now=NOW) -> Applied:
     """Exact dedup as the pipeline does it: a known text is another arrival, else a new entry."""
     fp = fingerprint(s.text)
     known = store.version_by_fingerprint(fp)
     if known:
-        store.add_arrival(known[0], source=source, read=read, story=s, decision="duplicate")
-        return Added("duplicate", known[1], known[0])
-    sh = shingles(s.paragraphs, s.kicker)
-    keys, sig = band_keys(sh)
-    added = store.add_version(s, fp, shingles=sh, signature=sig, band_keys=keys, now=now, authority=AUTH)
-    store.add_arrival(added.version, source=source, read=read, story=s, decision="new")
-    return added
+        return store.apply(place(None, (), DedupSettings(), copy_of=known), s, fp, None, source=source, read=read,
+                           now=now)
+    return store.apply(Placement(Decision.NEW), s, fp, sketch(s.paragraphs, s.kicker), source=source, read=read,
+                       now=now, new_entry=NewEntry(mint_entry_id(AUTH, fp), story_name(s.title, fp)))
 
 
 def test_migrations_are_recorded_and_applied_once(tmp_path):
@@ -80,7 +78,7 @@ def test_a_new_story_mints_a_tag_id_from_the_authority_and_fingerprint(store):
     s = story("The harbour reopened on Monday.")
     added = add(store, s)
     (entry,) = store.db.execute("SELECT entry_id, name, first_seen, updated FROM entries").fetchall()
-    assert added.outcome == "new"
+    assert added.decision == "new"
     assert entry[0] == f"tag:{AUTH}:story/{fingerprint(s.text)[:24]}"
     assert entry[1] == story_name(s.title, fingerprint(s.text))
     assert entry[2] == entry[3] == format_time(NOW)
@@ -90,7 +88,7 @@ def test_the_same_story_again_adds_provenance_not_an_entry(store):
     s = story("The harbour reopened on Monday.")
     first = add(store, s, "a.txt")
     again = add(store, story("THE HARBOUR REOPENED  ON MONDAY.", (4, 4)), "b.txt", NOW + timedelta(hours=1))
-    assert (again.outcome, again.entry, again.version) == ("duplicate", first.entry, first.version)
+    assert (again.decision, again.entry, again.version) == ("duplicate", first.entry, first.version)
     assert store.count_entries() == 1
     rows = store.db.execute("""SELECT s.location, p.first_line FROM provenance p JOIN sources s ON s.id = p.source
                                ORDER BY p.id""").fetchall()

@@ -16,7 +16,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
-from publisher.model import FeedSpec
+from publisher.model import FeedFormat, FeedSpec
 from publisher.render.text import Texts, cached_texts, xml_text
 
 GENERATOR_URI = "https://github.com/publisher/publisher"
@@ -105,9 +105,9 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     """(Atom bytes, RSS bytes) for one feed. Pass the same `cache` dict when rendering several
     feeds of one publish: entries they share are prepared once."""
     fg = _generator(spec, cache)
-    _links(fg, spec, spec.url("atom.xml"))
+    _links(fg, spec, spec.url(FeedFormat.ATOM))
     atom = _ATOM_ENTRY_TITLE.sub(_html_title, fg.atom_str(pretty=True, encoding="UTF-8"))
-    _links(fg, spec, spec.url("rss.xml"))
+    _links(fg, spec, spec.url(FeedFormat.RSS))
     rss = fg.rss_str(pretty=True, encoding="UTF-8")
     # Plain-text RSS elements: readers differ on whether "&amp;" in them is markup, so the RSS
     # profile (and the W3C validator) want numeric references for & and < there. Item

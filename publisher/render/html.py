@@ -18,22 +18,21 @@ from datetime import UTC
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from publisher.model import FeedSpec, StoryPage
+from publisher.model import Decision, FeedFormat, FeedSpec, StoryPage
 from publisher.render.text import human_time, summary_text, updated_note, xml_text
 
 HEADLINES = 5  # per feed on the front page
 
 DECISIONS = {
-    "new": "first seen here",
-    "duplicate": "the same text again",
-    "revision": "a revised version",
-    "fuller": "a fuller version",
-    "teaser": "a shorter text of it (not published)",
-    "near-duplicate": "a near-duplicate (not published)",
+    Decision.NEW: "first seen here",
+    Decision.DUPLICATE: "the same text again",
+    Decision.REVISION: "a revised version",
+    Decision.FULLER: "a fuller version",
+    Decision.TEASER: "a shorter text of it (not published)",
+    Decision.NEAR_DUPLICATE: "a near-duplicate (not published)",
 }
 
-FORMATS = (("atom.xml", "Atom", "application/atom+xml"), ("rss.xml", "RSS", "application/rss+xml"),
-           ("feed.json", "JSON Feed", "application/feed+json"))
+FORMATS = tuple((f.filename, f.label, f.media_type) for f in FeedFormat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from publisher.model import FeedSpec
+from publisher.model import FeedFormat, FeedSpec
 from publisher.render.text import cached_texts, xml_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -25,7 +25,7 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
         "version": VERSION,
         "title": xml_text(spec.title),
         "home_page_url": spec.page_url,
-        "feed_url": spec.url("feed.json"),
+        "feed_url": spec.url(FeedFormat.JSON),
         "description": xml_text(spec.subtitle),
         "language": spec.language,
         "authors": [{"name": xml_text(spec.author)}],

@@ -8,7 +8,7 @@ from datetime import UTC
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from publisher.model import FeedSpec
+from publisher.model import FeedFormat, FeedSpec
 from publisher.render.text import xml_text
 
 
@@ -22,7 +22,7 @@ def render_opml(title: str, owner: str, feeds: Sequence[FeedSpec]) -> bytes:
     lines += [f"    <ownerName>{escape(xml_text(owner))}</ownerName>", "  </head>", "  <body>"]
     for feed in feeds:
         attrs = {"type": "rss", "text": xml_text(feed.label or feed.title), "title": xml_text(feed.title),
-                 "xmlUrl": feed.url("atom.xml"), "htmlUrl": feed.page_url}
+                 "xmlUrl": feed.url(FeedFormat.ATOM), "htmlUrl": feed.page_url}
         lines.append("    <outline " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + "/>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")

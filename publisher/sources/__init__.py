@@ -1,0 +1,25 @@
+"""Source readers: bytes in, Stories out, one module per input kind.
+
+- wire.py   raw wire copy (plain text, one paragraph a line)
+- feed.py   other people's RSS, Atom and JSON Feed documents
+- fetch.py  fetching feed URLs over HTTP
+- files.py  which files under sources/ are sources
+"""
+
+from __future__ import annotations
+
+from publisher.model import ReadResult
+from publisher.sources import feed, wire
+
+
+def read_file(name: str, data: bytes) -> ReadResult:
+    """What a file dropped into sources/ gives: a feed document (by its name: *.xml, *.atom,
+    *.rss, *.json) or wire copy."""
+    if feed.looks_like_feed(name):
+        return feed.parse(data, url=name).result
+    return wire.read(data)
+
+
+def kind_of(name: str) -> str:
+    """What a file of this name is read as, for messages."""
+    return "a feed" if feed.looks_like_feed(name) else "wire copy"

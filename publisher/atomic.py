@@ -1,0 +1,105 @@
+"""The one way publisher writes a file: a temp file beside it, then a rename, so a reader (a
+feed reader, nginx, the watcher, a crash) only ever sees the old bytes or the new ones.
+
+Temp files are hidden (`.NAME.PID.tmp`): never served, never read as sources, and removed by
+the next publish when a killed one left them (remove_temp_files).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from publisher import faults
+
+_TEMP = re.compile(r"^\..+\.\d+\.tmp$")  # what write() writes before its rename
+
+
+def temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write(path: Path, data: bytes, *, sync: bool = True, mode: int | None = None) -> None:
+    """Replace `path` with `data` atomically (temp file, fsync unless sync=False, rename).
+    `mode`: the new file's permission bits (else the umask's). The caller syncs the directory
+    (fsync_dir) once it has renamed everything it writes there, or the file system
+    (sync_filesystem) after a batch written with sync=False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        faults.point("write.temp")
+        os.replace(tmp, path)
+        faults.point("write.renamed")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
+    """write() unless `path` already holds exactly these bytes. True when it was written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write(path, data, sync=sync)
+    return True
+
+
+def remove_temp_files(root: Path, error: Callable[[str], None]) -> None:
+    """Temp files a killed writer left under `root` (call it holding the write lock, so that
+    no writer of ours is using them). A file that cannot be removed is one error line."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif _TEMP.match(entry.name):
+                try:
+                    os.unlink(entry.path)
+                except OSError as exc:
+                    error(f"{entry.path}: cannot remove a temp file: {exc.strerror or exc}")
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
+
+
+def sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the file system holding `path`: everything written there is durable,
+    directory entries included (os.sync() where syncfs is missing)."""
+    syncfs = getattr(_libc, "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the renames in a directory durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

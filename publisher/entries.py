@@ -1,0 +1,80 @@
+"""Domain rules of published entries. Pure: no clock, no disk, no SQL.
+
+- an entry's tag: id is minted once, from the site's authority and its first text's fingerprint;
+- its name (the story page's file name) is the ascii words of its title and a fingerprint prefix;
+- every stored instant is distinct and in ingest order (`next_instant`);
+- a story page shows the versions that were published (the first text and each one that
+  replaced it): teasers and ignored near-duplicates never were.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from publisher.model import Arrival, Decision, Entry, Origin, PublishedVersion, StoryPage
+
+ID_FINGERPRINT_CHARS = 24
+
+
+def mint_entry_id(authority: str, fingerprint: str) -> str:
+    """The entry's tag: URI (RFC 4151): minted once, when the story is first stored."""
+    return f"tag:{authority}:story/{fingerprint[:ID_FINGERPRINT_CHARS]}"
+
+
+def story_name(title: str, fingerprint: str) -> str:
+    """A URL-safe, unique, readable name: ascii words of the title + a fingerprint prefix."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > 60:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return f"{slug}-{fingerprint[:8]}" if slug else fingerprint[:12]
+
+
+def next_instant(now: datetime, newest: datetime | None) -> datetime:
+    """`now`, or just after the newest stored instant: every entry gets a distinct time, in
+    ingest order (feed readers and the W3C validator dislike equal `updated` times)."""
+    floor = newest if newest is not None else datetime.min.replace(tzinfo=UTC)
+    return max(now.astimezone(UTC), floor + timedelta(microseconds=1))
+
+
+def _decision(value: str | None) -> Decision | None:
+    return Decision(value) if value else None
+
+
+def shown(version: dict[str, Any]) -> bool:
+    """Whether a stored version is part of the story's published history."""
+    return version["current"] or any(_decision(a["decision"]) in (Decision.NEW, Decision.REVISION, Decision.FULLER)
+                                     for a in version["arrivals"])
+
+
+def story_page(history: dict[str, Any], topics: tuple[str, ...]) -> StoryPage:
+    """What the story's page shows, from the store's history of the entry (Store.history): its
+    current text and published history, its topics, and every arrival. A retracted story: its
+    id, dates and the reason, no text."""
+    h = history
+    published, updated = datetime.fromisoformat(h["first_seen"]), datetime.fromisoformat(h["updated"])
+    if h["retracted_at"]:
+        return StoryPage(entry_id=h["entry_id"], name=h["name"], published=published, updated=updated,
+                         topics=topics, entry=None, retracted_at=datetime.fromisoformat(h["retracted_at"]),
+                         retract_reason=h["retract_reason"])
+    versions = tuple(PublishedVersion(seen_at=datetime.fromisoformat(v["seen_at"]), title=v["title"],
+                                      paragraphs=tuple(v["paragraphs"]), kicker=v["kicker"], truncated=v["truncated"])
+                     for v in h["versions"] if shown(v))
+    current = next(v for v in h["versions"] if v["current"])
+    arrivals = tuple(sorted((Arrival(source=a["path"], first_line=a["first_line"], last_line=a["last_line"],
+                                     read_at=datetime.fromisoformat(a["read_at"]), decision=_decision(a["decision"]))
+                             for v in h["versions"] for a in v["arrivals"]),
+                            key=lambda a: (a.read_at, a.source, a.first_line or 0)))
+    return StoryPage(
+        entry_id=h["entry_id"], name=h["name"], published=published, updated=updated, topics=topics,
+        entry=Entry(entry_id=h["entry_id"], name=h["name"], title=current["title"],
+                    paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
+                    kicker=current["kicker"], truncated=current["truncated"], html=current["html"],
+                    origin=Origin(**current["origin"]) if current["origin"] else None),
+        history=versions, arrivals=arrivals)

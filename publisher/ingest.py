@@ -1,0 +1,309 @@
+"""Use case: sources -> stories -> store. Read every source (files in sources/, fetched feed
+URLs), place each story (dedup decides; the store applies), and bring topics up to date.
+
+A bad source is its result (skipped or failed, with the reason), never the run's end. Each
+file and each fetched feed is all or nothing (a savepoint); they are committed in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from publisher import dedup, entries, faults, poll
+from publisher.classify import classify, rules_digest
+from publisher.config import Config, FeedSource
+from publisher.errors import StoreError
+from publisher.model import Decision, Outcome, ReadResult, Story
+from publisher.report import Progress, PublishReport, SourceReport
+from publisher.sources import feed, fetch, read_file, wire
+from publisher.sources.fetch import FetchRequest, FetchResult
+from publisher.sources.files import SourceFile, list_sources, source_file
+from publisher.store import FeedState, NewEntry, SourceState, Store
+
+FILES_PER_COMMIT = 64
+Stop = Callable[[], bool]
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a source file. (A seam for tests that inject I/O errors: CI runs as root.)"""
+    return path.read_bytes()
+
+
+# -- placing one story -----------------------------------------------------------------------
+
+def place_story(store: Store, config: Config, story: Story, fp: str, *, source: int, read: int, now: datetime,
+                same_as: int | None = None) -> tuple[Decision, int]:
+    """Place one story and store it: (decision, entry). `same_as`: the entry a feed's item
+    became when it was seen before (see dedup.place)."""
+    known = store.version_by_fingerprint(fp)
+    if known:  # any version of any entry, however old: never a revision back to old text
+        placement, sketch = dedup.place(None, (), config.dedup, copy_of=known), None
+    else:
+        sketch = dedup.sketch(story.paragraphs, story.kicker)
+        ranked = dedup.rank_candidates(store.band_hits(sketch.band_keys, sketch.lead_keys), sketch.signature,
+                                       config.dedup)
+        placement = dedup.place(sketch, store.candidates(ranked), config.dedup, truncated=story.truncated,
+                                same_as=same_as,
+                                same_as_retracted=same_as is not None and store.is_retracted(same_as))
+    new = None
+    if placement.decision == Decision.NEW:
+        new = NewEntry(entries.mint_entry_id(config.site.id_authority, fp), entries.story_name(story.title, fp))
+    applied = store.apply(placement, story, fp, sketch, source=source, read=read, now=now, new_entry=new)
+    return applied.decision, applied.entry
+
+
+def place_feed_story(store: Store, config: Config, story: Story, *, source: int, read: int,
+                     now: datetime) -> Decision:
+    """One entry of a feed. The same item (by its id in that feed) with the same text as last
+    time is UNCHANGED and costs nothing; with another text it is a revision of the entry it
+    became, however much it changed; a new item goes through dedup like wire copy, so a story
+    the wire already gave is provenance, not an entry."""
+    fp = dedup.fingerprint(story.text)
+    item = story.origin.item_id
+    known = store.feed_item(source, item)
+    if known and known[1] == fp:
+        return Decision.UNCHANGED
+    decision, entry = place_story(store, config, story, fp, source=source, read=read, now=now,
+                                  same_as=known[0] if known else None)
+    store.set_feed_item(source, item, entry, fp)
+    return decision
+
+
+def store_stories(store: Store, config: Config, now: datetime, name: str, source: int, read: int,
+                  result: ReadResult) -> SourceReport:
+    """Store what one read of a source gave; finish the read. Inside the caller's transaction."""
+    rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
+    for story in result.stories:
+        if story.origin is not None:
+            decision = place_feed_story(store, config, story, source=source, read=read, now=now)
+            if decision == Decision.UNCHANGED:
+                continue
+        else:
+            decision = place_story(store, config, story, dedup.fingerprint(story.text), source=source, read=read,
+                                   now=now)[0]
+        rep.count(decision)
+    if result.stories:
+        rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
+        rep.reason = "; ".join(result.warnings) or None
+    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
+    return rep
+
+
+def _failed(store: Store, name: str, now: datetime, reason: str, kind: str = "file") -> SourceReport:
+    with store.transaction():
+        source_id = store.ensure_source(name, kind)
+        store.finish_read(store.start_read(source_id, now, None, None, None), Outcome.FAILED, reason)
+    return SourceReport(name, Outcome.FAILED, reason)
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def ingest_files(store: Store, config: Config, now: datetime, report: PublishReport,
+                 progress: Progress | None = None, *, only: list[Path] | None = None, settle: float = 0.0,
+                 stop: Stop | None = None) -> None:
+    """Read every source file (or `only` these) into the store; one SourceReport each."""
+    root = config.paths.sources
+    if only is not None:
+        files = sorted({f for f in (source_file(root, p) for p in only) if f}, key=lambda f: f.name)
+    else:
+        try:
+            files = list_sources(root, report.errors)
+        except FileNotFoundError:
+            report.errors.append(f"{root}: sources directory not found")
+            return
+        except NotADirectoryError:
+            report.errors.append(f"{root}: sources path is not a directory")
+            return
+        except OSError as exc:
+            report.errors.append(f"{root}: cannot list sources directory: {exc.strerror or exc}")
+            return
+    # What is known of every source, in one query: most files are unchanged most of the time,
+    # and a query per file made a run over a large sources/ directory slow.
+    known = store.source_states()
+    young = now.timestamp() - settle
+    # Files are committed in batches (each file is still all-or-nothing: a savepoint), which
+    # writes far fewer pages than a commit per file; a crash loses at most one batch of reads.
+    for first in range(0, len(files), FILES_PER_COMMIT):
+        with store.transaction():
+            for done, source in enumerate(files[first : first + FILES_PER_COMMIT], start=first):
+                if stop and stop():
+                    report.interrupted = True
+                    break
+                if progress:
+                    progress(done, len(files), source.name)
+                report.sources.append(ingest_file(store, source, config, now, known.get(source.name),
+                                                  young_after=young if settle else None))
+                faults.point("ingest.file")
+        faults.point("ingest.commit")
+        if report.interrupted:
+            return
+    if progress:
+        progress(len(files), len(files), "")
+
+
+def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
+                state: SourceState | None | bool = True, young_after: float | None = None) -> SourceReport:
+    """Read one file into the store, in one transaction: all its stories or none. Whatever goes
+    wrong with one file is that file's result (failed, with the reason), never the run's end.
+    `state`: what the store knows of the file (None: nothing), or True to look it up.
+    `young_after`: a file modified after this time (epoch seconds) is left for a later run."""
+    try:
+        return _ingest_file(store, source, config, now, state, young_after)
+    except Exception as exc:
+        return _failed(store, source.name, now, f"{type(exc).__name__}: {exc}")
+
+
+def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
+                 state: SourceState | None | bool, young_after: float | None) -> SourceReport:
+    name = source.name
+    try:
+        st = source.path.stat()
+    except OSError as exc:
+        return _failed(store, name, now, f"cannot stat: {exc.strerror or exc}")
+    if state is True:
+        state = store.source_state(name)
+    if state and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        return SourceReport(name, Outcome.UNCHANGED)
+    if young_after is not None and young_after < st.st_mtime <= young_after + 86400:
+        # Modified a moment ago: perhaps still being written. Remember nothing; the watcher
+        # (or the next run) reads it once it has settled. (A clock far off is not waited for.)
+        return SourceReport(name, Outcome.PENDING, "modified a moment ago (still being written?); "
+                                                   "it will be read once it has settled", path=source.path)
+    if st.st_size > wire.MAX_BYTES:
+        data = None
+    else:
+        try:
+            data = read_bytes(source.path)
+            after = source.path.stat()
+        except OSError as exc:
+            return _failed(store, name, now, f"cannot read: {exc.strerror or exc}")
+        if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            # Half-written: store nothing and remember nothing, so the next run reads it whole.
+            return SourceReport(name, Outcome.SKIPPED, "changed while being read (still being written?); "
+                                                       "it will be read again on the next run")
+    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    if state and sha is not None and state.sha256 == sha:
+        with store.transaction():
+            store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
+        return SourceReport(name, Outcome.UNCHANGED)
+    if data is None:
+        result = ReadResult(skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
+    else:
+        result = read_file(name, data)
+    try:
+        with store.transaction():
+            source_id = store.ensure_source(name)
+            read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
+            rep = store_stories(store, config, now, name, source_id, read, result)
+    except Exception as exc:  # one file's failure is its result, not the run's end
+        return _failed(store, name, now, f"cannot store: {type(exc).__name__}: {exc}")
+    return rep
+
+
+# -- other people's feeds --------------------------------------------------------------------
+
+def feed_states(config: Config, now: datetime) -> dict[str, FeedState]:
+    """What the store knows of polling each feed (nothing yet: an empty dict)."""
+    if not config.paths.database.exists():
+        return {}
+    try:
+        store = Store.open(config.paths.database, now=now, migrate=False)
+    except StoreError:  # pending migrations: the publish that follows applies them
+        return {}
+    try:
+        return store.feed_states()
+    finally:
+        store.close()
+
+
+def poll_feeds(config: Config, now: datetime, stop: Stop | None = None) -> list[tuple[FeedSource, FetchResult]]:
+    """Fetch every configured feed that is due (concurrently; no lock held)."""
+    states = feed_states(config, now)
+    due = [f for f in config.feed_sources
+           if poll.is_due(states[f.url].next_fetch if f.url in states else None, now)]
+    if not due or (stop and stop()):
+        return []
+    requests = [FetchRequest(f.url, states[f.url].etag if f.url in states else None,
+                             states[f.url].last_modified if f.url in states else None) for f in due]
+    return list(zip(due, fetch.fetch_all(requests)))
+
+
+def ingest_fetched(store: Store, config: Config, now: datetime, fetched: list[tuple[FeedSource, FetchResult]],
+                   report: PublishReport) -> None:
+    """Store what the fetches gave, and when to fetch each feed next. One feed's failure is
+    its own result: the others, and the feeds already published, are unaffected."""
+    states = store.feed_states()
+    # Committed in batches, like files (each feed still all-or-nothing: a savepoint).
+    for first in range(0, len(fetched), FILES_PER_COMMIT):
+        with store.transaction():
+            for source, result in fetched[first : first + FILES_PER_COMMIT]:
+                report.polled.append(_ingest_one_fetch(store, config, now, source, result, states))
+
+
+def _ingest_one_fetch(store: Store, config: Config, now: datetime, source: FeedSource, result: FetchResult,
+                      states: dict[str, FeedState]) -> SourceReport:
+    interval = source.interval_seconds or config.service.interval_seconds
+    source_id = store.ensure_source(source.url, "feed")
+    state = states.get(source.url) or FeedState(source=source_id, url=source.url)
+    try:
+        with store.transaction():
+            rep, state = _ingest_fetch(store, config, now, source_id, source, result, state, interval)
+    except Exception as exc:  # a bug in one feed's handling must not stop the others
+        rep = SourceReport(source.url, Outcome.FAILED, f"cannot store: {type(exc).__name__}: {exc}")
+        state = replace(state, fetched_at=now, errors=state.errors + 1, last_error=rep.reason,
+                        next_fetch=poll.after_failure(now, interval, state.errors + 1))
+    store.save_feed_state(state)
+    return rep
+
+
+def _ingest_fetch(store: Store, config: Config, now: datetime, source_id: int, source: FeedSource,
+                  result: FetchResult, state: FeedState, interval: float) -> tuple[SourceReport, FeedState]:
+    url = source.url
+    if result.error is not None:
+        errors = state.errors + 1
+        rep = _failed(store, url, now, result.error, kind="feed")
+        return rep, replace(state, fetched_at=now, errors=errors, last_error=result.error,
+                            last_status=result.status,
+                            next_fetch=poll.after_failure(now, interval, errors, result.headers))
+    validators = {"etag": result.headers.get("etag", state.etag),
+                  "last_modified": result.headers.get("last-modified", state.last_modified)}
+    if result.not_modified:
+        return SourceReport(url, Outcome.UNCHANGED), replace(
+            state, fetched_at=now, last_success=now, errors=0, last_error=None, last_status=304, **validators,
+            next_fetch=poll.after_success(now, interval, result.headers))
+    body = result.body or b""
+    sha = hashlib.sha256(body).hexdigest()
+    known = store.source_state(url, "feed")
+    parsed = feed.parse(body, url=result.final_url or url, headers=result.headers)
+    ok = replace(state, fetched_at=now, last_success=now, errors=0, last_error=None, last_status=result.status,
+                 title=source.title or parsed.title, **validators,
+                 next_fetch=poll.after_success(now, interval, result.headers, parsed.ttl_minutes))
+    if known and known.sha256 == sha:  # the server sent the same bytes again (no 304 support)
+        return SourceReport(url, Outcome.UNCHANGED), ok
+    read = store.start_read(source_id, now, len(body), None, sha)
+    rep = store_stories(store, config, now, url, source_id, read, parsed.result)
+    if rep.outcome == Outcome.SKIPPED:  # a document that gives nothing is a failing feed
+        errors = state.errors + 1
+        rep.outcome = Outcome.FAILED
+        return rep, replace(state, fetched_at=now, errors=errors, last_error=rep.reason, last_status=result.status,
+                            next_fetch=poll.after_failure(now, interval, errors))
+    return rep, ok
+
+
+# -- topics ----------------------------------------------------------------------------------
+
+def classify_entries(store: Store, config: Config) -> int:
+    """Bring topic membership up to date with the current rules; returns entries classified."""
+    digest = rules_digest(config.topics)
+    n = 0
+    with store.transaction():
+        for entry, text in store.unclassified_texts(digest):
+            matches = classify(config.topics, text)
+            store.set_topics(entry, digest, [(m.slug, m.score) for m in matches if m.accepted])
+            n += 1
+    faults.point("classify.commit")
+    return n

@@ -1,0 +1,51 @@
+"""Use case: the `status --json` document: the service, entries per feed, unclassified, every
+source's last read, every polled feed, retracted stories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from publisher import lock
+from publisher.config import Config
+from publisher.store import Store, format_time
+
+
+def status(config: Config, now: datetime) -> dict[str, Any]:
+    service = {"running": lock.holder(config.paths.run_lock), "last_run": None, "last_run_ok": None,
+               "last_run_summary": None, "next_run": None}
+    feeds = [{"url": f.url, "title": f.title, "last_success": None, "errors": 0, "last_error": None,
+              "last_status": None, "next_fetch": None, "fetched_at": None} for f in config.feed_sources]
+    empty = {"service": service, "topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
+             "entries": 0, "unclassified": 0, "sources": [], "feeds": feeds, "retracted": []}
+    if not config.paths.database.exists():
+        return empty
+    store = Store.open(config.paths.database, now=now, migrate=False)
+    try:
+        for key in ("last_run", "last_run_summary", "next_run"):
+            service[key] = store.meta(key)
+        ok = store.meta("last_run_ok")
+        service["last_run_ok"] = None if ok is None else ok == "1"
+        if service["running"] is None:
+            service["next_run"] = None  # nothing is scheduled while no service runs
+        counts = store.topic_counts()
+        states = store.feed_states()
+        for f in feeds:
+            s = states.get(f["url"])
+            if s is not None:
+                f.update(title=f["title"] or s.title, errors=s.errors, last_error=s.last_error,
+                         last_status=s.last_status, **{k: format_time(v) if v else None for k, v in (
+                             ("last_success", s.last_success), ("next_fetch", s.next_fetch),
+                             ("fetched_at", s.fetched_at))})
+        return {
+            "service": service,
+            "topics": {t.slug: counts.get(t.slug, 0) for t in config.topics},
+            "merged": {config.merged.slug: store.count_in_any_topic()},
+            "entries": store.count_entries(),
+            "unclassified": store.count_unclassified(),
+            "sources": store.sources(),
+            "feeds": feeds,
+            "retracted": store.retracted(),
+        }
+    finally:
+        store.close()

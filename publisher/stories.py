@@ -1,0 +1,82 @@
+"""Use cases about single stories: retract one, explain one, and the dry run of `classify FILE`.
+
+Each returns data; the CLI prints it. Nothing here prints, and nothing but the store runs SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from publisher import lock
+from publisher.classify import classify
+from publisher.config import Config
+from publisher.errors import UnknownStory
+from publisher.model import ReadResult, Story, TopicMatch, story_text
+from publisher.sources import read_file
+from publisher.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    entry_id: str
+    title: str
+    done: bool  # False: it was already retracted (at retracted_at)
+    retracted_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    history: dict[str, Any]  # Store.history: the entry, its versions and every arrival
+    matches: list[TopicMatch]  # its current text under the current rules
+
+
+def _current(history: dict[str, Any]) -> dict[str, Any]:
+    return next(v for v in history["versions"] if v["current"])
+
+
+def _find(store: Store, ref: str, hint: str = "") -> int:
+    entry = store.find_entry(ref)
+    if entry is None:
+        raise UnknownStory(f"no story with id or name {ref!r}{hint}")
+    return entry
+
+
+def retract(config: Config, ref: str, reason: str | None, now: datetime, wait: float = 30) -> Retraction:
+    """Tombstone a story: it leaves every feed on the next publish, and copies and revisions
+    of it stay out."""
+    if not config.paths.database.exists():
+        raise UnknownStory(f"no database yet ({config.paths.database}): nothing has been published")
+    with lock.held(config.paths.lock, wait=wait):
+        store = Store.open(config.paths.database, now=now)
+        try:
+            entry = _find(store, ref, " (see `publisher status`, the feeds' ids)")
+            with store.transaction():
+                done = store.retract(entry, reason, now)
+            history = store.history(entry)
+        finally:
+            store.close()
+    return Retraction(history["entry_id"], _current(history)["title"], done, history["retracted_at"])
+
+
+def explain(config: Config, ref: str, now: datetime) -> Explanation:
+    """A story's history (versions, arrivals, the decision and similarity of each) and its
+    topics under the current rules."""
+    if not config.paths.database.exists():
+        raise UnknownStory(f"no database yet ({config.paths.database}): run `publisher publish` first")
+    store = Store.open(config.paths.database, now=now, migrate=False)
+    try:
+        history = store.history(_find(store, ref))
+    finally:
+        store.close()
+    current = _current(history)
+    return Explanation(history, classify(config.topics, story_text(current["kicker"], current["paragraphs"])))
+
+
+def classify_file(config: Config, path: Path) -> tuple[ReadResult, list[tuple[Story, list[TopicMatch]]]]:
+    """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed),
+    and why each is or is not in each topic. Stores nothing. Raises OSError."""
+    result = read_file(path.name, path.read_bytes())
+    return result, [(story, classify(config.topics, story.text)) for story in result.stories]
