@@ -105,10 +105,17 @@ def _write_files(directory: Path, files: list[tuple[str, bytes]], report: Publis
         except OSError as exc:
             report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
     if written:
-        try:
-            atomic.fsync_dir(directory)
-        except OSError as exc:
-            report.errors.append(f"{directory}: cannot sync directory: {exc.strerror or exc}")
+        _sync(atomic.fsync_dir, directory, "cannot sync directory", report)
+
+
+def _sync(sync: Callable[[Path], None], directory: Path, failure: str, report: PublishReport) -> bool:
+    """Make what was written under `directory` durable; False (and an error line) if it failed."""
+    try:
+        sync(directory)
+    except OSError as exc:
+        report.errors.append(f"{directory}: {failure}: {exc.strerror or exc}")
+        return False
+    return True
 
 
 def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
@@ -156,12 +163,8 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
             except OSError as exc:
                 failed.add(entry)
                 report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
-        if wrote:
-            try:
-                atomic.sync_filesystem(directory)
-            except OSError as exc:
-                report.errors.append(f"{directory}: cannot sync: {exc.strerror or exc}")
-                return
+        if wrote and not _sync(atomic.sync_filesystem, directory, "cannot sync", report):
+            return
         faults.point("pages.written")
         if done:
             with store.transaction():

@@ -401,7 +401,7 @@ class Store:
         Nested inside another, it is a savepoint: it rolls back alone, and commits with the
         outer one. (Ingest puts many files in one transaction, each file in a savepoint.)
         """
-        if self.db.conn.in_transaction:
+        if self.sql.conn.in_transaction:
             try:
                 with self.db.atomic():  # SAVEPOINT ... RELEASE / ROLLBACK TO
                     try:
@@ -415,11 +415,11 @@ class Store:
         self.sql.execute("BEGIN IMMEDIATE")
         try:
             yield
-            self.db.commit()
+            self.sql.conn.commit()
         except BaseException as exc:
             self._last_instant = None
             try:
-                self.db.rollback()
+                self.sql.conn.rollback()
             except sqlite3.Error:
                 pass  # the commit failed and took the transaction with it
             if isinstance(exc, sqlite3.Error):

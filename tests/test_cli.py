@@ -259,3 +259,25 @@ def test_add_file_copies_it_into_sources(project, tmp_path):
     proc = run(project, "add", str(outside / "day.txt"))
     assert proc.returncode == 2 and "a different file of that name is already there" in proc.stderr
     assert not list(project.sources.glob("*.part"))
+
+
+def test_a_damaged_database_is_one_line_not_a_traceback(project, seed):
+    import sqlite3
+
+    project.add_source("seed.txt", seed)
+    assert run(project, "publish").returncode == 0
+    conn = sqlite3.connect(project.database)
+    conn.execute("DROP TABLE entry_topics")
+    conn.commit()
+    conn.close()
+    proc = run(project, "status")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "publisher.db: database error: no such table: entry_topics" in proc.stderr
+
+
+def test_classify_reads_a_feed_file_as_a_feed(project):
+    feed = Path(__file__).parent / "data" / "feeds" / "kinds.atom"
+    proc = run(project, "classify", str(feed))
+    assert proc.returncode == 0, proc.stderr
+    assert "1. Kyiv shelters open" in proc.stdout and "<feed" not in proc.stdout and "<entry" not in proc.stdout

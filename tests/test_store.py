@@ -166,3 +166,51 @@ def test_story_names_are_readable_ascii_and_unique_per_fingerprint():
     assert story_name("Taiwan’s coast guard: “drills” end", "ab12cd34ef") == "taiwans-coast-guard-drills-end-ab12cd34"
     assert story_name("賴清德", "ab12cd34ef56") == "ab12cd34ef56"
     assert len(story_name("word " * 40, "f" * 64)) <= 69
+
+
+# -- frozen migrations -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("paragraphs, kicker, keys, digest", [
+    (["Kyiv said on Monday that “drone” strikes — 12 of them — hit 3,400 homes overnight in the east of the country.",
+      "The grid operator said repairs would take days."], None, 37,
+     "79fa09065ab0778acea1bf8c56c76e49d2f2603e8c791ea6f4a2c86b5bc4d239"),
+    (["SUMMARY LINE", "Short."], "KICKER", 21, "55c96f6f1a1dc9d39f7d69d15767be3a8e53b5e9cc59f22ac34a383f82d0dec6"),
+])
+def test_old_migrations_compute_what_they_computed_when_written(paragraphs, kicker, keys, digest):
+    """Migrations 0003/0004/0006 use publisher.frozen, pinned here: a change to dedup cannot
+    change what an old migration writes."""
+    import hashlib
+
+    from publisher import frozen
+
+    band_keys, signature, packed = frozen.sketch_v1(paragraphs, kicker)
+    assert len(band_keys) == keys
+    assert hashlib.sha256(repr(band_keys).encode() + signature + packed).hexdigest() == digest
+
+
+# -- sqlite3 errors are StoreErrors at the boundary --------------------------------------------
+
+def test_a_database_error_after_open_is_a_store_error_naming_the_database(tmp_path):
+    path = tmp_path / "p.db"
+    Store.open(path, now=NOW).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE entry_topics")  # a damaged database: the schema says it is current
+    conn.commit()
+    conn.close()
+    store = Store.open(path, now=NOW, migrate=False)
+    try:
+        with pytest.raises(StoreError, match=r"p\.db: database error: no such table: entry_topics") as caught:
+            store.topic_counts()
+        assert "\n" not in str(caught.value)
+    finally:
+        store.close()
+
+
+def test_a_write_the_database_refuses_is_a_store_error_and_rolls_back(store, tmp_path):
+    read_only = sqlite3.connect(f"file:{tmp_path / 'p.db'}?mode=ro", uri=True)  # injected: CI runs as root
+    store.sql.conn = read_only
+    with pytest.raises(StoreError, match="readonly database"):
+        with store.transaction():
+            store.ensure_source("a.txt")
+    assert not read_only.in_transaction
+    read_only.close()
