@@ -1,6 +1,6 @@
 """Crash safety at full size: 100 random SIGKILLs of `publisher publish` in mid-run.
 
-    python bench/crash.py [--kills 100] [--files 2000] [--seed 1]
+    python bench/crash.py [--kills 100] [--files 2000] [--seed 1] [--out DIR]
 
 A scratch project gets --files wire files (distinct stories, half Ukraine, half Taiwan security),
 dropped in over the runs: --files / --kills new files before every run. Each run is killed with
@@ -8,32 +8,22 @@ SIGKILL after a random delay, uniform over the time a whole run of that size tak
 ingest, classification, pages, feeds; 10% of kills land after the run ended). After every kill: every feed file is a whole, valid document; PRAGMA integrity_check is
 ok; every story committed before is still there under the same id. A last run without a kill
 must complete the batch with every story exactly once. Prints figures and writes them to
-bench/results/crash.json and bench/results/crash.md.
+crash.json and crash.md in bench/results/ (or --out DIR).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from test_reliability import assert_feeds_whole, stories_text  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / "work" / "crash"
-BIN = Path(sys.executable).parent / "publisher"
+from _common import BIN, options, project_config, scratch, stamp, write_results
+from corpus import stories_text
+from harness.checks import assert_feeds_whole
 
 
 class Project:
@@ -68,28 +58,24 @@ def run(project: Project, kill_after: float | None) -> tuple[int, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--kills", type=int, default=100)
-    ap.add_argument("--files", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
+    args = options(__doc__, kills=100, files=2000, seed=1)
     rng = random.Random(args.seed)
-    shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "sources" / "batch").mkdir(parents=True)
-    shutil.copy(ROOT / "config.toml", WORK / "config.toml")
-    project = Project(WORK)
+    work = scratch("crash")
+    project_config(work)
+    (work / "sources" / "batch").mkdir()
+    project = Project(work)
     texts = stories_text(args.files, seed=args.seed)
     per_run = max(1, args.files // args.kills)
 
     def drop(first: int) -> None:
         for i in range(first, min(first + per_run, args.files)):
-            (WORK / "sources" / "batch" / f"{i:05}.txt").write_text(texts[i] + "\n")
+            (work / "sources" / "batch" / f"{i:05}.txt").write_text(texts[i] + "\n")
 
     # How long a run of that size takes, measured on a copy: kills are spread over that.
-    probe = WORK.parent / "crash-probe"
+    probe = work.parent / "crash-probe"
     shutil.rmtree(probe, ignore_errors=True)
     drop(0)
-    shutil.copytree(WORK, probe)
+    shutil.copytree(work, probe)
     _, full = run(Project(probe), None)
     shutil.rmtree(probe)
     print(f"a run of {per_run} new files takes {full:.2f} s; killing {args.kills} runs at random", flush=True)
@@ -118,8 +104,7 @@ def main() -> int:
     final, check = committed(project)
     expected = args.files
     doc = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        **stamp(),
         "files": args.files, "runs": args.kills, "killed": kills, "seconds": round(time.monotonic() - start, 1),
         "run_seconds": round(full, 2), "files_per_run": per_run,
         "stories_lost_or_renamed": lost, "feed_files_not_whole": bad_files, "integrity_failures": bad_db,
@@ -128,14 +113,12 @@ def main() -> int:
     }
     ok = (lost == bad_files == bad_db == 0 and code == 0 and check == "ok" and len(final) == expected)
     doc["failures"] = 0 if ok else 1
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "crash.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = (f"{kills} of {args.kills} runs killed with SIGKILL at a random moment ({args.files} files, {per_run} new "
           f"before each run; a whole run takes {full:.2f} s); {doc['machine']}; {doc['when']}\n\n"
           f"| stories lost or renamed | feed files not whole | integrity_check failures | final run | "
           f"stories at the end |\n| ---: | ---: | ---: | --- | ---: |\n"
           f"| {lost} | {bad_files} | {bad_db} | exit {code}, integrity {check} | {len(final)} of {expected} |\n")
-    (RESULTS / "crash.md").write_text(md)
+    write_results(args.out, "crash", doc, md)
     print(md)
     return 0 if ok else 1
 

@@ -1,17 +1,17 @@
 """Near-duplicate benchmark: this project's dedup vs datasketch MinHashLSH vs exact hashing, on one
 labelled corpus; and the incremental cost of adding a file to a small vs a large store.
 
-    python bench/dedup.py [--n 100000] [--seed 1] [--timeout 900] [--no-profile] [--keep]
+    python bench/dedup.py [--n 100000] [--seed 1] [--timeout 900] [--no-profile] [--keep] [--out DIR]
 
-The corpus (seeded; wire-text files of 100 stories under bench/work/, removed afterwards unless
---keep) gives every story a cluster id: "is a duplicate of" = belongs to the cluster of an earlier
-story. Planted kinds, at the rates of RATES: exact copy (straight quotes, other dashes, odd spaces;
-8% of files have CRLF line ends, 4% a BOM, 3% are cp1252), re-edited copy (3-10% of the words
-changed), updated figures, paragraph added / removed / reordered, teaser (the opening cut off
-mid-sentence: a KICKER line, a bare line or two lines) after its article and article after its
-teaser; hard negatives: the same event told by another story (same names and places, other
-wording), unrelated stories that end with the same boilerplate paragraph. Unrelated stories share
-few word 3-shingles (mean Jaccard ~0.02, printed).
+The corpus (corpus.labelled_wire, seeded; wire-text files of 100 stories under bench/work/,
+removed afterwards unless --keep) gives every story a cluster id: "is a duplicate of" = belongs to
+the cluster of an earlier story. Planted kinds, at the rates of corpus.RATES: exact copy (straight
+quotes, other dashes, odd spaces; 8% of files have CRLF line ends, 4% a BOM, 3% are cp1252),
+re-edited copy (3-10% of the words changed), updated figures, paragraph added / removed / reordered,
+teaser (the opening cut off mid-sentence: a KICKER line, a bare line or two lines) after its
+article and article after its teaser; hard negatives: the same event told by another story (same
+names and places, other wording), unrelated stories that end with the same boilerplate paragraph.
+Unrelated stories share few word 3-shingles (mean Jaccard ~0.02, printed).
 
 Each measurement runs in its own process (this script re-invoked with --child), so its peak RSS
 (ru_maxrss; /proc VmHWM as a cross-check) is its own:
@@ -30,60 +30,29 @@ Each measurement runs in its own process (this script re-invoked with --child), 
   profile     the pipeline again with a timer per stage (where the time goes; not the measured run)
 Every method reads the same files through publisher.sources.wire.read, so all see the same
 stories; stories/s is end to end (files in, decisions out), "w/o parse" leaves out wire.read.
-Results are printed and written to bench/results/dedup.json and bench/results/dedup.md.
+Results are printed and written to dedup.json and dedup.md in bench/results/ (or --out DIR).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import random
 import re
-import resource
 import shutil
-import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import tomllib
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the publisher package, even when not installed
+from _common import (machine_info, now_iso, parser, peak_rss_mb, run_child as run_script, shipped_config,
+                     temp_scratch, vm_hwm_mb, write_results)
+from corpus import (DUP_KINDS, EXTRA_FILES, EXTRA_STORIES, NEW_KINDS, RATES, SMALL_STORE, STORIES_PER_FILE,
+                    labelled_wire)
 
-RESULTS = ROOT / "bench" / "results"
-STORIES_PER_FILE = 100
-KICKER_SHARE = 0.35  # share of new stories that are one-line KICKER stories (600-900 chars)
-BOILERPLATE_SHARE = 0.10  # share of new articles that end with a shared boilerplate paragraph
-# Share of all stories of each planted kind (the rest are new stories). "teaser-first" starts a
-# cluster with a teaser; its article ("full-after-teaser", a duplicate) follows a little later.
-RATES = {
-    "exact-copy": 0.06,
-    "re-edited": 0.06,
-    "updated-figures": 0.05,
-    "paragraph-added": 0.03,
-    "paragraph-removed": 0.03,
-    "paragraphs-reordered": 0.03,
-    "teaser-after-full": 0.03,
-    "teaser-first": 0.03,
-    "same-event": 0.05,
-}
-DUP_KINDS = ("exact-copy", "re-edited", "updated-figures", "paragraph-added", "paragraph-removed",
-             "paragraphs-reordered", "teaser-after-full", "full-after-teaser")
-NEW_KINDS = ("new", "boilerplate", "same-event", "teaser-first")
-ARTICLE_ONLY = {"paragraph-added", "paragraph-removed", "paragraphs-reordered"}
-RECENT = 3000  # near-dups mostly (RECENT_P) pick a cluster among the RECENT newest
-RECENT_P = 0.85
-EXTRA_FILES, EXTRA_STORIES = 60, 10  # incremental cost: files of 10 stories added to a built store
-EXTRA_DIRECT = 40  # of them, added with ingest_file; the rest dropped into the sources directory
-SMALL_STORE = 1000
+EXTRA_DIRECT = 40  # of the extra files, added with ingest_file; the rest dropped into the sources directory
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)  # datasketch MinHashLSH thresholds tried
 NUM_PERMS = (64, 128)
 CONFIRM_J, CONFIRM_C, CONFIRM_MIN = 0.4, 0.8, 10  # as publisher.dedup (resemblance, containment, MIN_SHINGLES)
@@ -91,617 +60,47 @@ DS_BUDGET_S = 120  # a threshold whose tuning run would take longer is dropped (
 #                   index: quadratic work); at 100k the others take 5-30 s
 DS_PROJECT_FROM = 10_000  # stories indexed before a projection may stop a run (fewer: too noisy)
 
-# -- lexicon ---------------------------------------------------------------------------------
-# Made-up words from syllables (no clash with English words the wire reader looks for), drawn
-# with Zipf weights: frequent words and fixed template phrases give unrelated stories a few
-# shared 3-shingles ("told reporters in", "said on monday"), as real news does.
-_SYL = ("ka lo mi ren tas vu pel dor shi an eth ur bel co nix tra mor sel ga vi qua zen bro hal fi nu ost er ply gru "
-        "ba be bi bo du fa fe ge go ha ja jo ke ki ku la le li ma me mo na ne no pa pe pi ra ri ro sa se si ta te "
-        "ti to va ve wa wi ya yo za zo").split()
-# English words a made-up word must not be (sentence starters, attribution words, caption and end
-# marks the wire reader looks for, abbreviations): the reader would split stories differently.
-_RESERVED = set("""a an the in on at after as with for from when while it its he she his her they their we our
-    this that these those some most many several according despite since if but although amid officials police
-    meanwhile however of to and or said says was is were are will has have had by said says added reported stated
-    announced warned told wrote yesterday today tonight photo photos picture image video graphic ends end no mr
-    mrs ms dr st gen lt col sgt capt co inc ltd jr sr vs etc jan feb mar apr jun jul aug sep oct nov dec""".split())
-
-
-class Lexicon:
-    def __init__(self) -> None:
-        rng = random.Random(20261125)
-        seen: set[str] = set(_RESERVED)
-
-        def words(count: int, lo: int = 2, hi: int = 3) -> list[str]:
-            out = []
-            while len(out) < count:
-                w = "".join(rng.choices(_SYL, k=rng.randint(lo, hi)))
-                if w not in seen:
-                    seen.add(w)
-                    out.append(w)
-            return out
-
-        self.nouns = words(16000)
-        self.adjs = words(5000)
-        self.verbs = words(4000)
-        self.firsts = [w.capitalize() for w in words(500)] + "Olena Ivan Mei Chen María Tomás Aiko Lars Nadia Pedro Wei Hana Yusuf Ingrid Omar Lin Zoë Jürgen".split()
-        self.lasts = [w.capitalize() for w in words(3000, 2, 3)]
-        self.places = [w.capitalize() for w in words(2500, 2, 3)]
-        self.orgs = [f"the {w.capitalize()} {kind}" for w in words(800) for kind in
-                     [rng.choice("Ministry Council Agency Authority Institute Bureau Commission Federation Union Office".split())]]
-        self.kickers = [" ".join(w.upper() for w in words(rng.choice((1, 1, 2)), 2, 3)) for _ in range(300)]
-        self.cw = {k: self._cum(len(getattr(self, k)), s) for k, s in
-                   (("nouns", 1.0), ("adjs", 1.0), ("verbs", 1.0))}
-
-    @staticmethod
-    def _cum(n: int, s: float) -> list[float]:
-        total, out = 0.0, []
-        for k in range(n):
-            total += 1.0 / (k + 3) ** s
-            out.append(total)
-        return out
-
-
-ROLES = ["spokesperson", "senior official", "policy analyst", "commander", "mayor", "researcher", "minister",
-         "lawmaker", "bank economist", "prosecutor", "union leader", "regional governor", "doctor", "engineer"]
-DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-# No colons (a colon early in a line reads as a kicker); every sentence ends with a full stop.
-# Slots: P person's full name, p surname, L place, O organisation, D day, n/m numbers, Y year,
-# N noun, T topic noun of the story, A adjective, V past verb, v verb, R role.
-LEDES = [  # first sentence of a lede: starts with a word the wire reader knows starts a sentence
-    "The {A} {T} of {L} {V} {n} {N}s on {D}, {O} said.",
-    "A {A} {N} {V} the {T} near {L} on {D}, leaving at least {n} {N}s {V}, officials said.",
-    "Officials {V} the {A} {T} in {L} on {D} after {n} {N}s were {V}.",
-    "Police {V} {n} {N}s in {L} on {D} as the {T} {V} the {A} {N}.",
-    "Several {A} {N}s {V} the {T} in {L} on {D}, {O} said in a statement.",
-    "The {T} {V} {n} {A} {N}s across {L} on {D}, the worst {N} in {m} years.",
-]
-SENTENCES = [
-    "{P} said {n} {N}s had been {V} in {L} on {D}.",
-    "The {A} {T} in {L} {V} {n} {N}s, {O} said.",
-    "“We will {v} the {T} and {v} every {N},” {P} told reporters in {L}.",
-    "According to {O}, at least {n} {N}s were {V} near {L} over {m} days.",
-    "{P}, a {R} at {O}, said the {A} {T} would {v} the {N} by {Y}.",
-    "Officials {V} {n} {N}s after the {T} {V} the {A} {N} of {L}.",
-    "{p} said the {T} had {V} {A} {N}s across {L} since {D}.",
-    "The {N} was {V} by {n} {A} {N}s — the largest {T} in {m} years — {p} said.",
-    "In {L}, {n} {N}s {V} the {A} {T} as {A} {N}s {V} the {N}.",
-    "{O} {V} the {T} on {D}, saying {n} {N}s and {m} {N}s had been {V}.",
-    "It was not clear whether the {A} {N} would {v} the {T}, {p} added.",
-    "The {T} {V} the {A} {N} in {L}, where {n} {N}s {V} {A} {N}s last year.",
-    "{P}’s {N} {V} the {A} {N} and the {T}, {O} said on {D}.",
-    "“The {T} is {A} and the {N} is {A},” said {P}, a {R} in {L}.",
-    "About {n} {N}s {V} the {A} {N} in {L} in {Y}, up from {m} a year earlier.",
-    "{p} {V} the {A} {N} of {O}, which has {V} {n} {N}s since {D}.",
-    "The {A} {N} cost {n} million, {O} said, and {V} the {T} of {L}.",
-    "Residents of {L} said the {T} had {V} their {N}s and {V} the {A} {N}.",
-    # stock phrases: shared by many unrelated stories, as in real copy
-    "{O} did not immediately respond to a request for comment.",
-    "It was not clear how many {N}s had been {V} as of {D} evening, {p} said.",
-    "{p} told reporters at a news conference on {D} that the {T} would continue for the time being.",
-    "The {T} was one of the largest in the region in more than {m} years, {O} said in a statement.",
-    "Officials in {L} said the situation remained tense and that more details would be released later in the week.",
-]
-SUMMARIES = [  # a kicker's summary: runs into the lede with no full stop, no sentence-start words
-    "{A} {T} {V} {N}s in {L} for {m} days",
-    "{L} {N}s {V} {A} {T} after {N} {V}",
-    "{A} {N} {V} {L} {T} as {N}s {V} {N}",
-    "{T} in {L} {V} {A} {N}s and {N}s",
-]
-BOILERPLATE = [
-    "This report is based on information from officials and agencies that could not be independently verified by Publisher Wire at the time of publication.",
-    "Publisher Wire has not been able to independently confirm the figures given by either side, and the numbers may change as more information becomes available.",
-    "Readers with information about this story can contact the Publisher Wire news desk, which reviews every message it receives within one working day.",
-    "Publisher Wire is funded by its subscribers and does not accept payment from any of the governments, companies or groups named in its reports.",
-    "Some of the people quoted in this report spoke on condition of anonymity because they were not authorised to speak to the media about the matter.",
-    "An earlier version of this story gave the wrong date for the meeting, and Publisher Wire regrets the error, which has now been corrected.",
-]
-_SLOT = re.compile(r"\{(\w)\}")
-_NUMBER = re.compile(r"\d[\d,]*")
-_WORDLIKE = re.compile(r"^[a-z]+$")
-
-
-class Writer:
-    """Sentences, paragraphs and stories for one seeded corpus."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.lex = Lexicon()
-
-    def word(self, kind: str) -> str:
-        return self.rng.choices(getattr(self.lex, kind), cum_weights=self.lex.cw[kind])[0]
-
-    def number(self) -> str:
-        r = self.rng.random()
-        n = self.rng.randint(2, 99) if r < 0.6 else self.rng.randint(100, 999) if r < 0.85 else self.rng.randint(1000, 99999)
-        return f"{n:,}"
-
-    def entities(self) -> dict:
-        rng, lex = self.rng, self.lex
-        persons = [(rng.choice(lex.firsts), rng.choice(lex.lasts)) for _ in range(rng.randint(2, 4))]
-        topics = [rng.choice(lex.nouns[800:]) for _ in range(3)]  # mid-frequency nouns, the story's own
-        return {"persons": persons, "places": rng.sample(lex.places, rng.randint(1, 3)), "org": rng.choice(lex.orgs),
-                "topics": topics, "kicker": rng.choice(lex.kickers)}
-
-    def fill(self, template: str, ents: dict) -> str:
-        rng = self.rng
-
-        def slot(m: re.Match) -> str:
-            s = m.group(1)
-            if s == "P":
-                return " ".join(rng.choice(ents["persons"]))
-            if s == "p":
-                return rng.choice(ents["persons"])[1]
-            if s == "L":
-                return rng.choice(ents["places"])
-            if s == "O":
-                return ents["org"]
-            if s == "T":
-                return rng.choice(ents["topics"])
-            if s == "D":
-                return rng.choice(DAYS)
-            if s == "n":
-                return self.number()
-            if s == "m":
-                return str(rng.randint(2, 60))
-            if s == "Y":
-                return str(rng.randint(2027, 2040))
-            if s == "R":
-                return rng.choice(ROLES)
-            if s == "N":
-                return self.word("nouns")
-            if s == "A":
-                return self.word("adjs")
-            if s == "V":
-                return self.word("verbs") + "ed"
-            return self.word("verbs")  # v
-
-        text = _SLOT.sub(slot, template)
-        return text[0].upper() + text[1:]
-
-    def paragraph(self, ents: dict, first: bool = False) -> str:
-        """A paragraph of 100-230 characters (one or more sentences)."""
-        rng = self.rng
-        while True:
-            lo = rng.randint(100, 200)
-            text = self.fill(rng.choice(LEDES), ents) if first else ""
-            while len(text) < lo:
-                text += (" " if text else "") + self.fill(rng.choice(SENTENCES), ents)
-            if len(text) <= 230:
-                return text
-
-    def lede_line(self, ents: dict, lo: int, hi: int) -> str:
-        """The lede of a one-line story: sentences up to lo..hi characters."""
-        while True:
-            text = self.fill(self.rng.choice(LEDES), ents)
-            while len(text) < lo:
-                text += " " + self.fill(self.rng.choice(SENTENCES), ents)
-            if len(text) <= hi:
-                return text
-
-    def new_story(self, ents: dict | None = None, kicker: bool | None = None) -> dict:
-        """A new story: {"ents", "kicker", "summary", "paras", "one_line"}."""
-        rng = self.rng
-        ents = ents or self.entities()
-        one_line = rng.random() < KICKER_SHARE if kicker is None else kicker
-        summary = self.fill(rng.choice(SUMMARIES), ents)
-        head = f"{ents['kicker']}: {summary} "
-        if one_line:
-            paras = [self.lede_line(ents, rng.randint(600, 850) - len(head), 900 - len(head))]
-        else:
-            paras = [self.paragraph(ents, first=True)] + [self.paragraph(ents) for _ in range(rng.randint(2, 7))]
-        return {"ents": ents, "kicker": ents["kicker"], "summary": summary, "paras": paras, "one_line": one_line}
-
-
-def lines_of(story: dict) -> list[str]:
-    if story["one_line"]:
-        return [f"{story['kicker']}: {story['summary']} {story['paras'][0]}"]
-    return list(story["paras"])
-
-
-# -- planted near-duplicates -----------------------------------------------------------------
-
-def cosmetic(rng: random.Random, lines: list[str]) -> list[str]:
-    """The same text as another sender gives it: straight quotes, other dashes, odd spaces."""
-    out = []
-    for text in lines:
-        if rng.random() < 0.7:
-            text = text.replace("“", '"').replace("”", '"').replace("’", "'")
-        if rng.random() < 0.5:
-            text = text.replace(" — ", rng.choice((" - ", " -- ", " – ")))
-        if rng.random() < 0.4 and " " in text:
-            i = rng.choice([m.start() for m in re.finditer(" ", text)])
-            text = text[:i] + rng.choice(("\u00a0", "  ")) + text[i + 1:]
-        out.append(text + rng.choice(("", "", " ")))
-    if out == lines:  # nothing to change: double a space
-        out[0] = out[0].replace(" ", "  ", 1)
-    return out
-
-
-def re_edit(w: Writer, story: dict) -> dict:
-    """A few words changed throughout (3-10% of the words: replaced, dropped or added)."""
-    rng = w.rng
-    rate = rng.uniform(0.03, 0.10)
-    paras = []
-    for text in story["paras"]:
-        words = text.split(" ")
-        for _ in range(max(1, round(rate * len(words)))):
-            spots = [i for i in range(1, len(words) - 1) if _WORDLIKE.match(words[i])]
-            if not spots:
-                break
-            i, r = rng.choice(spots), rng.random()
-            if r < 0.7:
-                words[i] = w.word(rng.choice(("nouns", "adjs", "verbs")))
-            elif r < 0.85:
-                del words[i]
-            else:
-                words.insert(i, w.word("adjs"))
-        paras.append(" ".join(words))
-    return story | {"paras": paras}
-
-
-def update_figures(w: Writer, story: dict) -> dict | None:
-    """The numbers changed (most of them), the words not."""
-    rng = w.rng
-
-    def new(m: re.Match) -> str:
-        old = m.group()
-        if rng.random() < 0.15 or (len(old) == 4 and old.startswith("20")):  # some stay; years stay
-            return old
-        value = int(old.replace(",", ""))
-        while (n := max(2, round(value * rng.uniform(0.5, 2.0)) + rng.randint(-3, 3))) == value:
-            pass
-        return f"{n:,}"
-
-    paras = [_NUMBER.sub(new, p) for p in story["paras"]]
-    return None if paras == story["paras"] else story | {"paras": paras}
-
-
-def add_paragraph(w: Writer, story: dict) -> dict:
-    paras = list(story["paras"])
-    paras.insert(w.rng.randint(1, len(paras)), w.paragraph(story["ents"]))
-    return story | {"paras": paras}
-
-
-def remove_paragraph(w: Writer, story: dict) -> dict | None:
-    if len(story["paras"]) < 3:
-        return None
-    paras = list(story["paras"])
-    del paras[w.rng.randrange(1, len(paras))]
-    return story | {"paras": paras}
-
-
-def reorder(w: Writer, story: dict) -> dict | None:
-    if len(story["paras"]) < 3:
-        return None
-    rest = story["paras"][1:]
-    while (shuffled := w.rng.sample(rest, len(rest))) == rest:
-        pass
-    return story | {"paras": [story["paras"][0], *shuffled]}
-
-
-def cut(rng: random.Random, text: str, lo: float, hi: float, at_least: int) -> str:
-    """`text` cut off mid-sentence at a word boundary, somewhere in lo..hi of its length."""
-    pos = rng.randint(min(len(text) - 2, max(at_least, int(lo * len(text)))), max(at_least, int(hi * len(text))))
-    head = text[:pos].rsplit(" ", 1)[0]
-    return head.rstrip(" ,.;—–-“”\"'’")
-
-
-def teaser(w: Writer, story: dict) -> list[str]:
-    """The opening of a story, cut off mid-sentence: a KICKER line, a bare line, or two lines."""
-    rng = w.rng
-    paras = story["paras"]
-    head = f"{story['kicker']}: {story['summary']} "
-    if story["one_line"]:
-        return [head + cut(rng, paras[0], 0.3, 0.7, 120)]
-    mode = rng.random()
-    if mode < 0.4:
-        return [head + cut(rng, paras[0], 0.45, 0.92, 80)]
-    if mode < 0.8 or len(paras) < 2:
-        return [cut(rng, paras[0], 0.45, 0.92, 80)]
-    return [paras[0], cut(rng, paras[1], 0.3, 0.9, 40)]
-
-
-# -- the corpus ------------------------------------------------------------------------------
-
-class Cluster:
-    __slots__ = ("id", "canon", "canon_idx", "versions", "pending", "one_line")
-
-    def __init__(self, cid: int, canon: dict) -> None:
-        self.id, self.canon, self.canon_idx = cid, canon, -1
-        self.versions: list[tuple[int, list[str]]] = []  # (story index, lines) of every version emitted
-        self.pending = False  # a teaser was emitted, its article not yet
-        self.one_line = canon["one_line"]
-
-
-def generate(dest: Path, n: int, seed: int) -> dict:
-    """Write n stories as wire files to dest/sources (+ extra files to dest/extra) and the ground
-    truth to dest/truth.json; returns counts and similarity statistics."""
-    from publisher import dedup
-    from publisher.sources import wire
-
-    rng = random.Random(seed)
-    w = Writer(rng)
-    (dest / "sources").mkdir(parents=True)
-    clusters: list[Cluster] = []
-    articles: list[Cluster] = []
-    pending: list[tuple[int, Cluster]] = []  # (due index, cluster): articles of teasers already sent
-    truth: dict[str, list] = {k: [] for k in ("file", "line", "cluster", "kind", "src")}
-    texts: list[list[str]] = []  # lines of every story (for the similarity statistics)
-    kinds = list(RATES)
-    cum = [sum(list(RATES.values())[: i + 1]) for i in range(len(kinds))]
-
-    def pick(article_only: bool, window: int = RECENT) -> Cluster | None:
-        pool = articles if article_only else clusters
-        for _ in range(12):
-            if not pool:
-                return None
-            if rng.random() < RECENT_P:
-                c = pool[rng.randrange(max(0, len(pool) - window), len(pool))]
-            else:
-                c = pool[rng.randrange(len(pool))]
-            if not c.pending:
-                return c
-        return None
-
-    def new_cluster(story: dict) -> Cluster:
-        c = Cluster(len(clusters), story)
-        clusters.append(c)
-        if not story["one_line"]:
-            articles.append(c)
-        return c
-
-    def derive(kind: str, c: Cluster) -> tuple[list[str], int] | None:
-        """(lines, source story index) of a planted near-dup of cluster c, or None if it cannot be made."""
-        if kind == "exact-copy":
-            idx, lines = c.versions[-1] if rng.random() < 0.6 else rng.choice(c.versions)
-            return cosmetic(rng, lines), idx
-        if kind == "teaser-after-full":
-            return teaser(w, c.canon), c.canon_idx
-        change = {"re-edited": re_edit, "updated-figures": update_figures, "paragraph-added": add_paragraph,
-                  "paragraph-removed": remove_paragraph, "paragraphs-reordered": reorder}[kind]
-        story = change(w, c.canon)
-        if story is None or lines_of(story) == lines_of(c.canon):
-            return None
-        src = c.canon_idx
-        c.canon = story
-        return lines_of(story), src
-
-    def emit(lines: list[str], c: Cluster, kind: str, src: int, canon: bool) -> None:
-        idx = len(texts)
-        texts.append(lines)
-        truth["cluster"].append(c.id)
-        truth["kind"].append(kind)
-        truth["src"].append(src)
-        c.versions.append((idx, lines))
-        if canon:
-            c.canon_idx = idx
-
-    def story_at(i: int) -> None:
-        """Emit story number i (the next one)."""
-        if pending and pending[0][0] <= i:
-            _, c = pending.pop(0)
-            c.pending = False
-            emit(lines_of(c.canon), c, "full-after-teaser", c.versions[-1][0], canon=True)
-            return
-        r = rng.random()
-        kind = next((k for k, edge in zip(kinds, cum) if r < edge), "new")
-        if kind in DUP_KINDS:
-            for _ in range(6):
-                c = pick(kind in ARTICLE_ONLY)
-                made = derive(kind, c) if c else None
-                if made:
-                    lines, src = made
-                    emit(lines, c, kind, src, canon=kind not in ("exact-copy", "teaser-after-full"))
-                    return
-            kind = "new"
-        if kind == "same-event":
-            c = pick(False)
-            if c:
-                story = w.new_story(ents=c.canon["ents"])
-                emit(lines_of(story), new_cluster(story), "same-event", c.canon_idx, canon=True)
-                return
-            kind = "new"
-        if kind == "teaser-first":
-            story = w.new_story()
-            c = new_cluster(story)
-            emit(teaser(w, story), c, "teaser-first", -1, canon=False)
-            c.pending = True
-            due = i + rng.randint(5, 1500)
-            pending.append((due, c))
-            pending.sort(key=lambda t: t[0])
-            return
-        story = w.new_story()
-        boiler = not story["one_line"] and rng.random() < BOILERPLATE_SHARE
-        if boiler:
-            story["paras"] = story["paras"] + [rng.choice(BOILERPLATE)]
-        emit(lines_of(story), new_cluster(story), "boilerplate" if boiler else "new", -1, canon=True)
-
-    def write_file(path: Path, stories: list[list[str]]) -> list[int]:
-        """Write stories (blank line between) with a random sender style; returns first lines."""
-        firsts, line = [], 1
-        for lines in stories:
-            firsts.append(line)
-            line += len(lines) + 1
-        text = "\n\n".join("\n".join(s) for s in stories) + "\n"
-        style = rng.random()
-        if style < 0.08:
-            data = text.replace("\n", "\r\n").encode("utf-8")
-        elif style < 0.12:
-            data = b"\xef\xbb\xbf" + text.encode("utf-8")
-        elif style < 0.15:
-            try:
-                data = text.encode("cp1252")
-            except UnicodeEncodeError:
-                data = text.encode("utf-8")
-        else:
-            data = text.encode("utf-8")
-        path.write_bytes(data)
-        return firsts
-
-    def make_extras() -> None:
-        """Files for the incremental-cost test, made when the first SMALL_STORE stories are out: half
-        new stories, half near-dups of those stories (so stored in the small and the large store)."""
-        (dest / "extra").mkdir()
-        extra_kinds = ["new", "new", "new", "new", "new", "exact-copy", "re-edited", "updated-figures",
-                       "teaser-after-full", "paragraph-added"]
-        for f in range(EXTRA_FILES):
-            stories = []
-            for kind in extra_kinds:
-                made = None
-                if kind != "new":
-                    for _ in range(10):
-                        c = rng.choice(clusters)
-                        if c.pending or (c.one_line and kind in ARTICLE_ONLY):
-                            continue
-                        saved = c.canon
-                        made = derive(kind, c)
-                        c.canon = saved
-                        if made:
-                            break
-                stories.append(made[0] if made else lines_of(w.new_story()))
-            write_file(dest / "extra" / f"extra-{f:03d}.txt", stories)
-
-    t0 = time.perf_counter()
-    files = 0
-    for start in range(0, n, STORIES_PER_FILE):
-        if start == SMALL_STORE:
-            make_extras()
-        count = min(STORIES_PER_FILE, n - start)
-        for i in range(start, start + count):
-            story_at(i)
-        name = f"wire-{files:05d}.txt"
-        firsts = write_file(dest / "sources" / name, texts[start:start + count])
-        truth["file"] += [name] * count
-        truth["line"] += firsts
-        files += 1
-    while pending:  # teasers whose article was due after the end: the article arrives at the end
-        story_at(len(texts) + 10**9)
-    if len(texts) > n:  # those went into one last file
-        extra_count = len(texts) - n
-        name = f"wire-{files:05d}.txt"
-        firsts = write_file(dest / "sources" / name, texts[n:])
-        truth["file"] += [name] * extra_count
-        truth["line"] += firsts
-        files += 1
-    gen_s = time.perf_counter() - t0
-
-    # Check: the wire reader finds exactly the planted stories, at the planted lines.
-    t1 = time.perf_counter()
-    parsed: list = []
-    for name in sorted(set(truth["file"])):
-        parsed += [(name, s) for s in wire.read((dest / "sources" / name).read_bytes()).stories]
-    got = [(name, s.first_line) for name, s in parsed]
-    want = list(zip(truth["file"], truth["line"]))
-    if got != want:
-        bad = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b) if len(got) == len(want) else min(len(got), len(want))
-        raise SystemExit(f"segmentation mismatch at story {bad}: got {got[bad:bad + 2]}, planted {want[bad:bad + 2]} "
-                         f"({len(got)} vs {len(want)} stories); lines: {texts[bad][:2]}")
-    sh = [dedup.shingles(s.paragraphs, s.kicker) for _, s in parsed]
-    stats = similarity_stats(rng, sh, truth)
-    truth["src_jaccard"] = stats.pop("per_story_j")
-    truth["src_containment"] = stats.pop("per_story_c")
-    truth["shingles"] = [len(s) for s in sh]
-    truth["truncated"] = [s.truncated for _, s in parsed]
-    (dest / "truth.json").write_text(json.dumps(truth))
-    counts: dict[str, int] = {}
-    for k in truth["kind"]:
-        counts[k] = counts.get(k, 0) + 1
-    return {"stories": len(texts), "files": files, "clusters": len(clusters), "kinds": counts,
-            "bytes": sum(p.stat().st_size for p in (dest / "sources").iterdir()),
-            "mean_chars": sum(len("\n".join(t)) for t in texts) / len(texts),
-            "mean_shingles": sum(truth["shingles"]) / len(sh), "generate_s": gen_s,
-            "check_s": time.perf_counter() - t1, **stats}
-
-
-def similarity_stats(rng: random.Random, sh: list, truth: dict) -> dict:
-    """Jaccard of random unrelated pairs, and of each planted story with its source, per kind."""
-    from publisher import dedup
-
-    n = len(sh)
-    cl = truth["cluster"]
-    pairs = []
-    while len(pairs) < 20000 and n > 1:
-        a, b = rng.randrange(n), rng.randrange(n)
-        if cl[a] != cl[b]:
-            pairs.append(dedup.jaccard(sh[a], sh[b]))
-    shared = sum(1 for j in pairs if j > 0) / max(1, len(pairs))
-    per_j, per_c = [], []
-    for i, src in enumerate(truth["src"]):
-        if src < 0:
-            per_j.append(None)
-            per_c.append(None)
-            continue
-        a, b = sh[i], sh[src]
-        small, large = (a, b) if len(a) <= len(b) else (b, a)
-        per_j.append(round(dedup.jaccard(a, b), 4))
-        per_c.append(round(dedup.containment(small, large), 4))
-    by_kind: dict[str, dict] = {}
-    for kind in sorted(set(truth["kind"])):
-        js = sorted(j for j, k in zip(per_j, truth["kind"]) if k == kind and j is not None)
-        cs = sorted(c for c, k in zip(per_c, truth["kind"]) if k == kind and c is not None)
-        if js:
-            q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))]  # noqa: E731
-            by_kind[kind] = {"n": len(js), "jaccard_p5": q(js, 0.05), "jaccard_p50": q(js, 0.5),
-                             "jaccard_p95": q(js, 0.95), "containment_p5": q(cs, 0.05), "containment_p50": q(cs, 0.5)}
-    # boilerplate pairs: two unrelated stories ending with the same boilerplate paragraph
-    bp = [i for i, k in enumerate(truth["kind"]) if k == "boilerplate"]
-    bpj = []
-    for _ in range(min(5000, len(bp) * 4)):
-        a, b = rng.choice(bp), rng.choice(bp)
-        if a != b and len(sh[a].all & sh[b].all) >= 10:
-            bpj.append(dedup.jaccard(sh[a], sh[b]))
-    return {"random_pairs": len(pairs), "random_mean_jaccard": sum(pairs) / max(1, len(pairs)),
-            "random_share_any_shingle": shared, "random_max_jaccard": max(pairs, default=0.0),
-            "boilerplate_pair_mean_jaccard": sum(bpj) / len(bpj) if bpj else None,
-            "boilerplate_pair_max_jaccard": max(bpj, default=None),
-            "by_kind": by_kind, "per_story_j": per_j, "per_story_c": per_c}
-
-
 
 # -- measurements (child processes) ----------------------------------------------------------
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def vm_hwm_mb() -> float | None:
-    """Peak RSS of this process image per /proc (reset by exec, unlike ru_maxrss): a cross-check."""
-    status = Path("/proc/self/status")
-    lines = status.read_text().splitlines() if status.exists() else []
-    return next((int(ln.split()[1]) / 1024 for ln in lines if ln.startswith("VmHWM:")), None)
-
 
 def memory() -> dict:
     return {"rss_mb": peak_rss_mb(), "vm_hwm_mb": vm_hwm_mb()}
 
 
-def make_config(root: Path, sources: Path, database: Path):
-    """The shipped config.toml (dedup settings, topics) with its paths moved into `root`."""
-    from publisher.config import parse
-
-    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
-    raw["paths"] = {"sources": str(sources.resolve()), "feeds": str((root / "feeds").resolve()),
-                    "database": str(database.resolve())}
-    return parse(raw, root / "config.toml")
-
-
 def source_files(sources: Path) -> list:
-    from publisher.sources.files import list_sources
+    from _common import list_sources
     return list_sources(sources)
 
 
 def read_corpus(sources: Path) -> list:
-    from publisher.sources import wire
+    from _common import wire
     return [s for f in source_files(sources) for s in wire.read(f.path.read_bytes()).stories]
+
+
+class FileStories:
+    """The stories of every file under `sources`, a list a file, read as a deployment reads them
+    (listed, then each through the wire reader) when iterated; `parse_s` adds up the time spent
+    reading and parsing the files. Made before a run starts (it imports the reader)."""
+
+    def __init__(self, sources: Path) -> None:
+        from _common import list_sources, wire
+
+        self.sources, self.list, self.read = sources, list_sources, wire.read
+        self.parse_s = 0.0
+
+    def __iter__(self):
+        for f in self.list(self.sources):
+            t = time.perf_counter()
+            stories = self.read(f.path.read_bytes()).stories
+            self.parse_s += time.perf_counter() - t
+            yield stories
 
 
 def child_ours(root: Path) -> dict:
     """The real pipeline: ingest every file into a fresh store; decisions from provenance."""
-    from publisher.publish import PublishReport, ingest
-    from publisher.store import Store
+    from _common import PublishReport, Store, ingest
 
-    config = make_config(root, root / "sources", root / "ours.db")
+    config = shipped_config(root, root / "sources", root / "ours.db")
     now = datetime.now(UTC)
     start = memory()
     store = Store.open(config.paths.database, now=now)
@@ -728,18 +127,14 @@ def child_ours(root: Path) -> dict:
 
 def child_exact(root: Path) -> dict:
     """Exact hashing alone: the fingerprint of the normalised text, seen before or not."""
-    from publisher.dedup import fingerprint
-    from publisher.sources import wire
+    from _common import fingerprint
 
+    files = FileStories(root / "sources")
     start = memory()
     seen: set[str] = set()
     preds: list[bool] = []
-    parse_s = 0.0
     t0 = time.perf_counter()
-    for f in source_files(root / "sources"):
-        t1 = time.perf_counter()
-        stories = wire.read(f.path.read_bytes()).stories
-        parse_s += time.perf_counter() - t1
+    for stories in files:
         for story in stories:
             fp = fingerprint(story.text)
             preds.append(fp in seen)
@@ -747,7 +142,7 @@ def child_exact(root: Path) -> dict:
     seconds = time.perf_counter() - t0
     mem = memory()
     (root / "pred-exact.json").write_text(json.dumps("".join("1" if p else "0" for p in preds)))
-    return {"seconds": seconds, "parse_s": parse_s, "stories": len(preds), "start": start, **mem}
+    return {"seconds": seconds, "parse_s": files.parse_s, "stories": len(preds), "start": start, **mem}
 
 
 _WORD = re.compile(r"\w+")
@@ -755,7 +150,7 @@ _WORD = re.compile(r"\w+")
 
 def ds_grams(text: str) -> list[bytes]:
     """Word 3-shingles of publisher.dedup.normalise(text), distinct, as bytes (datasketch's input)."""
-    from publisher.dedup import normalise
+    from _common import normalise
 
     words = _WORD.findall(normalise(text))
     if len(words) < 3:
@@ -877,19 +272,15 @@ def project(windows: list[tuple[float, float]], done: int, n: int, per_story: fl
 def child_ds_run(root: Path, perm: int, threshold: float, variant: str) -> dict:
     """datasketch alone, streaming as a deployment would: read, MinHash, query, (confirm), insert."""
     from datasketch import MinHash, MinHashLSH
-    from publisher.sources import wire
 
+    files = FileStories(root / "sources")
     start = memory()
     base = MinHash(num_perm=perm)
     lsh = MinHashLSH(threshold=threshold, num_perm=perm)
     sets: list = []
     preds: list[bool] = []
-    parse_s = 0.0
     t0 = time.perf_counter()
-    for f in source_files(root / "sources"):
-        t1 = time.perf_counter()
-        stories = wire.read(f.path.read_bytes()).stories
-        parse_s += time.perf_counter() - t1
+    for stories in files:
         for story in stories:
             grams = ds_grams(story.text)
             m = base.copy()
@@ -905,7 +296,7 @@ def child_ds_run(root: Path, perm: int, threshold: float, variant: str) -> dict:
     seconds = time.perf_counter() - t0
     mem = memory()
     (root / f"pred-ds-{perm}-{variant}.json").write_text(json.dumps("".join("1" if p else "0" for p in preds)))
-    return {"seconds": seconds, "parse_s": parse_s, "stories": len(preds), "start": start, **mem,
+    return {"seconds": seconds, "parse_s": files.parse_s, "stories": len(preds), "start": start, **mem,
             "bands": lsh.b, "rows": lsh.r}
 
 
@@ -915,9 +306,7 @@ def child_incremental(root: Path) -> dict:
     dropped into the sources directory (which also looks at every file already read). The two
     stores are open side by side and take turns, file by file, so a busy moment of the machine
     hits both alike."""
-    from publisher.publish import PublishReport, ingest, ingest_file
-    from publisher.sources.files import SourceFile
-    from publisher.store import Store
+    from _common import PublishReport, SourceFile, Store, ingest, ingest_file
 
     extra = sorted((root / "extra").iterdir())
     direct, scanned = extra[:EXTRA_DIRECT], extra[EXTRA_DIRECT:]
@@ -931,14 +320,14 @@ def child_incremental(root: Path) -> dict:
     setups = {"small": (small / "sources", small / "small.db"), "large": (root / "sources", root / "ours.db")}
     out: dict = {label: {} for label in setups}
     stores, configs = {}, {}
-    config = make_config(root, *setups["small"])
+    config = shipped_config(root, *setups["small"])
     store = Store.open(setups["small"][1], now=now)
     t0 = time.perf_counter()
     ingest(store, config, now, PublishReport())
     out["small"]["build_s"] = time.perf_counter() - t0
     store.close()
     for label, (sources, db) in setups.items():
-        configs[label] = make_config(root, sources, db)
+        configs[label] = shipped_config(root, sources, db)
         t0 = time.perf_counter()
         stores[label] = Store.open(db, now=now)
         out[label]["open_ms"] = (time.perf_counter() - t0) * 1000
@@ -989,10 +378,8 @@ def child_incremental(root: Path) -> dict:
 def install_timers(stages: dict[str, list], candidates: list[int]) -> None:
     """A timer on each stage of ingest_story (module attributes and Store methods, so the
     pipeline's own calls are timed); `candidates` gets the size of each LSH lookup's answer."""
-    import publisher.dedup as dedup_mod
-    import publisher.publish as publish_mod
-    import publisher.sources.wire as wire_mod
-    from publisher.store import Store
+    from _common import Store, fingerprint_module
+    from _common import dedup as dedup_mod, wire as wire_mod
 
     def wrap(owner, name: str, label: str, count=None) -> None:
         real = getattr(owner, name, None)
@@ -1013,7 +400,7 @@ def install_timers(stages: dict[str, list], candidates: list[int]) -> None:
         setattr(owner, name, timed)
 
     wrap(wire_mod, "read", "wire.read (decode + segment)")
-    wrap(publish_mod, "fingerprint", "fingerprint")
+    wrap(fingerprint_module, "fingerprint", "fingerprint")
     wrap(Store, "version_by_fingerprint", "store.version_by_fingerprint")
     wrap(dedup_mod, "shingles", "dedup.shingles")
     wrap(dedup_mod, "band_keys", "dedup.band_keys (MinHash + bands)")
@@ -1027,13 +414,12 @@ def install_timers(stages: dict[str, list], candidates: list[int]) -> None:
 
 def child_profile(root: Path) -> dict:
     """The pipeline again, into another fresh store, with a timer on each stage (not the measured run)."""
-    from publisher.publish import PublishReport, ingest
-    from publisher.store import Store
+    from _common import PublishReport, Store, ingest
 
     stages: dict[str, list] = {}
     candidates: list[int] = []
     install_timers(stages, candidates)
-    config = make_config(root, root / "sources", root / "profile.db")
+    config = shipped_config(root, root / "sources", root / "profile.db")
     now = datetime.now(UTC)
     store = Store.open(config.paths.database, now=now)
     t0 = time.perf_counter()
@@ -1051,7 +437,7 @@ def child_profile(root: Path) -> dict:
 def child_evaluate(root: Path, labels: list[str]) -> dict:
     """Precision/recall of every method against the ground truth, per kind, and examples of our
     misses and false duplicates (with the similarity to the story they came from / were matched to)."""
-    from publisher.sources import wire
+    from _common import wire
 
     truth = load_truth(root)
     dup, kind, cluster, n = truth["dup"], truth["kind"], truth["cluster"], len(truth["dup"])
@@ -1117,7 +503,7 @@ def child_evaluate(root: Path, labels: list[str]) -> dict:
                                    "text": head(i), "source_text": head(truth["src"][i])} for i in sample]}
     out["ours_misses"] = misses
     # Misses other than teasers: did the LSH bands find the source at all (a shared band key)?
-    from publisher import dedup
+    from _common import dedup
 
     def story_of(i: int):
         f = truth["file"][i]
@@ -1164,28 +550,11 @@ def child_evaluate(root: Path, labels: list[str]) -> dict:
 # -- driver (parent process: stays small, so its size does not leak into a child's ru_maxrss) --
 
 def run_child(mode: str, root: Path, args: list, timeout: float) -> dict:
-    """Run this script as `--child MODE ROOT ARGS...` in a fresh process; its last stdout line is JSON."""
-    cmd = [sys.executable, __file__, "--child", mode, str(root), *map(str, args)]
+    """This script as `--child MODE ROOT ARGS...` in a fresh process: its JSON, and its wall time."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False)
-    if proc.returncode:
-        raise RuntimeError(f"{mode} {args} failed (exit {proc.returncode})")
-    out = json.loads(proc.stdout.splitlines()[-1])
+    out = run_script(__file__, mode, root, args, timeout)
     out["wall_s"] = time.perf_counter() - t0
     return out
-
-
-def machine() -> dict:
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "publisher"],
-                           capture_output=True, text=True).stdout.strip()
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": model,
-            "cpu_count": os.cpu_count(), "sqlite": sqlite3.sqlite_version, "datasketch": version("datasketch"),
-            "numpy": version("numpy"), "commit": commit + ("+dirty publisher/" if dirty else ""),
-            "load_avg": os.getloadavg()}
 
 
 def table(head: list[str], rows: list[list[str]], md: bool) -> str:
@@ -1272,7 +641,7 @@ def report(doc: dict, md: bool) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__)
     p.add_argument("--n", default="100000", help="stories in the corpus (default 100000)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per subprocess")
@@ -1286,7 +655,7 @@ def main() -> None:
     if args.child:
         mode, root, rest = args.child[0], Path(args.child[1]), args.child[2:]
         if mode == "generate":
-            out = generate(root, int(rest[0]), int(rest[1]))
+            out = labelled_wire(root, int(rest[0]), int(rest[1]))
         elif mode == "ds_tune":
             out = child_ds_tune(root, int(rest[0]))
         elif mode == "ds_run":
@@ -1300,31 +669,20 @@ def main() -> None:
         return
 
     started = time.perf_counter()
-    (ROOT / "bench" / "work").mkdir(exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="dedup-", dir=ROOT / "bench" / "work"))
-    try:
+    with temp_scratch("dedup-", keep=args.keep) as root:
         doc = run(root, n, args)
-    finally:
-        if args.keep:
-            print(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-            with contextlib.suppress(OSError):  # bench/work/ too, unless something else is in it
-                root.parent.rmdir()
     doc["wall_s"] = time.perf_counter() - started
     budget = 15 * 60
     doc["within_budget"] = doc["wall_s"] <= budget
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dedup.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     m = doc["machine"]
     note = (f"N = {n:,} stories (seed {args.seed}), Python {m['python']}, SQLite {m['sqlite']}, datasketch "
             f"{m['datasketch']}, {m['cpu_count']} CPUs ({m['cpu']}); commit {m['commit']}; {doc['date']}; "
             f"whole run {doc['wall_s'] / 60:.1f} min{'' if doc['within_budget'] else ' (over the 15 min budget)'}.")
     md = ("# Near-duplicate benchmark (`bench/dedup.py`)\n\n" + corpus_text(doc, md=True) + "\n\n"
           + report(doc, md=True) + "\n\n" + doc["summary"] + "\n\n" + note + "\n")
-    (RESULTS / "dedup.md").write_text(md, encoding="utf-8")
+    paths = write_results(args.out, "dedup", doc, md, indent=1)
     print("\n" + report(doc, md=False) + "\n\n" + doc["summary"] + "\n\n" + note)
-    print(f"\nwrote {RESULTS / 'dedup.json'} and {RESULTS / 'dedup.md'}")
+    print(f"\nwrote {paths[0]} and {paths[1]}")
 
 
 def corpus_text(doc: dict, md: bool) -> str:
@@ -1345,7 +703,8 @@ def run(root: Path, n: int, args) -> dict:
     t = args.timeout
     print(f"{n:,} stories (seed {args.seed}); scratch {root}", flush=True)
     gen = run_child("generate", root, [n, args.seed], t)
-    doc: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "n": gen["stories"],
+    doc: dict = {"date": now_iso(), "machine": {**machine_info("datasketch", "numpy", mark_dirty=True),
+                                                 "load_avg": os.getloadavg()}, "n": gen["stories"],
                  "seed": args.seed, "rates": RATES, "corpus": gen}
     n = gen["stories"]
     print(f"  generated in {gen['wall_s']:.0f} s. " + corpus_text(doc, md=False), flush=True)

@@ -1,6 +1,6 @@
 """Hostile input at full size: thousands of generated bad sources through the real pipeline.
 
-    python bench/hostile.py [--inputs 5000] [--seed 1]
+    python bench/hostile.py [--inputs 5000] [--seed 1] [--out DIR]
 
 Generates --inputs files of every kind of bad input (random bytes, mutations of a valid wire
 file and of a valid feed: truncated, bytes flipped, NULs and control characters injected,
@@ -8,33 +8,21 @@ huge lines, wrong encodings, DTDs with entities, deep JSON) into a scratch sourc
 published good batch, runs `publisher publish` on them in a subprocess, and checks: it ends
 (no crash, no traceback) within a time bound and a memory bound, every bad file named in at
 most one problem line (plus warnings), every story published before still there. Prints
-figures and writes bench/results/hostile.json and hostile.md.
+figures and writes hostile.json and hostile.md to bench/results/ (or --out DIR).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import random
-import resource
-import shutil
 import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from _common import BIN, options, peak_rss_mb, project_config, scratch, stamp, write_results
+from corpus import BILLION_LAUGHS, stories_text
+from harness.checks import assert_feeds_whole
 
-from test_reliability import BILLION_LAUGHS, assert_feeds_whole, stories_text  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / "work" / "hostile"
-BIN = Path(sys.executable).parent / "publisher"
 FEED = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
         b"<link>https://t.example/</link><item><title>Kyiv</title><guid>g</guid><description>&lt;p&gt;Kyiv in "
         b"Ukraine said on Monday &lt;b&gt;more&lt;/b&gt;.&lt;/p&gt;</description></item></channel></rss>")
@@ -83,61 +71,53 @@ def generate(rng: random.Random, n: int, wire: bytes) -> dict[str, bytes]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--inputs", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
+    args = options(__doc__, inputs=5000, seed=1)
     rng = random.Random(args.seed)
-    shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "sources").mkdir(parents=True)
-    shutil.copy(ROOT / "config.toml", WORK / "config.toml")
+    work = scratch("hostile")
+    project_config(work)
     good = stories_text(200, seed=args.seed)
     for i, text in enumerate(good):
-        (WORK / "sources" / f"good-{i:03}.txt").write_text(text + "\n")
-    cmd = [str(BIN), "--config", str(WORK / "config.toml"), "publish"]
+        (work / "sources" / f"good-{i:03}.txt").write_text(text + "\n")
+    cmd = [str(BIN), "--config", str(work / "config.toml"), "publish"]
     assert subprocess.run(cmd, capture_output=True).returncode == 0
-    with sqlite3.connect(WORK / "publisher.db") as db:
+    with sqlite3.connect(work / "publisher.db") as db:
         before = dict(db.execute("SELECT entry_id, name FROM entries"))
     wire = (stories_text(3, seed=99)[0] + "\n" + stories_text(3, seed=98)[1] + "\n").encode()
     bad = generate(rng, args.inputs, wire)
     for name, data in bad.items():
-        (WORK / "sources" / "bad").mkdir(exist_ok=True)
-        (WORK / "sources" / "bad" / name).write_bytes(data)
+        (work / "sources" / "bad").mkdir(exist_ok=True)
+        (work / "sources" / "bad" / name).write_bytes(data)
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     seconds = time.monotonic() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rss_mb = peak_rss_mb(children=True)
     lines = proc.stderr.splitlines()
     problems: dict[str, int] = {}
     for line in lines:
         if ": warning: " not in line:
             problems[line.split(": ", 1)[0]] = problems.get(line.split(": ", 1)[0], 0) + 1
-    with sqlite3.connect(WORK / "publisher.db") as db:
+    with sqlite3.connect(work / "publisher.db") as db:
         after = dict(db.execute("SELECT entry_id, name FROM entries"))
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
     lost = sum(1 for k, v in before.items() if after.get(k) != v)
     try:
-        assert_feeds_whole(type("P", (), {"feeds": WORK / "feeds"})())
+        assert_feeds_whole(work / "feeds")
         whole = True
     except Exception:  # noqa: BLE001
         whole = False
     crashed = proc.returncode not in (0, 1) or "Traceback" in proc.stderr
-    doc = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-           "inputs": args.inputs, "seconds": round(seconds, 1), "peak_rss_mb": round(rss_mb),
+    doc = {**stamp(), "inputs": args.inputs, "seconds": round(seconds, 1), "peak_rss_mb": round(rss_mb),
            "exit": proc.returncode, "crashed": crashed, "problem_lines": sum(problems.values()),
            "files_with_more_than_one_problem_line": sum(1 for v in problems.values() if v > 1),
            "published_stories_lost": lost, "feeds_whole": whole, "integrity": integrity}
     failures = int(crashed) + lost + (not whole) + (integrity != "ok") + doc["files_with_more_than_one_problem_line"]
     doc["failures"] = failures
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hostile.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = (f"{args.inputs:,} generated bad inputs in one publish beside 200 published stories; {doc['machine']}; "
           f"{doc['when']}\n\n| seconds | peak RSS MB | crashed | problem lines | files named twice | "
           f"published stories lost | feeds whole | integrity |\n| ---: | ---: | --- | ---: | ---: | ---: | --- | --- |\n"
           f"| {seconds:.1f} | {rss_mb:.0f} | {'yes' if crashed else 'no'} | {doc['problem_lines']:,} | "
           f"{doc['files_with_more_than_one_problem_line']} | {lost} | {'yes' if whole else 'NO'} | {integrity} |\n")
-    (RESULTS / "hostile.md").write_text(md)
+    write_results(args.out, "hostile", doc, md)
     print(md)
     if crashed:
         print(proc.stderr[-3000:])

@@ -1,196 +1,38 @@
 """Pipeline benchmark: ingest throughput, peak memory and publish cost at 1k, 10k and 100k stories.
 
-    python bench/pipeline.py [--sizes 1000,10000,100000] [--seed 1] [--reps 5] [--timeout 540]
+    python bench/pipeline.py [--sizes 1000,10000,100000] [--seed 1] [--reps 5] [--timeout 540] [--out DIR]
 
 For each size this script re-invokes itself twice (internal flag --child): once to generate
-synthetic wire files (seeded; ~100 stories a file, ~5% exact duplicates across files) into a
-scratch directory under bench/work/, once to measure them in a fresh process, so the peak RSS
-(ru_maxrss) is that size's own. The measuring child ingests into a fresh store, classifies, then
-times publishing (store queries + render + write of every feed into an empty feeds dir) against a
-feedgen-only floor: the same entries rendered by bare FeedGenerator objects, no store, no disk.
-Results are printed and written to bench/results/pipeline.json and bench/results/pipeline.md.
+synthetic wire files (corpus.themed_wire: seeded; ~100 stories a file, ~5% exact duplicates
+across files) into a scratch directory under bench/work/, once to measure them in a fresh
+process, so the peak RSS (ru_maxrss) is that size's own. The measuring child ingests into a
+fresh store, classifies, then times publishing (store queries + render + write of every feed
+into an empty feeds dir) against a feedgen-only floor: the same entries rendered by bare
+FeedGenerator objects, no store, no disk.
+Results are printed and written to pipeline.json and pipeline.md in bench/results/ (or --out DIR).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import platform
-import random
-import resource
 import shutil
-import sqlite3
 import subprocess
-import sys
-import tempfile
 import time
-import tomllib
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the publisher package, even when not installed
+from feedgen.feed import FeedGenerator
 
-from feedgen.feed import FeedGenerator  # noqa: E402
+from _common import (PublishReport, Store, classify_entries, content_html, feed_specs, ingest, machine_info, now_iso,
+                     parser, peak_rss_mb, render, run_child, shipped_config, summary_text, temp_scratch, vm_hwm_mb,
+                     write_feeds, write_results)
+from corpus import DUP_RATE, STORIES_PER_FILE, themed_wire
 
-from publisher.config import parse  # noqa: E402
-from publisher.dedup import fingerprint  # noqa: E402
-from publisher.publish import PublishReport, classify_entries, feed_specs, ingest, write_feeds  # noqa: E402
-from publisher.render.feeds import render  # noqa: E402
-from publisher.render.text import content_html, summary_text  # noqa: E402
-from publisher.store import Store  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
-STORIES_PER_FILE = 100
-DUP_RATE = 0.05  # share of stories that are verbatim copies of a story from an earlier file
-REVISION_RATE = 0.05  # share that are revisions of an earlier story (words changed, a line added)
 INGEST_REPS, INGEST_REPEAT_BUDGET_S = 5, 10.0  # ingest is repeated only while the runs stay short
-KICKER_RATE = 0.4  # share of one-line "KICKER: ..." stories; the rest are multi-line articles
-
-# -- synthetic wire copy ---------------------------------------------------------------------
-# Three themes: two hit the shipped topics (config.toml), one hits none. A themed story draws
-# each sentence's place and keyword from its theme with a per-story probability, so some themed
-# stories score under the topic threshold. Names and numbers make every story distinct.
-THEMES = {  # theme: (places, keywords, kickers)
-    "ukraine": ("Kyiv Kharkiv Odesa Kherson Zaporizhzhia Donetsk Dnipro Lviv".split(),
-                ["Ukrainian", "Russian", "drone", "missile", "Kremlin", "NATO", "ceasefire", "front line"],
-                ["FRONT LINE", "AIR RAID", "ON ALERT", "GRID STRAIN"]),
-    "taiwan": ("Taipei Kaohsiung Taichung Tainan Kinmen Penghu Hualien".split(),
-               ["Taiwan Strait", "PLA", "coast guard", "military", "drills", "espionage", "warship",
-                "national defense", "Chinese", "Beijing", "police", "suspect"],
-               ["STRAIT WATCH", "COAST GUARD DRILLS", "CYBER DEFENSE", "ON ALERT"]),
-    "other": ("Lisbon Nairobi Lima Oslo Hanoi Perth Montreal Accra Porto".split(),
-              ["budget", "rail line", "harvest", "festival", "museum", "library", "port", "bond market"],
-              ["MARKETS", "WEATHER", "CULTURE", "CITY HALL", "SPORT"]),
-}
-THEME_WEIGHTS = {"ukraine": 0.3, "taiwan": 0.25, "other": 0.45}
-EXCLUDED = ["the Eurovision final", "a baseball game"]  # exclude terms of the shipped topics
-FIRST = "Olena Ivan Mei Chen Maria Tomas Aiko Lars Nadia Pedro Wei Hana Yusuf Ingrid Omar Lin".split()
-LAST = "Kovalenko Shevchuk Huang Silva Novak Tanaka Berg Haddad Costa Wu Kim Demir Larsen Farah Tsai".split()
-ROLES = ["spokesperson", "senior official", "policy analyst", "commander", "mayor", "researcher", "minister",
-         "lawmaker", "bank economist"]
-DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-TEMPLATES = [  # no colons (a colon could read as a kicker), every sentence ends with "."
-    "{name}, a {role} in {place}, said {n} {word} reports were filed on {day}.",
-    "Officials in {place} counted {n} incidents linked to the {word} over {m} days.",
-    "The {word} issue drew {n} complaints in {place}, according to {name}.",
-    "{name} told reporters that {place} would spend {n} million on {word} plans by {year}.",
-    "At least {n} people in {place} followed the {word} debate, the {role} said on {day}.",
-    "A {role} named {name} said the {word} review in {place} would take {m} weeks.",
-]
-
-
-# Real stories share few word 3-grams; six templates alone would make every pair look alike
-# to near-duplicate detection. So each sentence also carries a clause of words drawn from a
-# large made-up vocabulary.
-_SYLLABLES = "ka lo mi ren tas vu pel dor shi an eth ur bel co nix tra mor sel ga vi".split()
-VOCAB = sorted({"".join(random.Random(i).choices(_SYLLABLES, k=random.Random(-i).randint(2, 4)))
-                for i in range(6000)})
-
-
-def sentence(rng: random.Random, theme: str, density: float) -> str:
-    places, words, _ = THEMES[theme if rng.random() < density else "other"]
-    text = rng.choice(TEMPLATES).format(
-        name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", role=rng.choice(ROLES), place=rng.choice(places),
-        word=rng.choice(words), n=rng.randint(2, 9999), m=rng.randint(2, 60),
-        day=rng.choice(DAYS), year=rng.randint(2027, 2040))
-    return text[:-1] + ", " + " ".join(rng.choices(VOCAB, k=rng.randint(4, 9))) + "."
-
-
-def revise(rng: random.Random, lines: list[str]) -> list[str]:
-    """A later version of a story: a few words changed, and for an article now and then a line added."""
-    lines = list(lines)
-    i = rng.randrange(len(lines))
-    words = lines[i].split(" ")
-    for _ in range(rng.randint(1, 3)):
-        j = rng.randrange(1, len(words) - 1)
-        words[j] = rng.choice(VOCAB)
-    lines[i] = " ".join(words)
-    if len(lines) > 1 and rng.random() < 0.5:
-        lines.append(line(rng, "other", 0.5, 120, 230))
-    return lines
-
-
-def line(rng: random.Random, theme: str, density: float, lo: int, hi: int, start: str = "") -> str:
-    """Sentences appended until the line is at least `lo` long; retried if it passes `hi`."""
-    while True:
-        text = start
-        while len(text) < lo:
-            text += (" " if text and not text.endswith(" ") else "") + sentence(rng, theme, density)
-        if len(text) <= hi:
-            return text
-
-
-def story(rng: random.Random) -> list[str]:
-    """One new story as wire lines: an article of 3-10 lines, or one KICKER line of 600-900 chars."""
-    theme = rng.choices(list(THEME_WEIGHTS), weights=list(THEME_WEIGHTS.values()))[0]
-    density = rng.uniform(0.15, 0.9)
-    if rng.random() < KICKER_RATE:
-        lines = [line(rng, theme, density, rng.randint(600, 790), 900,
-                      start=rng.choice(THEMES[theme][2]) + ": ")]
-    else:
-        lines = [line(rng, theme, density, 120, 230) for _ in range(rng.randint(3, 10))]
-    if rng.random() < 0.03:  # now and then an excluded term keeps a story out of its topic
-        lines[-1] = lines[-1][:-1] + f", before {rng.choice(EXCLUDED)}."
-    return lines
-
-
-def generate(dest: Path, n: int, seed: int) -> dict:
-    """Write `n` stories to dest/*.txt, STORIES_PER_FILE a file; returns counts."""
-    rng = random.Random(seed)
-    dest.mkdir(parents=True)
-    seen: set[str] = set()  # fingerprints: every generated story is distinct to exact dedup
-    earlier: list[list[str]] = []  # stories of earlier files, to copy as duplicates
-    dups = revisions = written = 0
-    for index in range((n + STORIES_PER_FILE - 1) // STORIES_PER_FILE):
-        stories = []
-        for _ in range(min(STORIES_PER_FILE, n - written)):
-            roll = rng.random()
-            if earlier and roll < DUP_RATE:
-                stories.append(rng.choice(earlier))
-                dups += 1
-                continue
-            if earlier and roll < DUP_RATE + REVISION_RATE:
-                stories.append(revise(rng, rng.choice(earlier)))
-                revisions += 1
-                continue
-            while (fp := fingerprint("\n".join(new := story(rng)))) in seen:
-                pass
-            seen.add(fp)
-            stories.append(new)
-        written += len(stories)
-        earlier.extend(s for s in stories if rng.random() < 0.2)  # a sample keeps memory small
-        text = "\n\n".join("\n".join(s) for s in stories) + "\n"
-        (dest / f"wire-{index:05d}.txt").write_text(text, encoding="utf-8")
-    return {"stories": written, "files": index + 1, "duplicates": dups, "revisions": revisions, "bytes": sum(
-        p.stat().st_size for p in dest.iterdir())}
 
 
 # -- measurements (child process) ------------------------------------------------------------
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def vm_hwm_mb() -> float | None:
-    """Peak RSS of this process image per /proc: a cross-check, as ru_maxrss survives fork+exec and
-    so can show the parent's size (which is why the parent stays small and generates in a child)."""
-    status = Path("/proc/self/status")
-    lines = status.read_text().splitlines() if status.exists() else []
-    return next((int(ln.split()[1]) / 1024 for ln in lines if ln.startswith("VmHWM:")), None)
-
-
-def make_config(root: Path):
-    """The shipped config.toml (topics, site, limits) with its paths moved into `root`."""
-    root = root.resolve()
-    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
-    raw["paths"] = {"sources": str(root / "sources"), "feeds": str(root / "feeds"),
-                    "database": str(root / "publisher.db")}
-    return parse(raw, root / "config.toml")
-
 
 def floor_inputs(specs) -> list[dict]:
     """What the feedgen floor renders: every field precomputed, so only feedgen is timed."""
@@ -245,7 +87,7 @@ def fresh_ingest(config, now: datetime) -> tuple[Store, PublishReport, float]:
 
 
 def child(root: Path, reps: int) -> dict:
-    config = make_config(root)
+    config = shipped_config(root)
     now = datetime.now(UTC)
     out: dict = {"rss_mb_start": peak_rss_mb(), "ingest_runs_s": []}
     # Small sizes are ingested again (fresh store each time, best kept) while that stays cheap:
@@ -312,24 +154,15 @@ def child(root: Path, reps: int) -> dict:
 
 # -- driver (parent process) -----------------------------------------------------------------
 
-def run_child(mode: str, root: Path, args: list[str], timeout: float) -> dict:
-    """Run this script as `--child MODE ROOT` in a fresh process; its last stdout line is JSON."""
-    cmd = [sys.executable, __file__, "--child", mode, str(root), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode:
-        raise RuntimeError(f"{mode} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(proc.stdout.splitlines()[-1])
-
-
 def run_size(n: int, seed: int, reps: int, timeout: float, scratch: Path) -> dict:
     root = scratch / f"n{n}"
     gen: dict = {}
     try:
         t0 = time.perf_counter()
-        gen = run_child("generate", root, ["--sizes", str(n), "--seed", str(seed)], timeout)
+        gen = run_child(__file__, "generate", root, ["--sizes", n, "--seed", seed], timeout, capture_stderr=True)
         print(f"  generated {gen['stories']:,} stories in {gen['files']:,} files "
               f"({gen['bytes'] / 2**20:.1f} MiB, {time.perf_counter() - t0:.1f} s)", flush=True)
-        res = run_child("measure", root, ["--reps", str(reps)], timeout)
+        res = run_child(__file__, "measure", root, ["--reps", reps], timeout, capture_stderr=True)
     except subprocess.TimeoutExpired:
         return {"size": n, "generated": gen, "error": f"did not finish within {timeout:.0f} s"}
     except RuntimeError as exc:
@@ -345,16 +178,6 @@ def run_size(n: int, seed: int, reps: int, timeout: float, scratch: Path) -> dic
                classify_per_s=res["classified"] / res["classify_s"], ratio=res["publish_ms"] / res["floor_ms"],
                ratio_no_disk=(res["query_ms"] + res["render_ms"]) / res["floor_ms"])
     return res
-
-
-def machine() -> dict:
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": model,
-            "cpu_count": os.cpu_count(), "sqlite": sqlite3.sqlite_version, "feedgen": version("feedgen"),
-            "sqlite_utils": version("sqlite-utils"), "commit": commit}
 
 
 def tables(results: list[dict], md: bool) -> str:
@@ -380,7 +203,7 @@ def tables(results: list[dict], md: bool) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__)
     p.add_argument("--sizes", default="1000,10000,100000", help="story counts, comma-separated")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--reps", type=int, default=5, help="publish/floor repetitions (best is kept)")
@@ -392,32 +215,24 @@ def main() -> None:
         p.error("--sizes: story counts must be positive")
     if args.child:  # generate: write DIR/sources for sizes[0]; measure: ingest and publish DIR
         mode, root = args.child[0], Path(args.child[1])
-        out = generate(root / "sources", sizes[0], args.seed) if mode == "generate" else child(root, args.reps)
+        out = themed_wire(root / "sources", sizes[0], args.seed) if mode == "generate" else child(root, args.reps)
         print(json.dumps(out))
         return
-    (ROOT / "bench" / "work").mkdir(exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="pipeline-", dir=ROOT / "bench" / "work"))
     results = []
-    try:
+    with temp_scratch("pipeline-") as scratch:
         for n in sizes:
             print(f"{n:,} stories (seed {args.seed})", flush=True)
             results.append(run_size(n, args.seed, args.reps, args.timeout, scratch))
             if "error" in results[-1]:
                 print(f"  error: {results[-1]['error']}", flush=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        with contextlib.suppress(OSError):  # bench/work/ too, unless something else is in it
-            scratch.parent.rmdir()
     ok = sorted((r for r in results if "error" not in r), key=lambda r: r["size"])
     linear = None
     if len(ok) >= 2:  # per-story ingest time, largest size over smallest: ~1 when linear
         linear = {"from": ok[0]["size"], "to": ok[-1]["size"],
                   "per_story_ratio": ok[-1]["ingest_us"] / ok[0]["ingest_us"]}
-    doc = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "seed": args.seed,
+    doc = {"date": now_iso(), "machine": machine_info("feedgen", "sqlite-utils"), "seed": args.seed,
            "reps": args.reps, "stories_per_file": STORIES_PER_FILE, "dup_rate": DUP_RATE,
            "linearity": linear, "results": results}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     m = doc["machine"]
     note = (f"Python {m['python']}, SQLite {m['sqlite']}, {m['cpu_count']} CPUs ({m['cpu']}), {m['platform']}; "
             f"commit {m['commit']}, seed {args.seed}, best of {args.reps}, {doc['date']}.")
@@ -432,9 +247,9 @@ def main() -> None:
     md = ("Ingest (`ingest` into a fresh store; peak RSS per size, own process) and publish "
           "(`feed_specs` + `write_feeds` of every feed into an empty dir, vs bare feedgen):\n\n"
           + tables(results, md=True) + "\n" + note + "\n")
-    (RESULTS / "pipeline.md").write_text(md, encoding="utf-8")
+    paths = write_results(args.out, "pipeline", doc, md)
     print("\n" + tables(results, md=False) + "\n" + note)
-    print(f"\nwrote {RESULTS / 'pipeline.json'} and {RESULTS / 'pipeline.md'}")
+    print(f"\nwrote {paths[0]} and {paths[1]}")
 
 
 if __name__ == "__main__":

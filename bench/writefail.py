@@ -1,41 +1,29 @@
 """Write failures at full size: 200 publishes, each with a failure injected into one of its writes.
 
-    python bench/writefail.py [--runs 200] [--seed 1]
+    python bench/writefail.py [--runs 200] [--seed 1] [--out DIR]
 
 In one process, a project gets a new story before every publish, and the n-th write under
 feeds/ of that publish (n random) fails with ENOSPC, EACCES or EIO (injected: as root, in CI,
 permission bits stop nothing). After each: every file under feeds/ is whole and is either what
 it was before or what this publish meant to write (never a mix within a file, never a temp file
 left); the failure is reported. After each failed publish a clean one must recover: every story
-published. Writes bench/results/writefail.json and writefail.md.
+published. Writes writefail.json and writefail.md to bench/results/ (or --out DIR).
 """
 
 from __future__ import annotations
 
-import argparse
 import builtins
 import errno
-import json
-import os
-import platform
 import random
-import shutil
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from _common import load, options, project_config, publish, scratch, stamp, write_results
+from corpus import stories_text
+from harness.checks import assert_feeds_whole
 
-from test_reliability import assert_feeds_whole, stories_text  # noqa: E402
-
-from publisher.config import load  # noqa: E402
-from publisher.publish import publish  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / "work" / "writefail"
 ERRORS = [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied"),
           (errno.EIO, "Input/output error")]
 
@@ -45,15 +33,10 @@ def snapshot(feeds: Path) -> dict[str, bytes]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
+    args = options(__doc__, runs=200, seed=1)
     rng = random.Random(args.seed)
-    shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "sources").mkdir(parents=True)
-    shutil.copy(ROOT / "config.toml", WORK / "config.toml")
-    config = load(WORK / "config.toml")
+    work = scratch("writefail")
+    config = load(project_config(work))
     feeds = config.paths.feeds
     texts = stories_text(args.runs, seed=args.seed)
     now = datetime(2026, 11, 25, tzinfo=UTC)
@@ -62,7 +45,7 @@ def main() -> int:
     reported = unreported = torn = temp_left = not_recovered = 0
     start = time.monotonic()
     for n in range(args.runs):
-        (WORK / "sources" / f"s{n:04}.txt").write_text(texts[n] + "\n")
+        (work / "sources" / f"s{n:04}.txt").write_text(texts[n] + "\n")
         before = snapshot(feeds)
         target, hits = rng.randint(1, 12), 0
         code, message = rng.choice(ERRORS)
@@ -87,7 +70,7 @@ def main() -> int:
                 unreported += 1
         after = snapshot(feeds)
         try:
-            assert_feeds_whole(type("P", (), {"feeds": feeds})())
+            assert_feeds_whole(feeds)
         except Exception:  # noqa: BLE001
             torn += 1
         torn += sum(1 for k, v in before.items() if k in after and after[k] != v and not after[k])
@@ -95,22 +78,18 @@ def main() -> int:
         again = publish(config, now + timedelta(minutes=2 * n + 2))
         not_recovered += not again.ok
     seconds = time.monotonic() - start
-    stories = len(assert_feeds_whole(type("P", (), {"feeds": feeds})()))
-    doc = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-           "runs": args.runs, "seconds": round(seconds, 1), "failures_injected": reported + unreported,
+    stories = len(assert_feeds_whole(feeds))
+    doc = {**stamp(), "runs": args.runs, "seconds": round(seconds, 1), "failures_injected": reported + unreported,
            "reported": reported, "unreported": unreported, "files_not_whole": torn, "temp_files_left": temp_left,
            "runs_not_recovered": not_recovered, "entries_in_feeds_at_end": stories}
     failures = unreported + torn + temp_left + not_recovered
     doc["failures"] = failures
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "writefail.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = (f"{args.runs} publishes, each with ENOSPC, EACCES or EIO injected into its n-th write under feeds/ "
           f"(n random, 1-12), each followed by a clean publish; {doc['machine']}; {doc['when']}\n\n"
           "| failures injected | reported | files not whole | temp files left | clean runs that did not recover |\n"
           "| ---: | ---: | ---: | ---: | ---: |\n"
           f"| {reported + unreported} | {reported} | {torn} | {temp_left} | {not_recovered} |\n")
-    (RESULTS / "writefail.md").write_text(md)
+    write_results(args.out, "writefail", doc, md)
     print(md)
     return 0 if failures == 0 else 1
 

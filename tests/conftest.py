@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +27,13 @@ from publisher.config import Config
 from publisher.publish import publish
 from publisher.report import PublishReport
 
+ROOT = Path(__file__).resolve().parent.parent
+# bench/: the harnesses and the corpus generator the tests share with the benches (harness.*, corpus)
+sys.path.append(str(ROOT / "bench"))
+
 # the `running` fixture (a `publisher run` subprocess) for every test module that asks for it
 pytest_plugins = ["service_harness"]
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = ROOT.parent / "shared"
 SEED = SHARED / "seeds" / "000_605cfe10b1b30347.txt"

@@ -14,7 +14,7 @@ import feedparser
 import httpx
 import pytest
 
-from conftest import ROOT
+from _common import project_config
 
 BIN = Path(sys.executable).parent / "publisher"
 FEEDS = ("ukraine", "taiwan-security", "all")
@@ -28,16 +28,7 @@ NEW_STORY = ("UKRAINE: Kyiv's metro will run all night during air raid alerts th
 def service_config(root: Path, *, settle: float = 0.5, interval: float = 300, extra: str = "",
                    port: int = 0) -> Path:
     """The shipped config, serving on `port` (0: any free one; with a port, base_url is set to it)."""
-    text = (ROOT / "config.toml").read_text()
-    text = re.sub(r"(?m)^port = 8080$", f"port = {port}", text)
-    if port:
-        text = re.sub(r"(?m)^base_url = .*$", f'base_url = "http://127.0.0.1:{port}/"', text)
-    text = re.sub(r"(?m)^settle_seconds = .*$", f"settle_seconds = {settle}", text)
-    text = re.sub(r"(?m)^interval_seconds = .*$", f"interval_seconds = {interval}", text)
-    path = root / "config.toml"
-    path.write_text(text + extra)
-    (root / "sources").mkdir(exist_ok=True)
-    return path
+    return project_config(root, port=port, settle=settle, interval=interval, extra=extra)
 
 
 class Running:

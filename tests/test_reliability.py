@@ -14,11 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import feedparser
 import pytest
-from lxml import etree
 
 from conftest import SEED
+from corpus import BILLION_LAUGHS, stories_text  # noqa: F401 - tests/test_feed.py takes BILLION_LAUGHS from here
+from harness.checks import assert_feeds_whole
 from publisher.faults import POINTS
 
 BIN = Path(sys.executable).parent / "publisher"
@@ -31,19 +31,6 @@ CRASH_PLAN = [
     ("write.temp", 6), ("ingest.file", 5), ("write.renamed", 2), ("write.temp", 2), ("classify.commit", 1),
     ("write.temp", 7), ("write.renamed", 9),
 ]
-
-
-def stories_text(n: int, seed: int = 11) -> list[str]:
-    """n distinct one-paragraph stories, half about Ukraine, half about Taiwan security."""
-    rng = random.Random(seed)
-    vocab = [f"{a}{b}{c}" for a in "bdfgklmnprstvz" for b in "aeiou" for c in ("n", "r", "s", "l", "")]
-    out = []
-    for i in range(n):
-        words = " ".join(rng.sample(vocab, 35))
-        lead = ("Kyiv officials in Ukraine said on Monday that" if i % 2 else
-                "Taiwan's coast guard tracked Chinese warships near Taipei during PLA drills as")
-        out.append(f"{lead} {words} report {i}.")
-    return out
 
 
 def publish(project, crash: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
@@ -61,26 +48,6 @@ def committed(project) -> dict[str, str]:
     with sqlite3.connect(f"file:{project.database}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         return dict(db.execute("SELECT entry_id, name FROM entries"))
-
-
-def assert_feeds_whole(project) -> set[str]:
-    """Every feed file there is a complete document; returns the entry ids they hold."""
-    ids: set[str] = set()
-    for path in project.feeds.rglob("*"):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        data = path.read_bytes()
-        if path.suffix == ".json":
-            ids |= {item["id"] for item in json.loads(data)["items"]}
-        elif path.suffix in (".xml", ".opml"):
-            etree.fromstring(data)  # well-formed, to the last tag
-            if path.suffix == ".xml":
-                parsed = feedparser.parse(data)
-                assert parsed.bozo == 0, (path, parsed.bozo_exception)
-                ids |= {e.id for e in parsed.entries}
-        elif path.suffix == ".html":
-            assert data.rstrip().endswith(b"</html>"), path
-    return ids
 
 
 def test_killed_at_22_points_nothing_committed_is_lost_and_the_rerun_completes(project, seed):
@@ -116,7 +83,7 @@ def test_killed_at_22_points_nothing_committed_is_lost_and_the_rerun_completes(p
 # -- HTTP under load while re-publishing -------------------------------------------------------
 
 def test_under_load_while_republishing_every_answer_is_whole_and_its_etag_its_own(running, seed, tmp_path):
-    from load_harness import run_load
+    from harness.load import run_load
     from service_harness import write_atomically
 
     service = running()
@@ -199,13 +166,6 @@ def test_status_publish_and_run_at_once_never_see_a_locked_database_nor_lose_an_
 
 
 # -- hostile sources ---------------------------------------------------------------------------
-
-BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                  + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"".join(b"&lol%s;" % (str(i - 1).encode() if i > 1 else b"")
-                                                                        for _ in range(10))) for i in range(1, 10))
-                  + b']><rss version="2.0"><channel><title>t</title><item><title>&lol9;</title>'
-                    b"<description>x</description></item></channel></rss>")
-
 
 def hostile_sources(project, tmp_path) -> list[str]:
     """Write every kind of bad input into sources/; returns the names expected in problem lines."""
