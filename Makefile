@@ -50,7 +50,7 @@ $(VENV)/.test-debs: | $(BIN)/python
 test: $(VENV)/.test-installed $(VENV)/.test-debs
 	$(BIN)/python -m pytest -q
 
-$(VENV)/.bench-installed: $(VENV)/.test-installed  # the benches use reader and tests/ harnesses
+$(VENV)/.bench-installed: $(VENV)/.test-installed  # the benches use reader and the test dependencies
 	$(PIP) -e '.[bench]'
 	@touch $@
 

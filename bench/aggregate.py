@@ -40,11 +40,11 @@ def run_publisher(work: Path, base: str, feeds: int) -> dict:
     second = publish(config, now + timedelta(seconds=config.service.interval_seconds + 1))
     again = time.perf_counter() - start
     return {"full_s": round(full, 3), "again_s": round(again, 3),
-            "first": {"polled": len(first.feeds), "failed": first.count("failed", feeds=True),
-                      "stories": sum(s.new + s.duplicate + s.revised for s in first.feeds),
-                      "new": sum(s.new for s in first.feeds)},
-            "second": {"polled": len(second.feeds), "unchanged": second.count("unchanged", feeds=True),
-                       "failed": second.count("failed", feeds=True)}}
+            "first": {"polled": len(first.polled), "failed": first.count("failed", polled=True),
+                      "stories": sum(s.new + s.duplicate + s.revised for s in first.polled),
+                      "new": sum(s.new for s in first.polled)},
+            "second": {"polled": len(second.polled), "unchanged": second.count("unchanged", polled=True),
+                       "failed": second.count("failed", polled=True)}}
 
 
 def run_reader(work: Path, base: str, feeds: int) -> dict:

@@ -404,10 +404,11 @@ def install_timers(stages: dict[str, list], candidates: list[int]) -> None:
     wrap(Store, "version_by_fingerprint", "store.version_by_fingerprint")
     wrap(dedup_mod, "shingles", "dedup.shingles")
     wrap(dedup_mod, "band_keys", "dedup.band_keys (MinHash + bands)")
-    wrap(Store, "near_candidates", "store.near_candidates (LSH lookup)", candidates)
+    wrap(Store, "band_hits", "store.band_hits (LSH lookup)")
+    wrap(dedup_mod, "rank_candidates", "dedup.rank_candidates")
+    wrap(Store, "candidates", "store.candidates (candidates' sketches)", candidates)
     wrap(dedup_mod, "decide", "dedup.decide (exact Jaccard)")
-    wrap(Store, "add_version", "store.add_version")
-    wrap(Store, "add_arrival", "store.add_arrival")
+    wrap(Store, "apply", "store.apply (version, sketch, bands, arrival)")
     from sqlite_utils import Database
     wrap(Database, "commit", "commit (WAL write, fsync, checkpoints)")
 
@@ -807,7 +808,7 @@ def goals(doc: dict) -> tuple[list[dict], str]:
                f"{', '.join(f'{k} {c:,}' for k, c in false) or 'none'}; duplicates filed under the wrong entry: "
                f"{ev['ours_wrong_entry']:,}. Recall on teaser pairs by the teaser's length: {teasers}"
                + (f"; of the {other_missed} other misses, {ev['ours_other_misses']['band_shared_with_source']} share "
-                  f"an LSH band with the story they came from (found, then dropped: near_candidates keeps 16 "
+                  f"an LSH band with the story they came from (found, then dropped: rank_candidates keeps 16 "
                   f"entries and ranks lead-band matches first) and {ev['ours_other_misses']['no_band_shared']} "
                   f"share none (a MinHash miss)" if other_missed else "")
                + "." + (f" Per story, most of our time goes to {where}." if where else "")
