@@ -67,6 +67,7 @@ PUBLISHER = {  # name: (module, attribute in it; None: the module itself)
     "content_html": ("publisher.render.text", "content_html"),
     "summary_text": ("publisher.render.text", "summary_text"),
     "wire": ("publisher.sources.wire", None),
+    "read_file": ("publisher.sources", "read_file"),
     "SourceFile": ("publisher.sources.files", "SourceFile"),
     "list_sources": ("publisher.sources.files", "list_sources"),
     "Store": ("publisher.store", "Store"),
