@@ -68,6 +68,7 @@ PUBLISHER = {  # name: (module, attribute in it; None: the module itself)
     "summary_text": ("publisher.render.text", "summary_text"),
     "wire": ("publisher.sources.wire", None),
     "read_file": ("publisher.sources", "read_file"),
+    "topic_scorer": ("publisher.classify", "topic_scorer"),
     "SourceFile": ("publisher.sources.files", "SourceFile"),
     "list_sources": ("publisher.sources.files", "list_sources"),
     "Store": ("publisher.store", "Store"),

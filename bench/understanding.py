@@ -67,7 +67,7 @@ def expected_current(versions: list[dict]) -> dict:
 def score_split(split: str, work: Path) -> dict:
     from datetime import datetime
 
-    from _common import publish, read_file
+    from _common import publish, read_file, topic_scorer
 
     files = _truth(split)
     if not files:
@@ -92,7 +92,7 @@ def score_split(split: str, work: Path) -> dict:
     spurious: list[str] = []
     located: dict[tuple[str, int], int] = {}  # (file, true start) -> predicted story's first line
     for txt, truth, lines in files:
-        predicted = read_file(txt.name, txt.read_bytes()).stories
+        predicted = read_file(txt.name, txt.read_bytes(), topic_scorer(config.topics)).stories
         furniture = set(truth["furniture"])
         text_lines = {}  # line -> true story index
         for k, s in enumerate(truth["stories"]):

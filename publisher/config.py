@@ -367,8 +367,9 @@ def _topic(file: str, index: int, raw: Any) -> Topic:
     for i, raw_rule in enumerate(raw_rules):
         r = _Checker(file, f"{where} rules[{i}]", raw_rule)
         weight = r.get("weight", (int, float))
-        if not 0 < weight < math.inf:
-            r.fail("weight", f"must be a number greater than 0, got {weight}")
+        if weight == 0 or not -math.inf < weight < math.inf:
+            r.fail("weight", f"must be a number other than 0 (below 0: the terms count against the topic), "
+                             f"got {weight}")
         terms = _terms(r, "terms", r.get("terms", list), empty="a rule with no terms can never match")
         for term in terms:
             if term.lower() in owner:
@@ -379,13 +380,36 @@ def _topic(file: str, index: int, raw: Any) -> Topic:
     both = sorted({x.lower() for x in require} & {x.lower() for x in exclude})
     if both:
         t.fail("exclude", f'"{both[0]}" is also in require: no story could ever qualify')
-    best = sum(rule.weight * MAX_HITS_PER_TERM * len(rule.terms) for rule in rules)
+    position = _position(t)
+    min_density = t.get("min_density", (int, float), 0.0)
+    if not 0 <= min_density < math.inf:
+        t.fail("min_density", f"must be a number of at least 0 (score per 100 words), got {min_density}")
+    best = sum(max(0.0, rule.weight) * MAX_HITS_PER_TERM * len(rule.terms) for rule in rules) * max(position)
     if threshold > best:
         t.fail("threshold", f"{threshold:g} can never be reached: the most these rules can score is {best:g} "
                             f"(each term counts at most {MAX_HITS_PER_TERM} times)")
     t.done()
     return Topic(slug=slug, title=title, threshold=float(threshold), rules=tuple(rules),
-                 require=require, exclude=exclude)
+                 require=require, exclude=exclude, position=position, min_density=float(min_density))
+
+
+def _position(t: _Checker) -> tuple[float, float, float]:
+    """position = { kicker = 2, lede = 2, body = 1 }: how much a hit counts in each part (1 each
+    when left out: where a term occurs does not matter)."""
+    raw = t.get("position", dict, None)
+    if raw is None:
+        return (1.0, 1.0, 1.0)
+    p = _Checker(t.file, f"{t.where} position", raw)
+    out = []
+    for part in ("kicker", "lede", "body"):
+        value = p.get(part, (int, float), 1.0)
+        if not 0 <= value < math.inf:
+            p.fail(part, f"must be a number of at least 0, got {value}")
+        out.append(float(value))
+    p.done()
+    if not any(out):
+        t.fail("position", "a hit must count somewhere (every part is 0)")
+    return (out[0], out[1], out[2])
 
 
 def add_feed(path: Path, url: str, *, title: str | None = None, interval_seconds: float | None = None) -> Config:

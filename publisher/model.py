@@ -142,6 +142,13 @@ class Topic:
     rules: tuple[Rule, ...]
     require: tuple[str, ...] = ()  # at least one must occur (empty: no requirement)
     exclude: tuple[str, ...] = ()  # none may occur
+    position: tuple[float, float, float] = (1.0, 1.0, 1.0)  # a hit counts this much in the kicker, lede, body
+    min_density: float = 0.0  # the score must also reach this much per 100 words (0: no such test)
+
+    @property
+    def plain(self) -> bool:
+        """Scored as before positions and density existed (every hit counts its weight)."""
+        return self.position == (1.0, 1.0, 1.0) and not self.min_density
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +161,15 @@ class TopicMatch:
     excluded_by: str | None = None
     missing_required: bool = False
     threshold: float = 0.0
+    parts: tuple[tuple[str, float], ...] = ()  # (kicker | lede | body, its share of the score)
+    density: float | None = None  # score per 100 words, when the topic sets min_density
+    min_density: float = 0.0
+    against: tuple[tuple[str, int], ...] = ()  # the matched terms that count against it (negative weights)
 
     @property
     def accepted(self) -> bool:
-        return self.excluded_by is None and not self.missing_required and self.score >= self.threshold
+        dense = self.density is None or self.density >= self.min_density
+        return self.excluded_by is None and not self.missing_required and self.score >= self.threshold and dense
 
 
 @dataclass(frozen=True, slots=True)

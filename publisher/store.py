@@ -501,6 +501,12 @@ class Store:
         """(version, entry) of the stored text with this fingerprint, if any."""
         return self.sql.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
 
+    def version_text(self, version: int) -> tuple[str | None, list[str]]:
+        """(kicker, paragraphs) of a stored version."""
+        kicker, paragraphs = self.sql.execute("SELECT kicker, paragraphs FROM versions WHERE id = ?",
+                                              [version]).fetchone()
+        return kicker, json.loads(paragraphs)
+
     def band_hits(self, band_keys: Sequence[int], lead_keys: int) -> list[dedup.BandHit]:
         """Stored versions sharing an LSH band with a new text (the last `lead_keys` keys are
         lead bands). Each band's bucket is read newest first and at most BUCKET_LIMIT deep: a
@@ -637,8 +643,8 @@ class Store:
 
     # -- classification ----------------------------------------------------------------------
 
-    def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str]]:
-        """(entry, text of its current version) for entries whose topics are stale under
+    def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str | None, list[str]]]:
+        """(entry, kicker, paragraphs of its current version) for entries whose topics are stale under
         the rules with this digest (new entries, revised entries, or the rules changed).
         Retracted entries keep the topics they had: the feeds they left stay the same feeds."""
         last = 0
@@ -651,7 +657,7 @@ class Store:
             if not rows:
                 return
             for entry, kicker, paragraphs in rows:
-                yield entry, story_text(kicker, json.loads(paragraphs))
+                yield entry, kicker, json.loads(paragraphs)
             last = rows[-1][0]
 
     def set_topics(self, entry: int, digest: str, topics: list[tuple[str, float]]) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from publisher import lock
-from publisher.classify import classify
+from publisher.classify import classify_story, topic_scorer
 from publisher.config import Config
 from publisher.errors import UnknownStory
-from publisher.model import ReadResult, Story, TopicMatch, story_text
+from publisher.model import ReadResult, Story, TopicMatch
 from publisher.sources import read_file
 from publisher.store import Store
 
@@ -72,11 +72,12 @@ def explain(config: Config, ref: str, now: datetime) -> Explanation:
     finally:
         store.close()
     current = _current(history)
-    return Explanation(history, classify(config.topics, story_text(current["kicker"], current["paragraphs"])))
+    return Explanation(history, list(classify_story(config.topics, current["kicker"], current["paragraphs"])))
 
 
 def classify_file(config: Config, path: Path) -> tuple[ReadResult, list[tuple[Story, list[TopicMatch]]]]:
     """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed),
     and why each is or is not in each topic. Stores nothing. Raises OSError."""
-    result = read_file(path.name, path.read_bytes())
-    return result, [(story, classify(config.topics, story.text)) for story in result.stories]
+    result = read_file(path.name, path.read_bytes(), topic_scorer(config.topics))
+    return result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))
+                    for story in result.stories]

@@ -292,10 +292,10 @@ def test_an_unexpected_error_in_one_file_is_that_files_result(project, monkeypat
     project.add_source("b.txt", "Another story of the day ended.\n")
     real = wire.read
 
-    def explode_on_a(data):
+    def explode_on_a(data, *args):
         if data == ARTICLE.encode():
             raise ValueError("unexpected")
-        return real(data)
+        return real(data, *args)
 
     monkeypatch.setattr(wire, "read", explode_on_a)
     report = project.publish()

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from publisher.model import ReadResult
 from publisher.sources import feed, wire
+from publisher.sources.boundaries import TopicScores
 
 
-def read_file(name: str, data: bytes) -> ReadResult:
+def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None) -> ReadResult:
     """What a file dropped into sources/ gives: a feed document (by its name: *.xml, *.atom,
-    *.rss, *.json) or wire copy."""
+    *.rss, *.json) or wire copy (`topic_scores`: a cue for story boundaries, see wire.read)."""
     if feed.looks_like_feed(name):
         return feed.parse(data, url=name).result
-    return wire.read(data)
+    return wire.read(data, topic_scores)
 
 
 def kind_of(name: str) -> str:

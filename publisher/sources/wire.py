@@ -3,14 +3,21 @@
 The format (see README "Source files"): one paragraph a line, no titles, dates or ids.
 Segmentation rules, applied to each line in this order:
 
-1. blank line            ends the current article
+1. blank line            ends the current run of paragraphs
 2. caption (Photo: AFP)  belongs to the article, dropped from the text; never ends a story
-3. end mark, credit line ends the current article (###, -30-, ENDS, "Reporting by ..."),
-                         dropped from the text
-4. KICKER: lede ...      an ALL-CAPS label and a colon: a story of its own
-5. very long line        a story of its own (articles are split one paragraph a line)
-6. ordinary line         joins the current article
-7. a line cut off mid-sentence (no closing punctuation) ends the story it belongs to
+3. end mark, credit line ends the current run (###, -30-, ENDS, "Reporting by ...", "Writing
+   or jump line          by ...", "Continued on page 6"), dropped from the text
+4. byline, dateline      a byline opens the story after it ("By Anna Kovalenko, Kyiv desk"), dropped from
+                         the text; never a cut-off line. A paragraph opening with a dateline
+                         ("KYIV, Nov 24 (Agence Wire) - ...") starts a story.
+5. KICKER: lede ...      an ALL-CAPS label and a colon: a story of its own
+6. very long line        a story of its own (articles are split one paragraph a line)
+7. ordinary line         joins the current run
+8. a line cut off mid-sentence (no closing punctuation) ends the run it belongs to
+
+A run of paragraphs with none of these between them may still hold several stories back to
+back: sources/boundaries.py scores every gap in it (cohesion, dateline, lede, continuation,
+topic shift) and the run is split where the score reaches its threshold.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from publisher.model import ReadResult, Story
+from publisher.sources import boundaries
+from publisher.sources.boundaries import Gap, TopicScores
 
 #: Files larger than this are skipped: wire dumps are kilobytes, not tens of megabytes.
 MAX_BYTES = 32 * 1024 * 1024
@@ -62,9 +72,26 @@ CAPTION_MAX = 120
 # End marks and credit lines: the article ends there, complete, and they are not its text.
 _END_MARK = re.compile(
     r"""^(?:\#{3,}|-\s*30\s*-|\(?ends?\)?\.?|\(?end\s+of\s+story\)?|\*{3,}
-      | (?:additional\s+)?(?:reporting|writing|editing|compiled|produced)\s+by\b.{0,160})$""",
+      | (?:additional\s+|with\s+)?(?:reporting|writing|editing|compiled|produced|edited|written|translated
+         |translation)\s+by\b.{0,160})$""",
     re.IGNORECASE | re.VERBOSE,
 )
+
+# Jump lines: the story goes on elsewhere (continued on another page): it ends here.
+_JUMP = re.compile(
+    r"""^\(?\s*(?:continued|cont'?d\.?|more)\s+(?:on|from)\s+(?:page|p\.)\s*[A-Z]?\d+[A-Z]?\s*\)?\.?$
+      | ^\(?\s*(?:see\s+also|related|read\s+more)\s*:.{0,160}$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Bylines: who wrote the story that follows. Short, no closing full stop.
+_NAME = r"[A-Z][\w'’.-]*(?:\s(?:[A-Z][\w'’.-]*|de|da|van|von|bin|al|el))*"
+_BYLINE = re.compile(
+    rf"""^(?:by|from)\s+{_NAME}(?:\s*(?:,|and|&)\s*{_NAME}){{0,3}}(?:,\s*[\w'’ .-]{{2,40}})?$
+      | ^(?:from\s+)?(?:our|a)\s+(?:own\s+|special\s+|staff\s+)?(?:correspondent|reporter)s?(?:\s+in\s+{_NAME})?$
+      | ^{_NAME}\s+(?:staff|staff\s+writers?|staff\s+reporters?|newsroom|desk|bureau)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+BYLINE_MAX = 90
 
 _KICKER_CHARS = re.compile(r"^[^\W_][\w '’&.,/-]*$")
 # Characters that close a sentence (possibly followed by closing quotes/brackets).
@@ -101,15 +128,17 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-9])|([。！？])([」』）]*)")
 
 
-def read(data: bytes) -> ReadResult:
-    """Turn the bytes of one wire-text file into stories (or a reason to skip it)."""
+def read(data: bytes, topic_scores: TopicScores | None = None) -> ReadResult:
+    """Turn the bytes of one wire-text file into stories (or a reason to skip it).
+    `topic_scores`: a text's score per topic (1.0 at its threshold), a cue for boundaries."""
     if len(data) > MAX_BYTES:
         return ReadResult(skipped=f"too large ({len(data):,} bytes; the limit is {MAX_BYTES:,})")
     text, warnings, skipped = decode(data)
     if skipped:
         return ReadResult(skipped=skipped)
-    stories, dropped = _segment(text)
-    warnings += tuple(dropped)
+    seg = _segment(text, topic_scores)
+    stories = seg.stories
+    warnings += tuple(seg.warnings)
     if not stories:
         return ReadResult(skipped="no stories in it (only blank, punctuation or caption lines)", warnings=warnings)
     return ReadResult(stories=tuple(stories), warnings=warnings)
@@ -192,6 +221,24 @@ def is_end_mark(line: str) -> bool:
     return _END_MARK.match(line) is not None
 
 
+def is_jump(line: str) -> bool:
+    """A jump line ("Continued on page 6", "See also: ..."): the story ends here."""
+    return len(line) <= 200 and _JUMP.match(line) is not None
+
+
+def is_byline(line: str) -> bool:
+    """A byline ("By Anna Kovalenko, Kyiv desk", "From our correspondent in Taipei"): it opens
+    the story after it. Short, and with no closing full stop (so never a sentence)."""
+    if len(line) > BYLINE_MAX or line[-1:] in _CLOSERS or len(line.split()) > 12:
+        return False
+    return _BYLINE.match(line) is not None
+
+
+def is_furniture(line: str) -> bool:
+    """A line an editor places that is no story's text: a byline, credit, jump line or caption."""
+    return is_byline(line) or is_end_mark(line) or is_jump(line) or is_caption(line)
+
+
 def is_cut_off(line: str) -> bool:
     """True when a line stops mid-sentence: it does not end with closing punctuation."""
     if line[-1:] in _COMPLETE_ENDS:
@@ -268,30 +315,54 @@ def _title(kicker: str | None, summary: str | None, first: str) -> str:
     return title
 
 
-def segment(text: str) -> list[Story]:
+def segment(text: str, topic_scores: TopicScores | None = None) -> list[Story]:
     """Split decoded text (lines separated by \\n) into stories, by the rules in the module doc."""
-    return _segment(text)[0]
+    return _segment(text, topic_scores).stories
 
 
-def _segment(text: str) -> tuple[list[Story], list[str]]:
-    """segment(), and a warning for each line dropped as too long to be wire text."""
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """A gap inside a run of paragraphs, scored: placed (a story starts at `line`) or a near miss."""
+
+    line: int
+    score: float
+    placed: bool
+    cues: tuple[str, ...]
+    features: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Segmentation:
+    stories: list[Story]
+    warnings: list[str]
+    gaps: list[Boundary]  # every scored gap, in line order
+
+
+def _segment(text: str, topic_scores: TopicScores | None = None) -> Segmentation:
+    """segment(), a warning for each line dropped as too long to be wire text, and every gap
+    scored inside runs of paragraphs."""
     stories: list[Story] = []
     warnings: list[str] = []
-    article: list[tuple[int, str]] = []  # (line number, text) of the open article
-    last_line = 0  # last line number belonging to the open article (captions included)
+    scored: list[Boundary] = []
+    run: list[tuple[int, str]] = []  # (line number, text) of the open run of paragraphs
+    captions: list[int] = []  # line numbers of captions inside the open run
 
     def close(truncated: bool = False) -> None:
-        nonlocal article
-        if article:
-            paragraphs = tuple(t for _, t in article)
-            stories.append(Story(
-                title=_title(None, None, paragraphs[0]),
-                paragraphs=paragraphs,
-                first_line=article[0][0],
-                last_line=max(last_line, article[-1][0]),
-                truncated=truncated,
-            ))
-        article = []
+        nonlocal run, captions
+        if run:
+            found = boundaries.gaps([t for _, t in run], topic_scores)
+            for g in found:
+                scored.append(Boundary(run[g.index][0], g.score, g.boundary, tuple(g.cues()), g.features))
+            cuts = [0] + [g.index for g in found if g.boundary] + [len(run)]
+            for k, (a, b) in enumerate(zip(cuts, cuts[1:])):
+                part = run[a:b]
+                next_first = run[b][0] if b < len(run) else None
+                inside = [c for c in captions if c > part[-1][0] and (next_first is None or c < next_first)]
+                paragraphs = tuple(t for _, t in part)
+                stories.append(Story(title=_title(None, None, paragraphs[0]), paragraphs=paragraphs,
+                                     first_line=part[0][0], last_line=max([part[-1][0], *inside]),
+                                     truncated=truncated and k == len(cuts) - 2))
+        run, captions = [], []
 
     for number, raw in enumerate(text.split("\n"), start=1):
         line = clean_line(raw)
@@ -303,23 +374,24 @@ def _segment(text: str) -> tuple[list[Story], list[str]]:
             warnings.append(f"line {number} has {len(line):,} characters: not wire text; dropped")
             continue
         if is_caption(line):
-            if article:
-                last_line = number
+            if run:
+                captions.append(number)
             continue
-        if is_end_mark(line):
+        if is_end_mark(line) or is_jump(line) or is_byline(line):
             close()
             continue
+        if boundaries.is_dateline(line):  # a dateline opens a story, always
+            close()
         kicked = split_kicker(line)
         if kicked or len(line) >= LONG_LINE:
             close()
             stories.append(_one_line_story(number, line, kicked))
             continue
-        article.append((number, line))
-        last_line = number
+        run.append((number, line))
         if is_cut_off(line):
             close(truncated=True)
     close()
-    return stories, warnings
+    return Segmentation(stories, warnings, scored)
 
 
 def _one_line_story(number: int, line: str, kicked: tuple[str, str] | None) -> Story:

@@ -1,0 +1,77 @@
+"""Fit the boundary weights of publisher/sources/boundaries.py on the tune split.
+
+    .venv/bin/python bench/fit_boundaries.py [--split tune]
+
+Every gap inside a run of paragraphs (as the wire reader forms runs) of the tune files and of
+tests/data/wire is a labelled example (a true story start or not); a logistic regression on the
+cues gives the weights, printed as a WEIGHTS line to paste into boundaries.py, with the
+precision and recall of gaps at a few thresholds. Never fitted on the heldout split.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+from _common import ROOT, parser
+
+DATA = ROOT / "tests" / "data"
+
+
+def examples(split: str):
+    from publisher import config as config_mod
+    from publisher.classify import topic_scorer
+    from publisher.sources import wire
+
+    scorer = topic_scorer(config_mod.load(ROOT / "config.toml").topics)
+    rows = []
+    for txt in sorted((DATA / "understanding" / split).glob("*.txt")):
+        truth = json.loads(txt.with_suffix(".json").read_text())
+        starts = {s["lines"][0] for s in truth["stories"]}
+        text, _, _ = wire.decode(txt.read_bytes())
+        for g in wire._segment(text, scorer).gaps:
+            rows.append((g.features, g.line in starts, f"{txt.name}:{g.line}"))
+    for txt in sorted((DATA / "wire").glob("*.txt")):
+        expected = json.loads(txt.with_suffix(".json").read_text())
+        if not isinstance(expected, list):
+            continue
+        starts = {s["lines"][0] for s in expected}
+        text, _, _ = wire.decode(txt.read_bytes())
+        for g in wire._segment(text, scorer).gaps:
+            rows.append((g.features, g.line in starts, f"wire/{txt.name}:{g.line}"))
+    return rows
+
+
+def main() -> int:
+    ap = parser(__doc__)
+    ap.add_argument("--split", default="tune")
+    ap.add_argument("--l2", type=float, default=0.01)
+    args = ap.parse_args()
+    rows = examples(args.split)
+    # the cues fitted: "continues" is already inside the lede cues, and "adjacent" and "back"
+    # repeat "distance" (collinear: their signs came out arbitrary)
+    names = sorted(set(rows[0][0]) - {"continues", "adjacent", "back", "dateline"})
+    x = np.array([[f[n] for n in names] for f, _, _ in rows])
+    y = np.array([float(b) for _, b, _ in rows])
+    x1 = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(x1.shape[1])
+    for _ in range(20000):
+        p = 1 / (1 + np.exp(-x1 @ w))
+        grad = x1.T @ (p - y) / len(y) + args.l2 * np.r_[0, w[1:]]
+        w -= 0.5 * grad
+    score = x1 @ w
+    print(f"{len(rows)} gaps, {int(y.sum())} boundaries")
+    weights = {"bias": round(float(w[0]), 2), **{n: round(float(v), 2) for n, v in zip(names, w[1:])}}
+    print("WEIGHTS =", weights)
+    for t in (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0):
+        pred = score >= t
+        tp = int((pred & (y == 1)).sum())
+        print(f"threshold {t:+.1f}: precision {tp / max(1, pred.sum()):.3f} recall {tp / max(1, y.sum()):.3f}"
+              f" ({int(pred.sum()) - tp} false, {int(y.sum()) - tp} missed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

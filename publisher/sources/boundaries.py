@@ -1,0 +1,242 @@
+"""Where one wire story ends and the next begins, inside a run of paragraphs with no separator.
+
+Pure functions, no I/O. Each cue is a small function of one or two paragraphs; `gaps` scores
+every gap between two paragraphs of a run by combining them, and a gap whose score reaches
+THRESHOLD is a boundary. The cues:
+
+- cohesion    the content words and names of the paragraphs before the gap (a window of two)
+              against those after it: two stories share little (lexical cohesion, as in
+              Hearst's TextTiling); its depth against the gaps beside it counts too;
+- lede        the paragraph after reads as a lede (a complete sentence with an attribution and
+              a time word, not opening with a pronoun, a connector or a quote);
+- continues   the paragraph after reads as a continuation (He, But, Meanwhile, a quote ...):
+              against a boundary;
+- topic       the topic scores of the paragraphs before and after differ, or (against) both
+              are about one topic (when the reader is given a scorer: ingest passes the
+              configured topics);
+- short       a story of one paragraph before the gap (or after it) is rare in a run: against.
+
+The weights were fitted (logistic regression) on the tune split of tests/data/understanding and
+the threshold chosen there; bench/understanding.py reports the held-out split apart.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+TopicScores = Callable[[str], Sequence[float]]  # a text -> one score a topic (1.0: its threshold)
+
+WINDOW = 2  # paragraphs each side of a gap compared for cohesion
+
+_STOP = frozenset("""
+a about above after again against ago all almost also although am among an and another any are around as at
+back be became because been before being below between both but by came can could did do does doing down during
+each early earlier either else even ever every few first for former from further get got had has have having he
+her here hers him his how however i if in including into is it its itself just last late later least less like made
+make many may me more most much must my near nearly new next no nor not now of off on once one only or other our
+out over own per said same say says she should since so some still such than that the their them then there these
+they this those though three through to too told two under until up upon us very was we week weeks were what when
+where whether which while who whom whose why will with within without would year years yet you your
+monday tuesday wednesday thursday friday saturday sunday today yesterday tonight overnight morning afternoon
+evening night percent according added people official officials statement spokesman spokeswoman
+""".split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[0-9][0-9,.]*[0-9]")
+
+_DATELINE = re.compile(
+    r"""^[A-Z][A-Z.'’-]+(?:\s[A-Z][A-Z.'’-]+){0,3}      # KYIV, NEW TAIPEI CITY
+        (?:,\s*[A-Z][A-Za-z.]{1,12}(?:\s\d{1,2})?)?       # , Nov 24  / , Taiwan
+        \s*(?:\([^)]{2,40}\))?                           # (Agence Wire)
+        \s*[-–—]{1,2}\s+\S""",
+    re.VERBOSE,
+)
+_ATTRIBUTION = re.compile(r"\b(?:said|says|told|announced|reported|confirmed|warned|denied|accused|urged|"
+                          r"according to|claimed|ordered|approved|launched|killed|arrested|detained)\b")
+_TIME_WORD = re.compile(r"\b(?:on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|monday|tuesday|"
+                        r"wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|overnight|"
+                        r"this (?:morning|week|month)|last (?:week|night|month)|earlier|late on|early on)\b")
+_CONTINUES = frozenset("""he she it they his her its their this that these those but however meanwhile also still
+yet and so instead such both earlier later separately further furthermore moreover besides nonetheless
+nevertheless then there here the""".split()) - {"the"}  # "The" opens ledes as often as it continues
+_QUOTES = "\"“‘'«"
+
+
+def _tokens(paragraph: str):
+    """(word, is_name) for each word: a name is capitalised inside a sentence (not its first
+    word), or an acronym (US, PLA), or a number."""
+    end = 0
+    sentence_start = True
+    for m in _WORD.finditer(paragraph):
+        between = paragraph[end : m.start()]
+        if any(c in between for c in ".!?"):
+            sentence_start = True
+        word = m.group().replace("’", "'")
+        acronym = len(word) >= 2 and word.isupper()
+        yield word, acronym or word[0].isdigit() or (word[0].isupper() and not sentence_start)
+        sentence_start = False
+        end = m.end()
+
+
+def content_words(paragraph: str) -> Counter[str]:
+    """Words that carry what a paragraph is about: stop words dropped, names counted twice,
+    plural -s folded."""
+    out: Counter[str] = Counter()
+    for word, name in _tokens(paragraph):
+        low = word.lower().removesuffix("'s")
+        if (low not in _STOP and len(low) > 2) or (name and word.isupper()):
+            if len(low) > 4 and low.endswith("s") and not low.endswith("ss"):
+                low = low[:-1]
+            out[low] += 2 if name else 1
+    return out
+
+
+def names(paragraph: str) -> frozenset[str]:
+    """The names a paragraph mentions (see _tokens)."""
+    return frozenset(word.lower().removesuffix("'s") for word, name in _tokens(paragraph)
+                     if name and (word.lower() not in _STOP or word.isupper()))
+
+
+def refers_back(before: Sequence[Counter[str]], paragraph: str) -> float:
+    """How much the opening of a paragraph (its first eight words) picks up the words of the
+    paragraphs before it ("The launchers ...", "Lytvyn, 31, ..."): 0 to 1."""
+    opening = content_words(" ".join(paragraph.split()[:8]))
+    seen = set().union(*before) if before else set()
+    return min(2, sum(1 for w in opening if w in seen)) / 2
+
+
+def new_names(before: Sequence[frozenset[str]], paragraph: frozenset[str]) -> float:
+    """The share of a paragraph's names that the paragraphs before it did not mention (0.5
+    when it names nothing)."""
+    if not paragraph:
+        return 0.5
+    seen = frozenset().union(*before)
+    return len(paragraph - seen) / len(paragraph)
+
+
+def cohesion(before: Sequence[Counter[str]], after: Sequence[Counter[str]]) -> float:
+    """Cosine similarity of the words of two windows of paragraphs (0: nothing shared)."""
+    a, b = sum(before, Counter()), sum(after, Counter())
+    dot = sum(n * b[w] for w, n in a.items() if w in b)
+    norm = math.sqrt(sum(n * n for n in a.values())) * math.sqrt(sum(n * n for n in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def is_dateline(paragraph: str) -> bool:
+    """It opens with a dateline: a place in capitals, perhaps a date and an agency, a dash."""
+    return _DATELINE.match(paragraph) is not None
+
+
+def _first_sentence(paragraph: str) -> str:
+    m = re.search(r"[.!?][\"”’)]*\s+[A-Z“\"]", paragraph)
+    return paragraph[: m.start() + 1] if m else paragraph
+
+
+def continues(paragraph: str) -> bool:
+    """It reads as the continuation of a story: it opens with a pronoun, a connector or a quote."""
+    if paragraph[:1] in _QUOTES:
+        return True
+    first = re.split(r"[\s,]", paragraph, maxsplit=1)[0].lower()
+    return first in _CONTINUES
+
+
+def reads_as_lede(paragraph: str) -> bool:
+    """A complete who-did-what sentence with an attribution and a time word, opening with a
+    capitalised word that is not a pronoun, a connector or a quote."""
+    if not paragraph[:1].isupper() or continues(paragraph):
+        return False
+    sentence = _first_sentence(paragraph).lower()
+    return len(sentence.split()) >= 12 and _ATTRIBUTION.search(sentence) is not None and \
+        _TIME_WORD.search(sentence) is not None
+
+
+_DAY = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight)\b")
+
+
+def reads_as_news_lede(paragraph: str) -> bool:
+    """Looser than reads_as_lede: a long first sentence that says which day, opening with a
+    capitalised word that is not a pronoun, a connector or a quote."""
+    if not paragraph[:1].isupper() or continues(paragraph):
+        return False
+    sentence = _first_sentence(paragraph).lower()
+    return len(sentence.split()) >= 15 and _DAY.search(sentence) is not None
+
+
+def topic_shift(before: Sequence[float], after: Sequence[float]) -> float:
+    """How much the topic scores change across a gap (each capped at its threshold): 0 to 1 a topic."""
+    return sum(abs(min(1.0, b) - min(1.0, a)) for b, a in zip(before, after))
+
+
+# -- the score ---------------------------------------------------------------------------------
+
+#: Fitted on the tune split (bench/understanding.py --fit); see the module doc.
+WEIGHTS = {"bias": -8.25, "depth": 3.18, "distance": 0.84, "distance_wide": 2.15, "lede": 2.07, "new_names": 2.24,
+           "news_lede": 4.05, "refers_back": -1.5, "same_topic": -0.31, "shares_name": -0.02, "short": -2.98,
+           "topic": -0.1}
+THRESHOLD = 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """The gap before paragraph `index` of a run: its cues, score and whether it is a boundary."""
+
+    index: int
+    features: dict[str, float]
+    score: float
+
+    @property
+    def boundary(self) -> bool:
+        return self.score >= THRESHOLD
+
+    def cues(self) -> list[str]:
+        """The cues that counted, strongest first, as `classify` shows them."""
+        parts = [(WEIGHTS[k] * v, k) for k, v in self.features.items() if v and k in WEIGHTS]
+        return [f"{k} {w:+.1f}" for w, k in sorted(parts, key=lambda p: -abs(p[0]))]
+
+
+def features(words: Sequence[Counter[str]], paragraphs: Sequence[str], i: int, similarity: Sequence[float],
+             topics: Sequence[Sequence[float]] | None, named: Sequence[frozenset[str]]) -> dict[str, float]:
+    """The cues of the gap before paragraph i (0 < i < len(paragraphs))."""
+    sim = similarity[i]
+    left = max(similarity[max(1, i - 2) : i + 1])
+    right = max(similarity[i : i + 3])
+    n = len(paragraphs)
+    out = {
+        "distance": 1.0 - sim,
+        "distance_wide": 1.0 - cohesion(words[max(0, i - 4) : i], words[i : i + 3]),
+        "new_names": new_names(named[max(0, i - 3) : i], named[i]),
+        "depth": (left - sim) + (right - sim),
+        "lede": float(reads_as_lede(paragraphs[i])),
+        "news_lede": float(reads_as_news_lede(paragraphs[i])),
+        "refers_back": refers_back(words[max(0, i - 2) : i], paragraphs[i]),
+        "shares_name": float(bool(named[i] & frozenset().union(*named[max(0, i - 3) : i]))),
+        "short": float(i == 1 or i == n - 1),
+        "topic": 0.0,
+        "same_topic": 0.0,
+    }
+    if topics is not None:
+        out["topic"] = topic_shift(topics[i][0], topics[i][1])
+        out["same_topic"] = max((min(1.0, b, a) for b, a in zip(*topics[i])), default=0.0)
+    return out
+
+
+def gaps(paragraphs: Sequence[str], topic_scores: TopicScores | None = None) -> list[Gap]:
+    """Every gap of a run of paragraphs, scored (the gap before paragraph 1, 2 ... n-1)."""
+    n = len(paragraphs)
+    if n < 2:
+        return []
+    words = [content_words(p) for p in paragraphs]
+    similarity = [1.0] + [cohesion(words[max(0, i - WINDOW) : i], words[i : i + WINDOW]) for i in range(1, n)]
+    # the topic scores of the window before each gap and of the window after it
+    topics = [(tuple(topic_scores("\n".join(paragraphs[max(0, i - WINDOW) : i]))),
+               tuple(topic_scores("\n".join(paragraphs[i : i + WINDOW])))) if i else ()
+              for i in range(n)] if topic_scores else None
+    named = [names(p) for p in paragraphs]
+    out = []
+    for i in range(1, n):
+        f = features(words, paragraphs, i, similarity, topics, named)
+        score = WEIGHTS["bias"] + sum(WEIGHTS.get(k, 0.0) * v for k, v in f.items())
+        out.append(Gap(i, f, round(score, 4)))
+    return out
