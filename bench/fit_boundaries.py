@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/fit_boundaries.py [--split tune]
 
-Every gap inside a run of paragraphs (as the wire reader forms runs) of the tune files and of
-tests/data/wire is a labelled example (a true story start or not); a logistic regression on the
+Every gap inside a run of paragraphs (as the wire reader forms runs) of the tune files, of
+tests/data/wire and of tests/data/dedup (one story a file) is a labelled example (a true story start or not); a logistic regression on the
 cues gives the weights, printed as a WEIGHTS line to paste into boundaries.py, with the
 precision and recall of gaps at a few thresholds. Never fitted on the heldout split.
 """
@@ -41,6 +41,10 @@ def examples(split: str):
         text, _, _ = wire.decode(txt.read_bytes())
         for g in wire._segment(text, scorer).gaps:
             rows.append((g.features, g.line in starts, f"wire/{txt.name}:{g.line}"))
+    for txt in sorted((DATA / "dedup").glob("*/*.txt")):  # one story a file: every gap is inside it
+        text, _, _ = wire.decode(txt.read_bytes())
+        for g in wire._segment(text, scorer).gaps:
+            rows.append((g.features, False, f"dedup/{txt.parent.name}/{txt.name}:{g.line}"))
     return rows
 
 
@@ -52,7 +56,8 @@ def main() -> int:
     rows = examples(args.split)
     # the cues fitted: "continues" is already inside the lede cues, and "adjacent" and "back"
     # repeat "distance" (collinear: their signs came out arbitrary)
-    names = sorted(set(rows[0][0]) - {"continues", "adjacent", "back", "dateline"})
+    names = sorted(set(rows[0][0]) - {"continues", "adjacent", "back", "dateline", "distance", "shares_name",
+                                      "same_topic", "topic"})
     x = np.array([[f[n] for n in names] for f, _, _ in rows])
     y = np.array([float(b) for _, b, _ in rows])
     x1 = np.hstack([np.ones((len(x), 1)), x])

@@ -603,7 +603,8 @@ def test_a_teaser_joins_its_story_whatever_the_order_of_arrival(tmp_path, order)
 
 
 def test_retracting_a_run_together_story_lets_its_corrected_parts_through(project):
-    project.add_source("day.txt", lines(*MND[:4], *KYIV))  # the blank line between them is missing
+    # run together on one line (the segmenter splits two articles back to back; not one line)
+    project.add_source("day.txt", " ".join((*MND[:4], *KYIV)) + "\n")
     project.publish()
     (entry,) = feed(project).entries
     from publisher.store import Store
@@ -618,7 +619,7 @@ def test_retracting_a_run_together_story_lets_its_corrected_parts_through(projec
     assert len(titles) == 2 and entry.id not in [e.id for e in feed(project).entries]
     assert {t.split(" ")[0] for t in titles} == {"Taiwan's", "Kyiv's"}
     # a cut-off copy of the retracted story stays out
-    project.add_source("teaser.txt", lines(*MND[:4], *KYIV[:2], KYIV[2][:50].rsplit(" ", 1)[0]))
+    project.add_source("teaser.txt", " ".join((*MND[:4], *KYIV[:2], KYIV[2][:50].rsplit(" ", 1)[0])) + "\n")
     project.publish(LATER + timedelta(hours=1))
     assert decisions(project, "teaser.txt") == ["teaser"] and len(feed(project).entries) == 2
 
