@@ -7,6 +7,7 @@
     publisher [--config PATH] classify FILE
     publisher [--config PATH] retract ID [--reason TEXT]
     publisher [--config PATH] explain ID
+    publisher [--config PATH] reread FILE
 
 Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
 not be written (the rest is still published); 2 usage or config error, or the lock is held.
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--reason", metavar="TEXT", help="why (shown by status and explain)")
     ex = sub.add_parser("explain", help="a story's history: versions, sources, matches, topics")
     ex.add_argument("id", metavar="ID", help="the entry's tag: id or its name")
+    rr = sub.add_parser("reread", help="place a file's stories again with today's rules (split an old merge)")
+    rr.add_argument("file", metavar="FILE", help="a file in sources/ (its path or its name there)")
     return p
 
 
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             return _retract(config, args.id, args.reason)
         if args.command == "explain":
             return _explain(config, args.id)
+        if args.command == "reread":
+            rep = stories.reread(config, args.file, datetime.now(UTC))
+            print(f"reread {rep.name}: {rep.stories} stories ({rep.new} new, {rep.revised} revised, "
+                  f"{rep.duplicate} duplicate); feeds published")
+            return EXIT_OK
         return _classify(config, args.file)
     except (ConfigError, LockHeld, UnknownStory) as exc:
         print(f"publisher: {exc}", file=sys.stderr)
@@ -221,30 +229,48 @@ def _explain(config: Config, ref: str) -> int:
 
 def _print_matches(matches: list[TopicMatch]) -> None:
     for m in matches:
-        terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched) or "no terms"
+        terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched if (t, n) not in m.against) or "no terms"
         verdict = "in" if m.accepted else "out"
         why = (f"; excluded by \"{m.excluded_by}\"" if m.excluded_by else "") + \
               ("; no required term" if m.missing_required else "")
-        print(f"   {verdict:<3} {m.slug}: score {m.score:g} of {m.threshold:g}{why} ({terms})")
+        if m.density is not None:
+            why += f"; {m.density:g} per 100 words (at least {m.min_density:g})"
+        parts = f" [{', '.join(f'{p} {v:g}' for p, v in m.parts)}]" if m.parts else ""
+        against = f"; against: {', '.join(f'{t}×{n}' if n > 1 else t for t, n in m.against)}" if m.against else ""
+        print(f"   {verdict:<3} {m.slug}: score {m.score:g} of {m.threshold:g}{parts}{why} ({terms}){against}")
 
 
 def _classify(config: Config, file: Path) -> int:
     try:
-        result, placed = stories.classify_file(config, file)
+        run = stories.classify_file(config, file)
     except OSError as exc:
         print(f"{file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
+    result = run.result
     for warning in result.warnings:
         print(f"{file}: warning: {warning}", file=sys.stderr)
     if result.skipped:
         print(f"{file}: skipped: {result.skipped}")
         return EXIT_OK
-    for i, (story, matches) in enumerate(placed, start=1):
+    starts = {b.line: b for b in run.boundaries}
+    for i, (story, matches) in enumerate(run.stories, start=1):
         accepted = [m.slug for m in matches if m.accepted]
         print(f"{i}. {story.title}")
         print(f"   {_lines(story.first_line, story.last_line)}; topics: {', '.join(accepted) or '(none)'}")
+        if story.first_line in starts:
+            b = starts[story.first_line]
+            print(f"   split from the story before: score {b.score:.2f} of {_threshold():.2f} ({', '.join(b.cues)})")
         _print_matches(matches)
+    if run.near_misses:
+        print("near misses (not split):")
+        for b in run.near_misses:
+            print(f"   before line {b.line}: score {b.score:.2f} of {_threshold():.2f} ({', '.join(b.cues) or 'no cues'})")
     return EXIT_OK
+
+
+def _threshold() -> float:
+    from publisher.sources.boundaries import THRESHOLD
+    return THRESHOLD
 
 
 if __name__ == "__main__":

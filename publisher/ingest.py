@@ -16,7 +16,7 @@ from pathlib import Path
 from publisher import dedup, entries, faults, poll
 from publisher.classify import classify_story, rules_digest, topic_scorer
 from publisher.config import Config, FeedSource
-from publisher.errors import StoreError
+from publisher.errors import StoreError, UnknownStory
 from publisher.model import Decision, Outcome, ReadResult, Story, story_text
 from publisher.report import Progress, PublishReport, SourceReport
 from publisher.sources import feed, fetch, read_file, wire
@@ -36,17 +36,24 @@ def read_bytes(path: Path) -> bytes:
 # -- placing one story -----------------------------------------------------------------------
 
 def place_story(store: Store, config: Config, story: Story, fp: str, *, source: int, read: int, now: datetime,
-                same_as: int | None = None) -> tuple[Decision, int]:
+                same_as: int | None = None, revise: int | None = None,
+                apart_from: frozenset[int] = frozenset()) -> tuple[Decision, int]:
     """Place one story and store it: (decision, entry). `same_as`: the entry a feed's item
-    became when it was seen before (see dedup.place)."""
+    became when it was seen before (see dedup.place). `revise`: the entry it must be the new
+    text of (`publisher reread`: the first part of an old merge keeps its entry); `apart_from`:
+    entries it must not join (the entries the other parts of that file already kept)."""
     known = store.version_by_fingerprint(fp)
     if known:  # any version of any entry, however old: never a revision back to old text
         placement, sketch = dedup.place(None, (), config.dedup, copy_of=known), None
+    elif revise is not None:
+        sketch = dedup.sketch(story.paragraphs, story.kicker)
+        placement = dedup.place(sketch, (), config.dedup, same_as=revise, same_as_retracted=store.is_retracted(revise))
     else:
         sketch = dedup.sketch(story.paragraphs, story.kicker)
         ranked = dedup.rank_candidates(store.band_hits(sketch.band_keys, sketch.lead_keys), sketch.signature,
                                        config.dedup)
-        placement = dedup.place(sketch, store.candidates(ranked), config.dedup, truncated=story.truncated,
+        candidates = [c for c in store.candidates(ranked) if c.entry not in apart_from]
+        placement = dedup.place(sketch, candidates, config.dedup, truncated=story.truncated,
                                 same_as=same_as,
                                 same_as_retracted=same_as is not None and store.is_retracted(same_as))
     if placement.compared is not None and placement.containment is not None and placement.containment >= 0.9:
@@ -314,3 +321,39 @@ def classify_entries(store: Store, config: Config) -> int:
             n += 1
     faults.point("classify.commit")
     return n
+
+
+# -- reading a file again with today's rules --------------------------------------------------
+
+def reread_file(store: Store, config: Config, source: SourceFile, now: datetime) -> SourceReport:
+    """Place a file's stories again with today's rules (`publisher reread`): each story that
+    starts inside what was one stored story of this file is the new text of that entry if it is
+    the first part of it (the entry keeps its id), and a story of its own otherwise (never
+    joined to an entry another part of the file kept). Inside the caller's transaction."""
+    name = source.name
+    data = read_bytes(source.path)
+    st = source.path.stat()
+    state = store.source_state(name)
+    if state is None:
+        raise UnknownStory(f"{name}: never read from {config.paths.sources}: nothing to read again "
+                           f"(`publisher publish` reads it)")
+    old = store.file_arrivals(state.id)  # (entry, first line, last line) of its last read
+    result = read_file(name, data, topic_scorer(config.topics))
+    read = store.start_read(state.id, now, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
+    kept: set[int] = set()
+    for story in result.stories:
+        was = next((e for e, first, last in old if first <= story.first_line <= last), None)
+        first_part = was is not None and was not in kept
+        decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=state.id,
+                                      read=read, now=now, revise=was if first_part else None,
+                                      apart_from=frozenset(kept))
+        if first_part:
+            kept.add(was)
+        kept.add(entry)
+        rep.count(decision)
+    if result.stories:
+        rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
+        rep.reason = "; ".join(result.warnings) or None
+    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
+    return rep

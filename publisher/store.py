@@ -501,6 +501,14 @@ class Store:
         """(version, entry) of the stored text with this fingerprint, if any."""
         return self.sql.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
 
+    def file_arrivals(self, source: int) -> list[tuple[int, int | None, int | None]]:
+        """(entry, first line, last line) of each story the last read of a source gave that
+        stored any, in line order."""
+        return [tuple(r) for r in self.sql.execute(
+            """SELECT v.entry, p.first_line, p.last_line FROM provenance p JOIN versions v ON v.id = p.version
+               WHERE p.source = ? AND p.read = (SELECT max(read) FROM provenance WHERE source = ?)
+               ORDER BY p.first_line, p.id""", [source, source]).fetchall()]
+
     def version_text(self, version: int) -> tuple[str | None, list[str]]:
         """(kicker, paragraphs) of a stored version."""
         kicker, paragraphs = self.sql.execute("SELECT kicker, paragraphs FROM versions WHERE id = ?",

@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from publisher import lock
+from publisher.ingest import reread_file
+from publisher.publish import publish
+from publisher.report import SourceReport
+from publisher.sources.files import source_file
 from publisher.classify import classify_story, topic_scorer
 from publisher.config import Config
 from publisher.errors import UnknownStory
 from publisher.model import ReadResult, Story, TopicMatch
-from publisher.sources import read_file
+from publisher.sources import read_file_explained
+from publisher.sources.wire import Boundary
 from publisher.store import Store
 
 
@@ -75,9 +80,46 @@ def explain(config: Config, ref: str, now: datetime) -> Explanation:
     return Explanation(history, list(classify_story(config.topics, current["kicker"], current["paragraphs"])))
 
 
-def classify_file(config: Config, path: Path) -> tuple[ReadResult, list[tuple[Story, list[TopicMatch]]]]:
+NEAR_MISSES = 3  # the strongest gaps that were not split, shown by `classify`
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    result: ReadResult
+    stories: list[tuple[Story, list[TopicMatch]]]  # each story and why it is (not) in each topic
+    boundaries: list[Boundary]  # where a run of paragraphs was split, with the cues and score
+    near_misses: list[Boundary]  # the strongest gaps not split
+
+
+def classify_file(config: Config, path: Path) -> DryRun:
     """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed),
     and why each is or is not in each topic. Stores nothing. Raises OSError."""
-    result = read_file(path.name, path.read_bytes(), topic_scorer(config.topics))
-    return result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))
-                    for story in result.stories]
+    result, gaps = read_file_explained(path.name, path.read_bytes(), topic_scorer(config.topics))
+    placed = [g for g in gaps if g.placed]
+    missed = sorted((g for g in gaps if not g.placed), key=lambda g: -g.score)[:NEAR_MISSES]
+    return DryRun(result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))
+                           for story in result.stories], placed, sorted(missed, key=lambda g: g.line))
+
+
+def reread(config: Config, file: str, now: datetime, wait: float = 30) -> SourceReport:
+    """`publisher reread FILE`: place a file of sources/ again with today's rules (an old merge
+    split: its first part keeps the entry and id, the others become new entries), then publish
+    what changed. FILE: its path, or its name under sources/."""
+    root = config.paths.sources
+    path = Path(file)
+    candidates = [path, root / file] if not path.is_absolute() else [path]
+    found = next((source_file(root, p.absolute()) or source_file(root.resolve(), p.resolve())
+                  for p in candidates if p.is_file()), None)
+    if found is None:
+        raise UnknownStory(f"{file}: not a file in {root}")
+    if not config.paths.database.exists():
+        raise UnknownStory(f"no database yet ({config.paths.database}): nothing has been published")
+    with lock.held(config.paths.lock, wait=wait):
+        store = Store.open(config.paths.database, now=now)
+        try:
+            with store.transaction():
+                report = reread_file(store, config, found, now)
+        finally:
+            store.close()
+    publish(config, now, only=[], wait=wait)  # topics, feeds and pages of what changed
+    return report

@@ -24,3 +24,11 @@ def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None) -
 def kind_of(name: str) -> str:
     """What a file of this name is read as, for messages."""
     return "a feed" if feed.looks_like_feed(name) else "wire copy"
+
+
+def read_file_explained(name: str, data: bytes, topic_scores: TopicScores | None = None):
+    """read_file(), and for wire copy every gap scored inside runs of paragraphs (wire.Boundary):
+    where stories were split and the near misses (for `publisher classify`)."""
+    if feed.looks_like_feed(name):
+        return feed.parse(data, url=name).result, []
+    return wire.read_explained(data, topic_scores)

@@ -194,8 +194,8 @@ class Gap:
 
     def cues(self) -> list[str]:
         """The cues that counted, strongest first, as `classify` shows them."""
-        parts = [(WEIGHTS[k] * v, k) for k, v in self.features.items() if v and k in WEIGHTS]
-        return [f"{k} {w:+.1f}" for w, k in sorted(parts, key=lambda p: -abs(p[0]))]
+        parts = [(WEIGHTS[k] * v, k) for k, v in self.features.items() if v and WEIGHTS.get(k)]
+        return [f"{k} {w:+.1f}" for w, k in sorted(parts, key=lambda p: -abs(p[0]))] + [f"base {WEIGHTS['bias']:+.1f}"]
 
 
 def features(words: Sequence[Counter[str]], paragraphs: Sequence[str], i: int, similarity: Sequence[float],

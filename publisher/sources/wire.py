@@ -131,17 +131,23 @@ _SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-
 def read(data: bytes, topic_scores: TopicScores | None = None) -> ReadResult:
     """Turn the bytes of one wire-text file into stories (or a reason to skip it).
     `topic_scores`: a text's score per topic (1.0 at its threshold), a cue for boundaries."""
+    return read_explained(data, topic_scores)[0]
+
+
+def read_explained(data: bytes, topic_scores: TopicScores | None = None) -> tuple[ReadResult, list[Boundary]]:
+    """read(), and every gap scored inside runs of paragraphs (placed boundaries and near misses)."""
     if len(data) > MAX_BYTES:
-        return ReadResult(skipped=f"too large ({len(data):,} bytes; the limit is {MAX_BYTES:,})")
+        return ReadResult(skipped=f"too large ({len(data):,} bytes; the limit is {MAX_BYTES:,})"), []
     text, warnings, skipped = decode(data)
     if skipped:
-        return ReadResult(skipped=skipped)
+        return ReadResult(skipped=skipped), []
     seg = _segment(text, topic_scores)
     stories = seg.stories
     warnings += tuple(seg.warnings)
     if not stories:
-        return ReadResult(skipped="no stories in it (only blank, punctuation or caption lines)", warnings=warnings)
-    return ReadResult(stories=tuple(stories), warnings=warnings)
+        return ReadResult(skipped="no stories in it (only blank, punctuation or caption lines)",
+                          warnings=warnings), seg.gaps
+    return ReadResult(stories=tuple(stories), warnings=warnings), seg.gaps
 
 
 def decode(data: bytes) -> tuple[str, tuple[str, ...], str | None]:
