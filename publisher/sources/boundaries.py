@@ -129,6 +129,15 @@ def is_dateline(paragraph: str) -> bool:
     return _DATELINE.match(paragraph) is not None
 
 
+def without_dateline(paragraph: str) -> str:
+    """The paragraph after its dateline (for a headline): "KYIV (Wire) - Troops ..." -> "Troops ..."."""
+    m = _DATELINE.match(paragraph)
+    if not m:
+        return paragraph
+    rest = paragraph[m.end() - 1 :]
+    return rest[:1].upper() + rest[1:]
+
+
 def _first_sentence(paragraph: str) -> str:
     m = re.search(r"[.!?][\"”’)]*\s+[A-Z“\"]", paragraph)
     return paragraph[: m.start() + 1] if m else paragraph

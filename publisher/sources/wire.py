@@ -314,6 +314,7 @@ def shorten(text: str, limit: int = TITLE_MAX) -> str:
 
 def _title(kicker: str | None, summary: str | None, first: str) -> str:
     """A headline: the kicker and/or the first sentence, shortened; no closing full stop."""
+    first = boundaries.without_dateline(first)
     text = f"{kicker}: {summary or first_sentence(first)}" if kicker else first_sentence(first)
     title = shorten(text)
     if title.endswith((".", ":", "：")) and not title.endswith(".."):
