@@ -90,3 +90,49 @@ def test_rules_digest_changes_with_any_rule_and_only_then():
     assert rules_digest(base) == rules_digest(config_mod.load(ROOT / "config.toml").topics)
     changed = (base[0].__class__(**{**{f: getattr(base[0], f) for f in base[0].__slots__}, "threshold": 99}),) + base[1:]
     assert rules_digest(changed) != rules_digest(base)
+
+
+# -- where a term occurs, terms against a topic, density ----------------------------------------
+
+from publisher.classify import classify_story  # noqa: E402
+
+WAR = Topic(slug="war", title="War", threshold=4, rules=(Rule(3, ("drone*",)), Rule(-2, ("match", "goal*"))))
+STORY = ("Drones hit the port overnight, officials said.", "Repairs began on Monday.",
+         "A football match was called off after a drone was seen near the stadium.")
+
+
+def test_a_negative_weight_counts_against_the_topic_and_says_so():
+    (m,) = classify_story((WAR,), None, STORY)
+    assert m.score == 3 * 2 - 2 and m.against == (("match", 1),)
+    (plain,) = classify_story((WAR,), None, STORY[:2])
+    assert plain.score == 3 and plain.against == ()
+
+
+def test_without_position_keys_a_story_scores_as_one_text():
+    (m,) = classify_story((WAR,), None, STORY)
+    (text,) = classify((WAR,), "\n".join(STORY))
+    assert (m.score, m.parts) == (text.score, ())
+
+
+def test_position_weighs_the_lede_above_the_body_and_counts_a_terms_best_placed_hits():
+    placed = Topic(slug="war", title="War", threshold=4, rules=WAR.rules, position=(3.0, 2.0, 1.0))
+    (m,) = classify_story((placed,), None, STORY)
+    assert m.parts == (("lede", 6.0), ("body", 3.0 - 2.0))  # drone: lede x2, body x1; match (-2): body
+    (kicked,) = classify_story((placed,), "DRONE ALERT", ("Drones were seen over the port, police said",))
+    assert dict(kicked.parts) == {"kicker": 9.0, "lede": 6.0}
+
+
+def test_min_density_keeps_out_a_long_story_with_a_passing_mention():
+    sparse = Topic(slug="war", title="War", threshold=3, rules=WAR.rules, min_density=5.0)
+    long_story = ("A drone show opened the festival.",) + ("The crowd sang and danced all night long in the square.",) * 6
+    (m,) = classify_story((sparse,), None, long_story)
+    assert m.score >= m.threshold and m.density < 5 and not m.accepted
+    (short,) = classify_story((sparse,), None, ("A drone hit the depot.",))
+    assert short.accepted
+
+
+def test_position_and_density_change_the_rules_digest_only_when_set():
+    assert rules_digest((WAR,)) == rules_digest((Topic(**{**{f: getattr(WAR, f) for f in
+                                                              ("slug", "title", "threshold", "rules")}}),))
+    assert rules_digest((WAR,)) != rules_digest((Topic(slug="war", title="War", threshold=4, rules=WAR.rules,
+                                                       position=(2.0, 2.0, 1.0)),))
