@@ -58,6 +58,7 @@ bench: $(VENV)/.bench-installed
 	$(call install_debs,$(BENCH_DEBS))
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/understanding.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/aggregate.py
 	$(BIN)/python bench/crash.py

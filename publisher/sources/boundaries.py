@@ -186,7 +186,7 @@ WEIGHTS = {"bias": -7.33, "apart": 2.85, "depth": 2.94, "distance_wide": 0.65, "
            # measured and left out of the fit (no help on the tune split, or collinear with the
            # others): shown by classify, weight 0
            "distance": 0.0, "shares_name": 0.0, "same_topic": 0.0, "topic": 0.0}
-THRESHOLD = 1.2
+THRESHOLD = 1.2  # chosen on the tune split; the seed's 14-line article (strongest gap 0.76) stays whole
 
 
 @dataclass(frozen=True, slots=True)
