@@ -67,6 +67,7 @@ PUBLISHER = {  # name: (module, attribute in it; None: the module itself)
     "content_html": ("publisher.render.text", "content_html"),
     "summary_text": ("publisher.render.text", "summary_text"),
     "wire": ("publisher.sources.wire", None),
+    "boundaries": ("publisher.sources.boundaries", None),
     "read_file": ("publisher.sources", "read_file"),
     "topic_scorer": ("publisher.classify", "topic_scorer"),
     "SourceFile": ("publisher.sources.files", "SourceFile"),
@@ -285,3 +286,12 @@ def run_child(script: str, mode: str, root: Path, args: list, timeout: float, *,
         raise RuntimeError(f"{mode} {' '.join(map(str, args))} failed (exit {proc.returncode})"
                            + (f": {last}" if last else ""))
     return json.loads(proc.stdout.splitlines()[-1])
+
+
+def stories_at_blank_lines() -> None:
+    """Split generated wire files at blank lines only, as the reader did before it scored gaps
+    inside runs of paragraphs. The generated corpora of dedup and pipeline separate stories by
+    blank lines and their pseudo-word paragraphs have none of real copy's lexical cohesion, so
+    the gap score would split their stories; those benches measure dedup and ingest, not
+    segmentation (bench/understanding.py measures that, on real-language copy)."""
+    _internal("boundaries").THRESHOLD = float("inf")

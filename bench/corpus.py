@@ -753,7 +753,7 @@ def labelled_wire(dest: Path, n: int, seed: int) -> dict:
     if got != want:
         bad = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b) if len(got) == len(want) else min(len(got), len(want))
         raise SystemExit(f"segmentation mismatch at story {bad}: got {got[bad:bad + 2]}, planted {want[bad:bad + 2]} "
-                         f"({len(got)} vs {len(want)} stories); lines: {texts[bad][:2]}")
+                         f"({len(got)} vs {len(want)} stories)")
     sh = [dedup.shingles(s.paragraphs, s.kicker) for _, s in parsed]
     stats = similarity_stats(rng, sh, truth)
     truth["src_jaccard"] = stats.pop("per_story_j")

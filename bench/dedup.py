@@ -47,7 +47,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import (machine_info, now_iso, parser, peak_rss_mb, run_child as run_script, shipped_config,
+from _common import (stories_at_blank_lines, machine_info, now_iso, parser, peak_rss_mb, run_child as run_script, shipped_config,
                      temp_scratch, vm_hwm_mb, write_results)
 from corpus import (DUP_KINDS, EXTRA_FILES, EXTRA_STORIES, NEW_KINDS, RATES, SMALL_STORE, STORIES_PER_FILE,
                     labelled_wire)
@@ -642,6 +642,7 @@ def report(doc: dict, md: bool) -> str:
 
 
 def main() -> None:
+    stories_at_blank_lines()  # see _common: these corpora are not for measuring segmentation
     p = parser(__doc__)
     p.add_argument("--n", default="100000", help="stories in the corpus (default 100000)")
     p.add_argument("--seed", type=int, default=1)

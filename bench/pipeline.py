@@ -24,7 +24,7 @@ from pathlib import Path
 
 from feedgen.feed import FeedGenerator
 
-from _common import (PublishReport, Store, classify_entries, content_html, feed_specs, ingest, machine_info, now_iso,
+from _common import (stories_at_blank_lines, PublishReport, Store, classify_entries, content_html, feed_specs, ingest, machine_info, now_iso,
                      parser, peak_rss_mb, render, run_child, shipped_config, summary_text, temp_scratch, vm_hwm_mb,
                      write_feeds, write_results)
 from corpus import DUP_RATE, STORIES_PER_FILE, themed_wire
@@ -209,6 +209,7 @@ def tables(results: list[dict], md: bool) -> str:
 
 
 def main() -> None:
+    stories_at_blank_lines()  # see _common: these corpora are not for measuring segmentation
     p = parser(__doc__)
     p.add_argument("--sizes", default="1000,10000,100000", help="story counts, comma-separated")
     p.add_argument("--seed", type=int, default=1)

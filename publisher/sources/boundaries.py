@@ -80,31 +80,47 @@ def _tokens(paragraph: str):
         end = m.end()
 
 
-def content_words(paragraph: str) -> Counter[str]:
-    """Words that carry what a paragraph is about: stop words dropped, names counted twice,
-    plural -s folded."""
-    out: Counter[str] = Counter()
-    for word, name in _tokens(paragraph):
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What the cues need of one paragraph, from one pass over its words."""
+
+    words: Counter[str]  # content words (see content_words)
+    names: frozenset[str]
+    opening: frozenset[str]  # the content words of its first eight words
+
+
+def _read(paragraph: str) -> _Read:
+    words: Counter[str] = Counter()
+    named: set[str] = set()
+    opening: set[str] = set()
+    for k, (word, name) in enumerate(_tokens(paragraph)):
         low = word.lower().removesuffix("'s")
+        if name and (low not in _STOP or word.isupper()):
+            named.add(low)
         if (low not in _STOP and len(low) > 2) or (name and word.isupper()):
             if len(low) > 4 and low.endswith("s") and not low.endswith("ss"):
                 low = low[:-1]
-            out[low] += 2 if name else 1
-    return out
+            words[low] += 2 if name else 1
+            if k < 8:
+                opening.add(low)
+    return _Read(words, frozenset(named), frozenset(opening))
+
+
+def content_words(paragraph: str) -> Counter[str]:
+    """Words that carry what a paragraph is about: stop words dropped, names counted twice,
+    plural -s folded."""
+    return _read(paragraph).words
 
 
 def names(paragraph: str) -> frozenset[str]:
     """The names a paragraph mentions (see _tokens)."""
-    return frozenset(word.lower().removesuffix("'s") for word, name in _tokens(paragraph)
-                     if name and (word.lower() not in _STOP or word.isupper()))
+    return _read(paragraph).names
 
 
-def refers_back(before: Sequence[Counter[str]], paragraph: str) -> float:
-    """How much the opening of a paragraph (its first eight words) picks up the words of the
-    paragraphs before it ("The launchers ...", "Lytvyn, 31, ..."): 0 to 1."""
-    opening = content_words(" ".join(paragraph.split()[:8]))
-    seen = set().union(*before) if before else set()
-    return min(2, sum(1 for w in opening if w in seen)) / 2
+def refers_back(before: Sequence[Counter[str]], opening: frozenset[str]) -> float:
+    """How much the opening of a paragraph (the content words of its first eight words) picks
+    up the words of the paragraphs before it ("The launchers ...", "Lytvyn, 31, ..."): 0 to 1."""
+    return min(2, sum(1 for w in opening if any(w in b for b in before))) / 2
 
 
 def new_names(before: Sequence[frozenset[str]], paragraph: frozenset[str]) -> float:
@@ -116,9 +132,19 @@ def new_names(before: Sequence[frozenset[str]], paragraph: frozenset[str]) -> fl
     return len(paragraph - seen) / len(paragraph)
 
 
+def _merged(counters: Sequence[Counter[str]]) -> dict[str, int]:
+    if len(counters) == 1:
+        return counters[0]
+    out: dict[str, int] = {}
+    for c in counters:
+        for w, n in c.items():
+            out[w] = out.get(w, 0) + n
+    return out
+
+
 def cohesion(before: Sequence[Counter[str]], after: Sequence[Counter[str]]) -> float:
     """Cosine similarity of the words of two windows of paragraphs (0: nothing shared)."""
-    a, b = sum(before, Counter()), sum(after, Counter())
+    a, b = _merged(before), _merged(after)
     dot = sum(n * b[w] for w, n in a.items() if w in b)
     norm = math.sqrt(sum(n * n for n in a.values())) * math.sqrt(sum(n * n for n in b.values()))
     return dot / norm if norm else 0.0
@@ -207,9 +233,11 @@ class Gap:
         return [f"{k} {w:+.1f}" for w, k in sorted(parts, key=lambda p: -abs(p[0]))] + [f"base {WEIGHTS['bias']:+.1f}"]
 
 
-def features(words: Sequence[Counter[str]], paragraphs: Sequence[str], i: int, similarity: Sequence[float],
-             topics: Sequence[Sequence[float]] | None, named: Sequence[frozenset[str]]) -> dict[str, float]:
+def features(read: Sequence[_Read], paragraphs: Sequence[str], i: int, similarity: Sequence[float],
+             topics: Sequence[Sequence[float]] | None) -> dict[str, float]:
     """The cues of the gap before paragraph i (0 < i < len(paragraphs))."""
+    words = [r.words for r in read]
+    named = [r.names for r in read]
     sim = similarity[i]
     left = max(similarity[max(1, i - 2) : i + 1])
     right = max(similarity[i : i + 3])
@@ -223,7 +251,7 @@ def features(words: Sequence[Counter[str]], paragraphs: Sequence[str], i: int, s
         "depth": (left - sim) + (right - sim),
         "lede": float(reads_as_lede(paragraphs[i])),
         "news_lede": float(reads_as_news_lede(paragraphs[i])),
-        "refers_back": refers_back(words[max(0, i - 2) : i], paragraphs[i]),
+        "refers_back": refers_back(words[max(0, i - 2) : i], read[i].opening),
         "shares_name": float(bool(named[i] & frozenset().union(*named[max(0, i - 3) : i]))),
         "short": float(i == 1 or i == n - 1),
         "topic": 0.0,
@@ -240,16 +268,19 @@ def gaps(paragraphs: Sequence[str], topic_scores: TopicScores | None = None) -> 
     n = len(paragraphs)
     if n < 2:
         return []
-    words = [content_words(p) for p in paragraphs]
+    read = [_read(p) for p in paragraphs]
+    words = [r.words for r in read]
     similarity = [1.0] + [cohesion(words[max(0, i - WINDOW) : i], words[i : i + WINDOW]) for i in range(1, n)]
     # the topic scores of the window before each gap and of the window after it
+    # (only while a topic cue has a weight: scoring every window against every topic is the
+    # dearest part of a gap)
+    use_topics = topic_scores is not None and any(WEIGHTS.get(k) for k in ("topic", "same_topic"))
     topics = [(tuple(topic_scores("\n".join(paragraphs[max(0, i - WINDOW) : i]))),
                tuple(topic_scores("\n".join(paragraphs[i : i + WINDOW])))) if i else ()
-              for i in range(n)] if topic_scores else None
-    named = [names(p) for p in paragraphs]
+              for i in range(n)] if use_topics else None
     out = []
     for i in range(1, n):
-        f = features(words, paragraphs, i, similarity, topics, named)
+        f = features(read, paragraphs, i, similarity, topics)
         score = WEIGHTS["bias"] + sum(WEIGHTS.get(k, 0.0) * v for k, v in f.items())
         out.append(Gap(i, f, round(score, 4)))
     return out

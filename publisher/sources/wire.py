@@ -357,7 +357,8 @@ def _segment(text: str, topic_scores: TopicScores | None = None) -> Segmentation
     def close(truncated: bool = False) -> None:
         nonlocal run, captions
         if run:
-            found = boundaries.gaps([t for _, t in run], topic_scores)
+            found = boundaries.gaps([t for _, t in run], topic_scores) \
+                if boundaries.THRESHOLD < float("inf") else []  # (splitting switched off: bench corpora)
             for g in found:
                 scored.append(Boundary(run[g.index][0], g.score, g.boundary, tuple(g.cues()), g.features))
             cuts = [0] + [g.index for g in found if g.boundary] + [len(run)]
