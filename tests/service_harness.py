@@ -19,8 +19,10 @@ from _common import project_config
 BIN = Path(sys.executable).parent / "publisher"
 FEEDS = ("ukraine", "taiwan-security", "all")
 
+# one story: a kicker line (its second sentence on the same line; a line of its own would be a
+# story of its own, and in the Ukraine topic)
 NEW_STORY = ("UKRAINE: Kyiv's metro will run all night during air raid alerts this winter, "
-             "the city's transport department said.\n"
+             "the city's transport department said. "
              "The Ukrainian capital's metro stations have served as shelters since the start of the war, "
              "and officials said trains would keep running so residents could reach them faster.\n")
 

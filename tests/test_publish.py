@@ -13,7 +13,7 @@ import pytest
 from conftest import NOW, ROOT, SEED, VALIDATOR
 from publisher import atomic, ingest as ingest_mod, lock, site as site_mod
 from publisher.status import status as publisher_status
-from publisher.classify import score
+from publisher.classify import classify_story, score
 from publisher.errors import LockHeld
 from publisher.sources import wire
 
@@ -177,10 +177,12 @@ def test_an_edited_rule_re_sorts_the_feeds_on_the_next_publish(project, seed):
     project.add_source(SEED_NAME, seed)
     project.publish()
     taiwan = project.config.topics[1]
-    scores = sorted(score(taiwan, s.text).score for s in wire.read(seed).stories[1:])
+    scores = sorted(classify_story((taiwan,), s.kicker, s.paragraphs)[0].score for s in wire.read(seed).stories[1:])
     threshold = scores[2]  # keeps the two strongest Taiwan security stories
     assert scores[1] < threshold
-    text = project.config_path.read_text().replace("threshold = 8", f"threshold = {threshold}")
+    text = project.config_path.read_text()
+    at = text.index('slug = "taiwan-security"')
+    text = text[:at] + text[at:].replace(f"threshold = {taiwan.threshold:g}", f"threshold = {threshold}", 1)
     project.config_path.write_text(text)
     project.publish()
     assert len(ids(project, "taiwan-security")) == 2
