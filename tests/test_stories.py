@@ -55,3 +55,19 @@ def test_classify_shows_each_split_with_its_cues_and_the_near_misses(project, tm
     (split,) = run.boundaries
     assert split.line == 5 and split.score >= boundaries.THRESHOLD and split.cues
     assert run.near_misses and all(b.score < boundaries.THRESHOLD for b in run.near_misses)
+
+
+def test_a_text_that_differs_only_by_what_the_rules_now_leave_out_is_a_copy(project, monkeypatch):
+    from publisher.sources import wire
+
+    day = lines(*KYIV, "By Olena Marchuk, Kyiv desk", *MND[:4])
+    project.add_source("day.txt", day)
+    monkeypatch.setattr(wire, "is_byline", lambda line: False)  # the rules of before: the byline was text
+    project.publish()
+    (kyiv,) = [e for e in feed(project).entries if e.title.startswith("Kyiv's")]
+    monkeypatch.undo()
+    project.add_source("day.txt", day.replace("\n", "\r\n"))  # re-saved: read again, with today's rules
+    report = project.publish(LATER)
+    (again,) = [e for e in feed(project).entries if e.title.startswith("Kyiv's")]
+    assert again.id == kyiv.id and again.updated == kyiv.updated  # a copy: its dates kept
+    assert report.sources[0].revised == 0
