@@ -100,6 +100,11 @@ def store_stories(store: Store, config: Config, now: datetime, name: str, source
             decision = place_story(store, config, story, dedup.fingerprint(story.text), source=source, read=read,
                                    now=now)[0]
         rep.count(decision)
+    return _finish(store, read, rep, result)
+
+
+def _finish(store: Store, read: int, rep: SourceReport, result: ReadResult) -> SourceReport:
+    """The outcome of a read, from the stories it placed; recorded as the source's latest read."""
     if result.stories:
         rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
         rep.reason = "; ".join(result.warnings) or None
@@ -352,8 +357,4 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
             kept.add(was)
         kept.add(entry)
         rep.count(decision)
-    if result.stories:
-        rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
-        rep.reason = "; ".join(result.warnings) or None
-    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
-    return rep
+    return _finish(store, read, rep, result)
