@@ -81,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             return _explain(config, args.id)
         if args.command == "reread":
             rep = stories.reread(config, args.file, datetime.now(UTC))
-            print(f"reread {rep.name}: {rep.stories} stories ({rep.new} new, {rep.revised} revised, "
-                  f"{rep.duplicate} duplicate); feeds published")
+            if rep.outcome == "unchanged":
+                print(f"reread {rep.name}: nothing to change ({rep.reason})")
+            else:
+                print(f"reread {rep.name}: {rep.stories} stories placed again ({rep.new} new, {rep.revised} revised, "
+                      f"{rep.duplicate} duplicate); feeds published")
             return EXIT_OK
         return _classify(config, args.file)
     except (ConfigError, LockHeld, UnknownStory) as exc:
@@ -227,16 +230,25 @@ def _explain(config: Config, ref: str) -> int:
     return EXIT_OK
 
 
+def _hits(term: str, n: int) -> str:
+    """A term and how often it counted (at most MAX_HITS_PER_TERM times: the rest said apart)."""
+    from publisher.classify import MAX_HITS_PER_TERM
+
+    if n > MAX_HITS_PER_TERM:
+        return f"{term}×{MAX_HITS_PER_TERM} ({n} hits)"
+    return f"{term}×{n}" if n > 1 else term
+
+
 def _print_matches(matches: list[TopicMatch]) -> None:
     for m in matches:
-        terms = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in m.matched if (t, n) not in m.against) or "no terms"
+        terms = ", ".join(_hits(t, n) for t, n in m.matched if (t, n) not in m.against) or "no terms"
         verdict = "in" if m.accepted else "out"
         why = (f"; excluded by \"{m.excluded_by}\"" if m.excluded_by else "") + \
               ("; no required term" if m.missing_required else "")
         if m.density is not None:
             why += f"; {m.density:g} per 100 words (at least {m.min_density:g})"
         parts = f" [{', '.join(f'{p} {v:g}' for p, v in m.parts)}]" if m.parts else ""
-        against = f"; against: {', '.join(f'{t}×{n}' if n > 1 else t for t, n in m.against)}" if m.against else ""
+        against = f"; against: {', '.join(_hits(t, n) for t, n in m.against)}" if m.against else ""
         print(f"   {verdict:<3} {m.slug}: score {m.score:g} of {m.threshold:g}{parts}{why} ({terms}){against}")
 
 

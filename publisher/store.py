@@ -501,6 +501,12 @@ class Store:
         """(version, entry) of the stored text with this fingerprint, if any."""
         return self.sql.execute("SELECT id, entry FROM versions WHERE fingerprint = ?", [fingerprint]).fetchone()
 
+    def given_by(self, fingerprint: str, source: int) -> int | None:
+        """The entry of the stored text with this fingerprint, if this source ever gave it."""
+        return self._one("""SELECT v.entry FROM versions v WHERE v.fingerprint = ? AND EXISTS
+                            (SELECT 1 FROM provenance p WHERE p.version = v.id AND p.source = ?)""",
+                         [fingerprint, source])
+
     def file_arrivals(self, source: int) -> list[tuple[int, int | None, int | None]]:
         """(entry, first line, last line) of each story the last read of a source gave that
         stored any, in line order."""

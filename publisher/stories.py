@@ -18,7 +18,7 @@ from publisher.sources.files import source_file
 from publisher.classify import classify_story, topic_scorer
 from publisher.config import Config
 from publisher.errors import UnknownStory
-from publisher.model import ReadResult, Story, TopicMatch
+from publisher.model import Outcome, ReadResult, Story, TopicMatch
 from publisher.sources import read_file_explained
 from publisher.sources.wire import Boundary
 from publisher.store import Store
@@ -121,5 +121,8 @@ def reread(config: Config, file: str, now: datetime, wait: float = 30) -> Source
                 report = reread_file(store, config, found, now)
         finally:
             store.close()
-    publish(config, now, only=[], wait=wait)  # topics, feeds and pages of what changed
+    if report.outcome != Outcome.UNCHANGED:  # topics, feeds and pages of what changed
+        summary = (f"reread {report.name}: {report.stories} stories placed again ({report.new} new, "
+                   f"{report.revised} revised, {report.duplicate} duplicate)")
+        publish(config, now, only=[], wait=wait, record={"last_run_summary": summary})
     return report

@@ -27,10 +27,14 @@ def test_reread_splits_an_old_merge_the_first_part_keeping_its_entry(project, mo
     assert entries[merged.id].title.startswith("Taiwan's")
     (other,) = [e for i, e in entries.items() if i != merged.id]
     assert other.title.startswith("Kyiv's")
-    # nothing else changed: reading it again changes nothing more
+    # reading it again changes nothing more: no read, no arrival, the file's line in status stays
+    before = status(project.config, LATER)
     again = stories.reread(project.config, "day.txt", LATER + timedelta(hours=1))
-    assert (again.new, again.revised, again.duplicate) == (0, 0, 2)
-    assert status(project.config, LATER)["entries"] == 2
+    assert again.outcome == "unchanged" and again.stories == 0
+    after = status(project.config, LATER)
+    assert after["sources"] == before["sources"] and after["entries"] == 2
+    assert before["sources"][0]["new"] == 1 and before["sources"][0]["revised"] == 1
+    assert before["service"]["last_run_summary"].startswith("reread day.txt: 2 stories placed again")
 
 
 def test_reread_of_a_file_never_read_is_one_clear_error(project):

@@ -145,8 +145,9 @@ def read_explained(data: bytes, topic_scores: TopicScores | None = None) -> tupl
     stories = seg.stories
     warnings += tuple(seg.warnings)
     if not stories:
-        return ReadResult(skipped="no stories in it (only blank, punctuation or caption lines)",
-                          warnings=warnings), seg.gaps
+        why = "its only text is in lines too long to be wire text" if seg.warnings else \
+            "only blank, punctuation or caption lines"
+        return ReadResult(skipped=f"no stories in it ({why})", warnings=warnings), seg.gaps
     return ReadResult(stories=tuple(stories), warnings=warnings), seg.gaps
 
 
