@@ -273,6 +273,9 @@ def main() -> int:
             results[split] = score_split(split, work)
     doc = {"when": now_iso(), "machine": machine_info()["platform"], "results": results}
     md = markdown(results, doc)
+    before = RESULTS / "understanding-before.md"  # figures of the code before issue 13, kept by hand
+    if before.exists():
+        md += "\n" + before.read_text()
     print(md.split("\n### ")[0] if args.quiet else md)
     if args.split == "all":
         write_results(args.out, "understanding", doc, md)
