@@ -21,30 +21,26 @@ DATA = ROOT / "tests" / "data"
 
 
 def examples(split: str):
+    """(cues, is a true story start, where) for every scored gap of the labelled files."""
     from publisher import config as config_mod
     from publisher.classify import topic_scorer
     from publisher.sources import wire
 
     scorer = topic_scorer(config_mod.load(ROOT / "config.toml").topics)
-    rows = []
+    labelled = []  # (file, the true story starts in it, its label)
     for txt in sorted((DATA / "understanding" / split).glob("*.txt")):
         truth = json.loads(txt.with_suffix(".json").read_text())
-        starts = {s["lines"][0] for s in truth["stories"]}
-        text, _, _ = wire.decode(txt.read_bytes())
-        for g in wire._segment(text, scorer).gaps:
-            rows.append((g.features, g.line in starts, f"{txt.name}:{g.line}"))
+        labelled.append((txt, {s["lines"][0] for s in truth["stories"]}, txt.name))
     for txt in sorted((DATA / "wire").glob("*.txt")):
         expected = json.loads(txt.with_suffix(".json").read_text())
-        if not isinstance(expected, list):
-            continue
-        starts = {s["lines"][0] for s in expected}
-        text, _, _ = wire.decode(txt.read_bytes())
-        for g in wire._segment(text, scorer).gaps:
-            rows.append((g.features, g.line in starts, f"wire/{txt.name}:{g.line}"))
+        if isinstance(expected, list):
+            labelled.append((txt, {s["lines"][0] for s in expected}, f"wire/{txt.name}"))
     for txt in sorted((DATA / "dedup").glob("*/*.txt")):  # one story a file: every gap is inside it
+        labelled.append((txt, set(), f"dedup/{txt.parent.name}/{txt.name}"))
+    rows = []
+    for txt, starts, label in labelled:
         text, _, _ = wire.decode(txt.read_bytes())
-        for g in wire._segment(text, scorer).gaps:
-            rows.append((g.features, False, f"dedup/{txt.parent.name}/{txt.name}:{g.line}"))
+        rows += [(g.features, g.line in starts, f"{label}:{g.line}") for g in wire._segment(text, scorer).gaps]
     return rows
 
 

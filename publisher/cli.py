@@ -271,18 +271,13 @@ def _classify(config: Config, file: Path) -> int:
         print(f"   {_lines(story.first_line, story.last_line)}; topics: {', '.join(accepted) or '(none)'}")
         if story.first_line in starts:
             b = starts[story.first_line]
-            print(f"   split from the story before: score {b.score:.2f} of {_threshold():.2f} ({', '.join(b.cues)})")
+            print(f"   split from the story before: score {b.score:.2f} of {run.threshold:.2f} ({', '.join(b.cues)})")
         _print_matches(matches)
     if run.near_misses:
         print("near misses (not split):")
         for b in run.near_misses:
-            print(f"   before line {b.line}: score {b.score:.2f} of {_threshold():.2f} ({', '.join(b.cues) or 'no cues'})")
+            print(f"   before line {b.line}: score {b.score:.2f} of {run.threshold:.2f} ({', '.join(b.cues) or 'no cues'})")
     return EXIT_OK
-
-
-def _threshold() -> float:
-    from publisher.sources.boundaries import THRESHOLD
-    return THRESHOLD
 
 
 if __name__ == "__main__":

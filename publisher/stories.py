@@ -20,6 +20,7 @@ from publisher.config import Config
 from publisher.errors import UnknownStory
 from publisher.model import Outcome, ReadResult, Story, TopicMatch
 from publisher.sources import read_file_explained
+from publisher.sources import boundaries
 from publisher.sources.wire import Boundary
 from publisher.store import Store
 
@@ -89,6 +90,7 @@ class DryRun:
     stories: list[tuple[Story, list[TopicMatch]]]  # each story and why it is (not) in each topic
     boundaries: list[Boundary]  # where a run of paragraphs was split, with the cues and score
     near_misses: list[Boundary]  # the strongest gaps not split
+    threshold: float  # the score from which a gap is a boundary
 
 
 def classify_file(config: Config, path: Path) -> DryRun:
@@ -98,7 +100,8 @@ def classify_file(config: Config, path: Path) -> DryRun:
     placed = [g for g in gaps if g.placed]
     missed = sorted((g for g in gaps if not g.placed), key=lambda g: -g.score)[:NEAR_MISSES]
     return DryRun(result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))
-                           for story in result.stories], placed, sorted(missed, key=lambda g: g.line))
+                           for story in result.stories], placed, sorted(missed, key=lambda g: g.line),
+                  boundaries.THRESHOLD)
 
 
 def reread(config: Config, file: str, now: datetime, wait: float = 30) -> SourceReport:
