@@ -222,6 +222,32 @@ def score_split(split: str, work: Path) -> dict:
     }
 
 
+def read_cost(rounds: int = 20) -> dict:
+    """What scoring gaps costs the wire reader: every labelled file read `rounds` times with
+    gap scoring and with splitting at blank lines only (best of two, alternating, same run)."""
+    import time
+
+    from _common import boundaries, load, topic_scorer, wire
+
+    scorer = topic_scorer(load(ROOT / "config.toml").topics)
+    data = [t.read_bytes() for split in SPLITS for t in sorted((DATA / split).glob("*.txt"))]
+    stories = sum(len(wire.read(d).stories) for d in data)
+    threshold, best = boundaries.THRESHOLD, {}
+    try:
+        for mode in ("off", "on", "off", "on"):
+            boundaries.THRESHOLD = float("inf") if mode == "off" else threshold
+            t = time.perf_counter()
+            for _ in range(rounds):
+                for d in data:
+                    wire.read(d, scorer)
+            best[mode] = min(best.get(mode, float("inf")), time.perf_counter() - t)
+    finally:
+        boundaries.THRESHOLD = threshold
+    per = {k: round(1e6 * v / (rounds * stories), 1) for k, v in best.items()}
+    return {"stories": stories, "us_per_story_scored": per["on"], "us_per_story_blank_lines_only": per["off"],
+            "ratio": round(best["on"] / best["off"], 2)}
+
+
 GOALS = "boundary precision ≥ 0.97 and recall ≥ 0.95; no merged story; every update shows its newest text; " \
         "topic precision and recall ≥ 0.95 for each topic"
 
@@ -271,8 +297,12 @@ def main() -> int:
     with temp_scratch("understanding-") as work:
         for split in SPLITS if args.split == "all" else (args.split,):
             results[split] = score_split(split, work)
-    doc = {"when": now_iso(), "machine": machine_info()["platform"], "results": results}
+    cost = read_cost()
+    doc = {"when": now_iso(), "machine": machine_info()["platform"], "results": results, "read_cost": cost}
     md = markdown(results, doc)
+    md = md.replace("\n### ", f"\nReading cost: the wire reader takes {cost['us_per_story_scored']} µs a story with gap "
+                    f"scoring, {cost['us_per_story_blank_lines_only']} µs splitting at blank lines only "
+                    f"({cost['ratio']}×; {cost['stories']} stories of the labelled files, best of two, same run).\n\n### ", 1)
     before = RESULTS / "understanding-before.md"  # figures of the code before issue 13, kept by hand
     if before.exists():
         md += "\n" + before.read_text()
