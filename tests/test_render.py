@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import timedelta
 
 import feedparser
+import pytest
 
 from conftest import NOW
-from publisher.model import Entry, FeedSpec
+from publisher.model import Entry, FeedSpec, Origin
 from publisher.render.feeds import render, render_atom, render_rss
-from publisher.render.text import content_html, summary_text
+from publisher.render.text import content_html, safe_link, summary_text
 
 
 def entry(n: int, **kw) -> Entry:
@@ -113,3 +115,58 @@ def test_a_shared_cache_gives_the_same_bytes():
     cache: dict = {}
     assert render(s, cache) == render(s) == render(s, cache)
     assert len(cache) == 2
+
+
+# -- links: only http(s), or our own relative paths (render.text.safe_link) -----------------
+
+HOSTILE_URLS = ["javascript:alert(document.domain).xml", "JaVaScRiPt:alert(1)", " javascript:alert(1)",
+                "java\tscript:alert(1)", "java\nscript:alert(1)", "\x01javascript:alert(1)", "javascript:alert(1) ",
+                "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "DATA:text/html,x", "vbscript:msgbox(1)",
+                "VBScript:msgbox(1)", "file:///etc/passwd", "mailto:desk@example.org", "http:", "http:/x", "https:///x",
+                "http://[", "//evil.example/x", "wire-feed.xml"]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_a_link_from_outside_that_is_not_an_absolute_http_url_is_refused(url):
+    assert safe_link(url) is None
+
+
+@pytest.mark.parametrize("url", [u for u in HOSTILE_URLS if u != "wire-feed.xml"])
+def test_a_path_of_ours_with_a_scheme_or_a_host_is_refused_too(url):
+    assert safe_link(url, relative=True) is None
+
+
+@pytest.mark.parametrize("url", ["http://news.example/a?b=c#d", "https://news.example/", "HTTPS://news.example/x",
+                                 "https://例え.jp/記事"])
+def test_an_absolute_http_url_is_kept_as_it_is(url):
+    assert safe_link(url) == url == safe_link(url, relative=True)
+
+
+@pytest.mark.parametrize("url", ["", "../", "../ukraine/", "stories/kyiv-strike-6a250fce.html", "feeds.opml",
+                                 "./javascript:alert(1)"])
+def test_our_relative_paths_are_kept(url):
+    assert safe_link(url, relative=True) == url
+    assert safe_link(url) is None  # ...and never taken from outside
+
+
+def origin(**kw) -> Origin:
+    base = dict(feed_title="Evil", feed_link=None, feed_id="javascript:alert(document.domain).xml",
+                feed_url="javascript:alert(document.domain).xml", item_id="x1", link=None)
+    return Origin(**{**base, **kw})
+
+
+HOSTILE_ORIGINS = [origin(), origin(feed_link="JaVaScRiPt:alert(1)", link=" javascript:alert(2)"),
+                   origin(feed_link="java\tscript:alert(1)", feed_url="vbscript:msgbox(1)", feed_id="vbscript:x",
+                          link="data:text/html,<script>alert(1)</script>")]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_ORIGINS)
+def test_links_of_a_hostile_origin_are_not_written_into_atom_or_rss(hostile):
+    atom, rss = render(spec(entry(1, origin=hostile)))
+    for data in (atom, rss):
+        assert feedparser.parse(data).bozo == 0
+        assert not re.search(rb"(?i)(java|vb)\s*script|data:", data), data.decode()
+    parsed = feedparser.parse(atom).entries[0]
+    assert [link.href for link in parsed.links] == ["https://news.example.org/feeds/stories/story-1.html"]
+    assert b"<title>Evil</title>" in atom  # the source is still named, as text
+    assert b"<source" not in rss  # RSS <source> needs a URL: none is usable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import lxml.html
 import pytest
 
 from conftest import DATA
-from publisher.model import Arrival, Entry, FeedSpec, PublishedVersion, StoryPage
+from publisher.model import Arrival, Entry, FeedSpec, Origin, PublishedVersion, StoryPage
+from publisher.render import html as html_module
 from publisher.render.html import SiteInfo, feed_page, index_page, story_page, word_diff
 
 T0 = datetime(2026, 11, 24, 9, 12, tzinfo=UTC)
@@ -156,3 +158,44 @@ def test_a_feed_page_lists_every_entry_with_its_summary_and_only_its_own_autodis
     assert page.xpath("//ul[@class='stories']/li/a/@href") == ["../stories/story-2.html", "../stories/story-1.html"]
     assert [b.text_content() for b in page.xpath("//span[@class='badge']")] == ["updated"]
     assert len(page.xpath("//head/link[@rel='alternate']")) == 3
+
+
+# -- links: every href and src through safe_link ----------------------------------------------
+
+TEMPLATES = Path(html_module.__file__).parent / "templates"
+
+
+def test_every_href_and_src_in_the_templates_goes_through_the_link_filters():
+    # one rule for every link (render.text.safe_link): an attribute is a plain path of ours, or
+    # exactly one expression ending in |href (links we build) or |web (values from outside)
+    seen = 0
+    for template in sorted(TEMPLATES.iterdir()):
+        for m in re.finditer(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", template.read_text()):
+            value = next(v for v in m.groups() if v is not None)
+            literal = "{" not in value and ":" not in value
+            assert literal or re.fullmatch(r"\{\{[^{}]*\|(?:href|web) \}\}", value), f"{template.name}: {value}"
+            seen += 1
+    assert seen >= 15  # the pattern does find the templates' links
+
+
+HOSTILE_ORIGINS = [
+    Origin(feed_title="Evil", feed_link=None, feed_id="javascript:alert(document.domain).xml",
+           feed_url="javascript:alert(document.domain).xml", item_id="x1"),
+    Origin(feed_title="Evil", feed_link="JaVaScRiPt:alert(1)", feed_id="e", feed_url=" javascript:alert(1)",
+           item_id="x1", link="java\tscript:alert(1)"),
+    Origin(feed_title="Evil", feed_link="vbscript:msgbox(1)", feed_id="e", feed_url="data:text/html,<b>x",
+           item_id="x1", link="data:text/html;base64,PHNjcmlwdD4="),
+    Origin(feed_title="wire-feed.xml", feed_link=None, feed_id="wire-feed.xml", feed_url="wire-feed.xml", item_id="x1"),
+]
+
+
+@pytest.mark.parametrize("origin", HOSTILE_ORIGINS)
+def test_a_source_without_a_web_link_is_named_as_text_not_linked(origin):
+    e = entry(3, "Kyiv strike", origin=origin)
+    data = story_page(SITE, StoryPage(e.entry_id, e.name, T0, T0, ("ukraine",), e), FEEDS)
+    page = doc(data)
+    meta = [p for p in page.xpath("//p[@class='meta']") if p.text_content().startswith("From ")]
+    assert [p.text_content() for p in meta] == [f"From {origin.feed_title}"]
+    assert meta[0].xpath(".//a") == []
+    links = page.xpath("//@href | //@src")
+    assert all(not re.match(r"(?i)[a-z][a-z0-9+.-]*:", u) or u.startswith("https://") for u in links), links

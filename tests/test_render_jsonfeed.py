@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import pytest
 
-from publisher.model import Entry, FeedSpec
+from publisher.model import Entry, FeedSpec, Origin
 from publisher.render.feeds import render
 from publisher.render.jsonfeed import render_json
 
@@ -58,3 +60,11 @@ def test_json_feed_names_the_websub_hub():
 def test_json_feed_is_the_same_bytes_every_time_and_utf8():
     assert render_json(spec(ENTRIES)) == render_json(spec(ENTRIES))
     assert "…".encode() in render_json(spec(ENTRIES))
+
+
+@pytest.mark.parametrize("link", ["JaVaScRiPt:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+                                  "data:text/html,x", "vbscript:msgbox(1)", "javascript:alert(document.domain).xml"])
+def test_an_original_article_link_that_is_not_http_is_left_out(link):
+    origin = Origin(feed_title="Evil", feed_link=None, feed_id="e", feed_url="evil.xml", item_id="x1", link=link)
+    (item,) = json.loads(render_json(spec([replace(ENTRIES[0], origin=origin)])))["items"]
+    assert "external_url" not in item and item["url"] == "https://news.example/stories/b.html"

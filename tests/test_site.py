@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import random
+import re
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 from urllib.parse import urljoin
 
 import feedparser
 import httpx
+import lxml.etree
 import lxml.html
 import pytest
 
@@ -130,3 +136,129 @@ def test_newsboat_imports_the_opml_and_every_feed_has_its_entries(site, tmp_path
     assert sorted(guid for guid, _ in items) == sorted(e.id for e in site.entries("all"))
     served = {f"{site.base}/{slug}/atom.xml": {e.id for e in site.entries(slug)} for slug in FEEDS}
     assert all(guid in served[url] for guid, url in items)  # each filed under a feed that has it
+
+
+# -- no script in any link we write (issue 14, item 5) ---------------------------------------
+
+_WORDS = ("harbour council budget river bridge school teachers parents village bakery morning evening "
+          "museum library garden tram station market farmers weather autumn orchard factory workers "
+          "ferry island lighthouse mayor square fountain concert choir painter statue clinic nurses").split()
+
+
+def kyiv_story(n: int) -> tuple[str, str]:
+    """A title and a text in the ukraine topic, unlike every other n's (no two are versions)."""
+    words = random.Random(n).choices(_WORDS, k=30)
+    return f"Kyiv report {n}", (f"Russian missiles struck Kyiv and Kharkiv overnight, Ukraine said; Zelensky said "
+                                f"Ukrainian air defences shot down drones over Kyiv. {' '.join(words)}.")
+
+
+def rss_file(n: int, title: str | None, link: str | None = None, item_link: str | None = None,
+             content: str = "") -> bytes:
+    head, text = kyiv_story(n)
+    channel = (f"<title>{html.escape(title)}</title>" if title else "") + (
+        f"<link>{html.escape(link)}</link>" if link else "")
+    item = f"<link>{html.escape(item_link)}</link>" if item_link else ""
+    body = html.escape(f"<p>{text}</p>{content}")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>{channel}<item><title>{head}</title>'
+            f"{item}<guid>g{n}</guid><description>{body}</description></item></channel></rss>").encode()
+
+
+def atom_file(n: int, feed_id: str, link: str, entry_link: str) -> bytes:
+    head, text = kyiv_story(n)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Evil Atom</title>'
+            f"<id>{html.escape(feed_id)}</id><link href=\"{html.escape(link)}\"/><updated>2026-11-24T09:00:00Z</updated>"
+            f"<entry><id>tag:evil.example,2026:{n}</id><title>{head}</title><updated>2026-11-24T09:00:00Z</updated>"
+            f"<link href=\"{html.escape(entry_link)}\"/><content type=\"html\">{html.escape(f'<p>{text}</p>')}</content>"
+            "</entry></feed>").encode()
+
+
+def json_file(n: int, home: str, url: str, content: str) -> bytes:
+    head, text = kyiv_story(n)
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Evil JSON", "home_page_url": home,
+                       "feed_url": home, "items": [{"id": f"j{n}", "url": url, "title": head,
+                                                    "content_html": f"<p>{text}</p>{content}"}]}).encode()
+
+
+HOSTILE_CONTENT = ('<p><a href="JaVaScRiPt:alert(1)">a</a> <a href=" javascript:alert(2)">b</a> '
+                   '<a href="java&#9;script:alert(3)">c</a> <img src="data:image/svg+xml,&lt;svg onload=alert(4)&gt;"> '
+                   '<a href="vbscript:msgbox(5)">d</a></p>')
+
+# file name -> document: schemes in file names (a feed file without a link is named by its
+# file), in the feeds' links, their entries' links and their content
+HOSTILE_FILES = {
+    "javascript:alert(document.domain).xml": rss_file(1, "Evil"),
+    "JaVaScRiPt:alert(1).rss": rss_file(2, "Evil RSS", link="JaVaScRiPt:alert(2)", item_link=" javascript:alert(3)",
+                                        content=HOSTILE_CONTENT),
+    " javascript:alert(1).xml": rss_file(3, None, link="java\tscript:alert(1)"),
+    "java\tscript:alert(1).xml": rss_file(4, "Evil tab"),
+    "vbscript:msgbox(1).xml": rss_file(5, None, item_link="vbscript:msgbox(2)"),
+    "data:text;html,x.atom": atom_file(6, "javascript:alert(1)", "data:text/html,x", "JaVaScRiPt:alert(2)"),
+    "data:application;json,x.json": json_file(7, "vbscript:msgbox(1)", "data:text/html,x", HOSTILE_CONTENT),
+}
+_SCRIPTISH = re.compile(r"(?i)^(?:java|vb)script:|^data:")
+_HTML_IN_XML = ("content", "summary", "description", "{http://purl.org/rss/1.0/modules/content/}encoded")
+
+
+def _links_in_html(fragment: str) -> list[str]:
+    if not fragment.strip():
+        return []
+    tree = lxml.html.fromstring(fragment) if fragment.lstrip().startswith("<!") else lxml.html.fragment_fromstring(
+        fragment, create_parent="div")
+    return [str(v) for v in tree.xpath("//@href | //@src | //@action | //@formaction | //@poster")]
+
+
+def written_links(feeds: Path) -> dict[str, list[str]]:
+    """Every link value in every output file (pages, Atom, RSS, JSON Feed, OPML), with the links
+    inside the HTML content the feeds carry; and the ids of the Atom feeds (readers link some)."""
+    out = {}
+    for path in sorted(p for p in feeds.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".html":
+            links = _links_in_html(data.decode())
+        elif path.suffix == ".json":
+            links = []
+
+            def walk(value, key=""):
+                if isinstance(value, dict):
+                    for k, v in value.items():
+                        walk(v, k)
+                elif isinstance(value, list):
+                    for v in value:
+                        walk(v, key)
+                elif key.endswith("url") or key in ("icon", "favicon", "image", "banner_image"):
+                    links.append(value)
+                elif key == "content_html":
+                    links.extend(_links_in_html(value))
+            walk(json.loads(data))
+        else:  # Atom, RSS, OPML
+            root = lxml.etree.fromstring(data)
+            links = [v for el in root.iter() for k, v in el.attrib.items() if k in ("href", "src", "url", "xmlUrl", "htmlUrl")]
+            for el in root.iter():
+                name = lxml.etree.QName(el).localname if isinstance(el.tag, str) else ""
+                if name in ("link", "comments", "docs", "id") and el.text:
+                    links.append(el.text.strip())
+                if el.tag in _HTML_IN_XML or name in _HTML_IN_XML:
+                    links.extend(_links_in_html(el.text or ""))
+        out[path.relative_to(feeds).as_posix()] = links
+    return out
+
+
+def test_no_output_file_links_a_script_from_a_file_name_or_a_hostile_feed(project):
+    for name, data in HOSTILE_FILES.items():
+        project.add_source(name, data)
+    report = project.publish()
+    assert report.problems() == [] and sum(s.new for s in report.sources) == len(HOSTILE_FILES), report.summary()
+    assert len(list((project.feeds / "stories").iterdir())) == len(HOSTILE_FILES)  # each has a page
+    links = written_links(project.feeds)
+    assert len(links) > 10 and sum(map(len, links.values())) > 100  # it did look at every file
+    bad = {f: [u for u in us if _SCRIPTISH.match(re.sub(r"[\x00-\x20]", "", u))] for f, us in links.items()}
+    assert {f: us for f, us in bad.items() if us} == {}
+    for path, urls in links.items():  # what is linked is http(s), or a path between our pages
+        hrefs = [u for u in urls if not u.startswith(("http://", "https://", "tag:", "urn:"))]
+        assert all(re.fullmatch(r"(\.\./)*([a-z0-9-]+/)*([a-z0-9-]+\.(html|opml))?", u) for u in hrefs), (path, hrefs)
+    # the feed file of the issue: no link of its own, so its page names it as text
+    page = next(p for p in (project.feeds / "stories").iterdir() if p.name.startswith("kyiv-report-1-"))
+    (source,) = [p for p in lxml.html.fromstring(page.read_text()).xpath("//p[@class='meta']")
+                 if p.text_content().startswith("From ")]
+    assert source.text_content() == "From Evil" and source.xpath(".//a") == []
+

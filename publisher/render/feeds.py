@@ -2,13 +2,16 @@
 
 Everything that varies comes from the spec: ids, dates and order are the store's, so the same
 spec always gives the same bytes. (feedgen stamps `now` on anything left unset: we set it all.)
+
+Links built here (self, alternate, each entry's story page) are under the checked base_url;
+links taken from another feed (its site, its URL, the original article) are written only when
+render.text.safe_link passes them, as on the HTML pages.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urlsplit
 from datetime import datetime
 
 from feedgen.ext.base import BaseEntryExtension
@@ -17,7 +20,7 @@ from lxml import etree
 
 from publisher import __version__
 from publisher.model import FeedFormat, FeedSpec
-from publisher.render.text import Texts, cached_texts, xml_text
+from publisher.render.text import Texts, cached_texts, safe_link, xml_text
 
 GENERATOR_URI = "https://github.com/publisher/publisher"
 # RSS elements that hold plain text: the feed's title and description, each item's title.
@@ -43,7 +46,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe.link(href=spec.entry_url(entry), rel="alternate")  # its story page, always
         if entry.origin is not None:  # taken from someone else's feed: say whose
             origin = entry.origin
-            rss_source = next((u for u in (origin.feed_url, origin.feed_link) if _web(u)), None)
+            rss_source = safe_link(origin.feed_url) or safe_link(origin.feed_link)
             if rss_source:  # RSS <source url="the feed's URL">
                 fe.source(url=rss_source, title=xml_text(origin.feed_title))
             fe.register_extension("origin", _AtomSource, atom=True, rss=False)
@@ -62,10 +65,6 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
     return fg
 
 
-def _web(url: str | None) -> bool:
-    return bool(url) and url.startswith(("http://", "https://"))
-
-
 class _AtomSource(BaseEntryExtension):
     """Atom's <source> of an entry copied from another feed, in full (feedgen writes only a
     title and a link): the original feed's id, title, its site and its own URL; and the
@@ -79,18 +78,26 @@ class _AtomSource(BaseEntryExtension):
             return entry
         for old in entry.findall("source"):  # feedgen's elements are in the default namespace
             entry.remove(old)
-        if self.origin.link:  # the original article (feedgen drops the rel of entry links)
-            etree.SubElement(entry, "link", rel="via", href=self.origin.link)
+        link, site, url = (safe_link(u) for u in (self.origin.link, self.origin.feed_link, self.origin.feed_url))
+        if link:  # the original article (feedgen drops the rel of entry links)
+            etree.SubElement(entry, "link", rel="via", href=link)
         source = etree.SubElement(entry, "source")
-        if urlsplit(self.origin.feed_id).scheme:  # an IRI; a file's name is none
+        if _iri(self.origin.feed_id):
             etree.SubElement(source, "id").text = self.origin.feed_id
         etree.SubElement(source, "title").text = xml_text(self.origin.feed_title)
-        if self.origin.feed_link:
-            etree.SubElement(source, "link", rel="alternate", href=self.origin.feed_link)
-        if _web(self.origin.feed_url):
-            etree.SubElement(source, "link", rel="self", href=self.origin.feed_url)
+        if site:
+            etree.SubElement(source, "link", rel="alternate", href=site)
+        if url:
+            etree.SubElement(source, "link", rel="self", href=url)
         etree.SubElement(source, "updated").text = self.updated.isoformat()
         return entry
+
+
+def _iri(feed_id: str) -> bool:
+    """A source id worth writing: an http(s) URL, or a tag: or urn: URI, the ids feeds use. A
+    file's name is none, even one that parses as a scheme ("javascript:alert(1).xml"): the
+    source's id is optional, and some readers make a link of an id."""
+    return safe_link(feed_id) is not None or feed_id[:4].lower() in ("tag:", "urn:")
 
 
 def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:

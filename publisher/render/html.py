@@ -4,6 +4,12 @@ no disk. Jinja2 with autoescaping: story text is always escaped by the template 
 Navigation links are relative (the site works wherever feeds/ is served); subscribe and
 autodiscovery links are absolute from base_url, like the feeds' own self links, so a reader
 subscribes to the one public URL of each feed.
+
+Every href and src goes through one of two filters, both render.text.safe_link: `href` for
+the links we build (our relative paths, URLs under base_url) and `web` for values from
+outside (another feed's site, an article's URL, a file's name): only absolute http(s) URLs.
+A value that is neither is not linked; the templates show its text. (tests/test_render_html.py
+checks that no template writes an href or src any other way.)
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from datetime import UTC
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from publisher.model import Decision, FeedFormat, FeedSpec, StoryPage
-from publisher.render.text import human_time, summary_text, updated_note, xml_text
+from publisher.render.text import human_time, safe_link, summary_text, updated_note, xml_text
 
 HEADLINES = 5  # per feed on the front page
 
@@ -48,6 +54,9 @@ def _env() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["clean"] = xml_text  # control characters out; escaping is autoescape's
     env.filters["human"] = human_time
+    # "" rather than None for a refused link: a template tests it with `if`, and never prints "None"
+    env.filters["href"] = lambda url: safe_link(url, relative=True) or ""
+    env.filters["web"] = lambda url: safe_link(url) or ""
     env.filters["iso"] = lambda dt: dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     env.globals.update(formats=FORMATS, decisions=DECISIONS, summary=summary_text, updated_note=updated_note)
     return env

@@ -1,7 +1,8 @@
 """Story text as every output format shows it: pure functions, no markup library, no clock.
 
 Shared by the feeds (Atom, RSS), JSON Feed and the HTML pages, so one story reads the same
-everywhere: the same content, summary and "Updated:" note.
+everywhere: the same content, summary and "Updated:" note; and the same rule for every link
+written (safe_link).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from publisher.model import Entry
 
@@ -21,6 +23,30 @@ _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 def xml_text(text: str) -> str:
     """Text safe to put in XML 1.0 or HTML (control characters and lone surrogates removed)."""
     return _XML_ILLEGAL.sub("", text)
+
+
+def safe_link(url: str | None, *, relative: bool = False) -> str | None:
+    """`url` if it may be written as a link (an href, a src, a feed's link field), else None.
+
+    Allowed: an absolute http(s) URL; with relative=True also a relative reference without a
+    scheme (the paths between our own pages, which we build). Everything else is None and the
+    caller shows text instead: javascript:, data:, vbscript:, a file's name holding a colon
+    ("javascript:alert(1).xml"), and schemes disguised by case, spaces or control characters
+    (browsers drop tabs and newlines inside a URL, so "java<tab>script:" is javascript:). Values
+    from outside (other people's feeds, file names) are checked with relative=False: a file's
+    name is not a page of ours."""
+    if url is None or any(c.isspace() or not c.isprintable() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[": not a URL
+        return None
+    if parts.scheme:
+        return url if parts.scheme in ("http", "https") and parts.netloc else None
+    # no scheme as Python parses it; no colon before the first "/", "?" or "#" either, so no
+    # browser can read one; and no "//host": our own paths stay on our site
+    first = re.split(r"[/?#]", url, maxsplit=1)[0]
+    return url if relative and ":" not in first and not url.startswith("//") else None
 
 
 def human_time(dt: datetime) -> str:
