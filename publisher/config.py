@@ -8,6 +8,7 @@ Unknown keys are errors too: a misspelt key silently ignored is a rule that neve
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -307,14 +308,53 @@ def _valid_date(text: str) -> bool:
 
 
 def _paths(t: _Checker, root: Path) -> Paths:
+    written: dict[str, str] = {}
+
     def path(key: str, default: str) -> Path:
-        p = Path(t.get(key, str, default)).expanduser()
+        written[key] = t.get(key, str, default)
+        p = Path(written[key]).expanduser()
         return p if p.is_absolute() else root / p
 
     paths = Paths(sources=path("sources", "sources"), feeds=path("feeds", "feeds"),
                   database=path("database", "publisher.db"))
     t.done()
+    _check_apart(t, paths, written, root)
     return paths
+
+
+# Paths that must not overlap, and what would happen if `inner` were `outer` or inside it.
+_APART = (("feeds", "sources", "every run would read its own output back as stories"),
+          ("sources", "feeds", "the source files would be served, and every run could read its own output back"),
+          ("database", "feeds", "the database would be served to anyone"),
+          ("database", "sources", "the database would be read as a source"),
+          ("feeds", "database", "the database is a file, not a directory"),
+          ("sources", "database", "the database is a file, not a directory"))
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: publish will say so; compare it as written
+        return Path(os.path.abspath(path))
+
+
+def _check_apart(t: _Checker, paths: Paths, written: dict[str, str], config_dir: Path) -> None:
+    """Refuse paths that feed on themselves: feeds/ in sources/ (each run reads its own pages
+    back as stories), the database under feeds/ (served), feeds/ at a filesystem root or
+    holding the config file. Compared after resolving symlinks and "..", as the OS will."""
+    real = {key: _real(getattr(paths, key)) for key in written}
+    feeds = real["feeds"]
+    if feeds.parent == feeds:
+        t.fail("feeds", f'"{written["feeds"]}" is a filesystem root: everything on it would be served; '
+                        f'give the feeds a directory of their own (e.g. "feeds")')
+    if feeds == config_dir or feeds in config_dir.parents:
+        where = "is the config file's directory" if feeds == config_dir else "holds the config file's directory"
+        t.fail("feeds", f'"{written["feeds"]}" {where}: the config file would be served; give the feeds a '
+                        f'directory of their own (e.g. "feeds")')
+    for inner, outer, why in _APART:
+        if real[inner] == real[outer] or real[outer] in real[inner].parents:
+            how = "is the same path as" if real[inner] == real[outer] else "is inside"
+            t.fail(inner, f'"{written[inner]}" {how} [paths] {outer} ("{written[outer]}"): {why}')
 
 
 def _check_slug(t: _Checker, key: str, slug: str) -> None:

@@ -226,3 +226,28 @@ def test_a_threshold_that_is_not_a_finite_positive_number_is_rejected(tmp_path, 
 def test_an_empty_exclude_list_is_allowed(tmp_path):
     text = MINIMAL.replace("[[topics]]", "[[topics]]\nexclude = []", 1)
     assert config.load(write_config(tmp_path, text)).topics[0].exclude == ()
+
+
+# --- paths that feed on themselves (more cases in tests/data/config/paths-*) ------------------
+
+def test_feeds_reached_through_a_symlink_into_sources_is_refused(tmp_path):
+    (tmp_path / "sources" / "out").mkdir(parents=True)
+    (tmp_path / "public").symlink_to(tmp_path / "sources" / "out", target_is_directory=True)
+    path = write_config(tmp_path, MINIMAL + '\n[paths]\nfeeds = "public"\n')
+    assert str(load_error(path)) == (f'{path}: [paths] feeds: "public" is inside [paths] sources ("sources"): '
+                                     "every run would read its own output back as stories")
+
+
+def test_a_database_in_a_directory_linked_from_feeds_is_refused(tmp_path):
+    (tmp_path / "feeds" / "data").mkdir(parents=True)
+    (tmp_path / "db").symlink_to(tmp_path / "feeds" / "data", target_is_directory=True)
+    path = write_config(tmp_path, MINIMAL + '\n[paths]\ndatabase = "db/publisher.db"\n')
+    assert str(load_error(path)) == (f'{path}: [paths] database: "db/publisher.db" is inside [paths] feeds '
+                                     '("feeds"): the database would be served to anyone')
+
+
+def test_feeds_at_the_home_directory_holding_the_config_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write_config(tmp_path / "publisher", MINIMAL + '\n[paths]\nfeeds = "~"\n')
+    assert str(load_error(path)) == (f'{path}: [paths] feeds: "~" holds the config file\'s directory: the config '
+                                     'file would be served; give the feeds a directory of their own (e.g. "feeds")')
