@@ -1,8 +1,10 @@
-"""Use case: store -> feeds -> files. Render every output (each feed in every format, its HTML
-page, the story pages, the front page, the OPML) and write the files whose bytes changed.
+"""Use case: store -> feeds -> files. Render every output (each feed in every format, the story
+pages, each feed's HTML page, the OPML, the front page) and write the files whose bytes changed.
 
 A file that cannot be rendered or written is one error line; the others are still written.
 Every file goes through publisher.atomic (temp file, rename), so nothing is ever half-written.
+The feeds are written first and the front page last (write_all), so a publish stopped or
+killed part way never leaves a page offering a feed that does not exist yet.
 """
 
 from __future__ import annotations
@@ -26,12 +28,25 @@ Stop = Callable[[], bool]
 
 
 def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | None = None) -> None:
-    """Every output, from what the store holds now."""
+    """Every output, from what the store holds now: the feeds (Atom, RSS, JSON Feed) first,
+    then the story pages, the feeds' pages (which offer the feeds), the OPML and last the
+    front page (which links to all of them). When `stop`
+    says so (or an earlier step stopped), no later step runs: the next run writes the rest,
+    and meanwhile no page links to a feed that was never written (on a first publish, the
+    front page does not exist until everything it lists does)."""
     specs = feed_specs(store, config)
-    # story pages first: the feeds written next link to them
+    failed = write_feeds(config, specs, report, stop=stop)
     write_pages(store, config, specs, report, stop=stop)
-    write_feeds(config, specs, report, stop=stop)
-    write_site(config, specs, report)
+    if not _stopped(stop, report):
+        write_feed_pages(config, [s for s in specs if s.slug not in failed], specs, report)
+    if not _stopped(stop, report):
+        write_site(config, specs, report)
+
+
+def _stopped(stop: Stop | None, report: PublishReport) -> bool:
+    if stop and stop():
+        report.interrupted = True
+    return report.interrupted
 
 
 def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
@@ -59,30 +74,45 @@ def site_info(config: Config) -> html.SiteInfo:
     return html.SiteInfo(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
 
 
-def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, stop: Stop | None = None) -> None:
-    """Each feed in every format, and its HTML page, in feeds/<slug>/."""
+def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, stop: Stop | None = None) -> set[str]:
+    """Each feed in every format, in feeds/<slug>/. Returns the slugs of the feeds that could
+    not be rendered (their pages are not written either: they would offer those feeds)."""
     cache: dict = {}
-    site = site_info(config)
+    failed: set[str] = set()
     for spec in specs:
-        if stop and stop():
-            report.interrupted = True
-            return
+        if _stopped(stop, report):
+            break
         try:
             atom, rss = render(spec, cache)
             files = [(FeedFormat.ATOM.filename, atom), (FeedFormat.RSS.filename, rss),
-                     (FeedFormat.JSON.filename, render_json(spec, cache)),
-                     ("index.html", html.feed_page(site, spec, specs))]
+                     (FeedFormat.JSON.filename, render_json(spec, cache))]
         except Exception as exc:  # a bug; the feed stays as it was, the others are written
             report.errors.append(f"{config.paths.feeds / spec.slug}: cannot render: {type(exc).__name__}: {exc}")
+            failed.add(spec.slug)
+            continue
+        _write_files(config.paths.feeds / spec.slug, files, report)
+    return failed
+
+
+def write_feed_pages(config: Config, pages: list[FeedSpec], specs: list[FeedSpec], report: PublishReport) -> None:
+    """feeds/<slug>/index.html: the HTML page of each feed in `pages` (`specs`: every feed,
+    for the navigation)."""
+    site = site_info(config)
+    for spec in pages:
+        try:
+            files = [("index.html", html.feed_page(site, spec, specs))]
+        except Exception as exc:  # a bug; the page stays as it was, the others are written
+            report.errors.append(f"{config.paths.feeds / spec.slug / 'index.html'}: cannot render: "
+                                 f"{type(exc).__name__}: {exc}")
             continue
         _write_files(config.paths.feeds / spec.slug, files, report)
 
 
 def write_site(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
-    """The front page and the OPML list of every feed."""
+    """The OPML list of every feed, then the front page (which links to it)."""
     site = site_info(config)
-    files = [("index.html", html.index_page(site, specs)),
-             ("feeds.opml", render_opml(config.site.title, config.site.author, specs))]
+    files = [("feeds.opml", render_opml(config.site.title, config.site.author, specs)),
+             ("index.html", html.index_page(site, specs))]
     _write_files(config.paths.feeds, files, report)
 
 
@@ -134,8 +164,7 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
     directory = config.paths.feeds / "stories"
     failed: set[int] = set()
     while True:
-        if stop and stop():
-            report.interrupted = True
+        if _stopped(stop, report):
             return
         batch = [e for e in store.stale_pages(PAGES_PER_BATCH + len(failed)) if e not in failed]
         if not batch:

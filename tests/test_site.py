@@ -19,7 +19,7 @@ import lxml.etree
 import lxml.html
 import pytest
 
-from conftest import SEED
+from conftest import NOW, SEED
 from nginx_harness import free_port
 from service_harness import FEEDS, service_config, write_atomically
 
@@ -262,3 +262,103 @@ def test_no_output_file_links_a_script_from_a_file_name_or_a_hostile_feed(projec
                  if p.text_content().startswith("From ")]
     assert source.text_content() == "From Evil" and source.xpath(".//a") == []
 
+
+
+# -- the order of writes: feeds first, the front page last (issue 14, item 10) ---------------
+
+FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
+
+
+def desk_sources(project, *numbers: int) -> None:
+    for n in numbers:
+        project.add_source(f"desk-{n}.xml", rss_file(n, "Desk", link="https://desk.example/",
+                                                     item_link=f"https://desk.example/{n}"))
+
+
+def record_writes(monkeypatch, feeds: Path) -> list[str]:
+    """The files publisher.atomic writes, in order, as paths under feeds/."""
+    from publisher import atomic
+
+    written: list[str] = []
+    write = atomic.write
+
+    def recording(path, data, **kw):
+        write(path, data, **kw)
+        written.append(Path(path).relative_to(feeds).as_posix())
+    monkeypatch.setattr(atomic, "write", recording)
+    return written
+
+
+def kind(path: str) -> str:
+    if path.endswith(FEED_FILES):
+        return "feed"
+    if path.startswith("stories/"):
+        return "story page"
+    return {"index.html": "front page", "feeds.opml": "opml"}.get(path, "feed page")
+
+
+def missing_links(project, page_kinds=("story page", "feed page", "opml", "front page"), to=None) -> dict:
+    """Links from the written pages (HTML and OPML) to files of ours that do not exist."""
+    base = project.config.site.base_url
+    out = {}
+    for path, urls in written_links(project.feeds).items():
+        if kind(path) not in page_kinds:
+            continue
+        targets = []
+        for url in urls:
+            if url.startswith(base):
+                target = url[len(base):]
+            elif url.startswith(("http://", "https://", "tag:", "urn:")):
+                continue  # someone else's site
+            else:
+                target = os.path.normpath(Path(path).parent / url)
+                target = "" if target == "." else target + "/" if url.endswith("/") or url == "" else target
+            target = target + "index.html" if target == "" or target.endswith("/") else target
+            if (to is None or kind(target) in to) and not (project.feeds / target).is_file():
+                targets.append(target)
+        if targets:
+            out[path] = targets
+    return out
+
+
+def test_a_publish_writes_the_feeds_first_then_the_pages_and_the_front_page_last(project, monkeypatch):
+    written = record_writes(monkeypatch, project.feeds)
+    order = ["feed", "story page", "feed page", "opml", "front page"]
+    for n, numbers in enumerate([(1, 2), (3,)]):  # a first publish, then one with a new story
+        desk_sources(project, *numbers)
+        written.clear()
+        assert project.publish().problems() == []
+        kinds = [kind(p) for p in written]
+        assert "story page" in kinds and kinds == sorted(kinds, key=order.index), written
+        assert written[-1] == "index.html"
+    assert missing_links(project) == {}  # once all is written, every link of every page resolves
+
+
+def test_a_first_publish_stopped_while_writing_its_feeds_leaves_no_page_linking_to_a_missing_file(project, monkeypatch):
+    from publisher.publish import publish
+
+    desk_sources(project, 1, 2)
+    written = record_writes(monkeypatch, project.feeds)
+    # SIGTERM arrives while the feeds are written: the stop is polled at the next boundary
+    report = publish(project.config, NOW, stop=lambda: any(p.endswith(FEED_FILES) for p in written))
+    assert report.interrupted and written and all(kind(p) == "feed" for p in written), written
+    assert missing_links(project) == {}
+    assert not (project.feeds / "index.html").exists()
+    assert project.publish().problems() == [] and missing_links(project) == {}  # the next run writes the rest
+
+
+def test_wherever_a_first_publish_stops_no_page_offers_a_feed_that_does_not_exist(project, monkeypatch):
+    from publisher.publish import publish
+
+    polls = []
+    desk_sources(project, 1, 2)
+    publish(project.config, NOW, stop=lambda: polls.append(1) and False)  # how often stop is asked
+    assert len(polls) >= 6  # between files, feeds, page batches and steps
+    for k in range(1, len(polls) + 1):
+        shutil.rmtree(project.feeds, ignore_errors=True)  # a first publish again
+        project.database.unlink(missing_ok=True)
+        asked = []
+        report = publish(project.config, NOW, stop=lambda: asked.append(1) is None and len(asked) >= k)
+        assert report.interrupted
+        assert missing_links(project, to=("feed",)) == {}, k
+        assert not (project.feeds / "index.html").exists(), k  # the front page comes once all it lists exists
