@@ -286,6 +286,19 @@ def test_a_fifo_swapped_in_after_the_listing_does_not_block_the_publish(project,
     assert published < assert_feeds_whole(project)  # the later file is out; zzz.txt's story stays
 
 
+@pytest.mark.parametrize("output", ["feeds.opml", "all/atom.xml"])
+def test_a_fifo_in_place_of_an_output_file_does_not_block_a_publish_and_is_replaced(project, seed, output):
+    project.add_source(SEED.name, seed)
+    assert cli(project, "publish").returncode == 0
+    path = project.feeds / output
+    before = path.read_bytes()
+    path.unlink()
+    os.mkfifo(path)
+    proc = cli(project, "publish")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert path.is_file() and path.read_bytes() == before  # a regular file again, the same bytes
+
+
 def test_links_out_of_sources_and_loops_are_one_line_each_and_never_read(project, seed):
     from datetime import timedelta
 
