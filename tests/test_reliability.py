@@ -346,6 +346,25 @@ def test_a_file_deleted_between_listing_and_reading_is_not_a_failure(project, se
     assert len(assert_feeds_whole(project)) == 5
 
 
+def test_status_forgets_a_removed_file_and_its_stories_stay_published(project, seed):
+    from datetime import timedelta
+
+    from conftest import NOW
+    from publisher.status import status
+
+    project.add_source(SEED.name, seed)
+    extra = project.add_source("extra.txt", stories_text(1)[0] + "\n")
+    project.publish()
+    published = assert_feeds_whole(project)
+    assert len(published) == 6
+    assert [s["path"] for s in status(project.config, NOW)["sources"]] == [SEED.name, "extra.txt"]
+    extra.unlink()
+    assert [s["path"] for s in status(project.config, NOW)["sources"]] == [SEED.name]
+    report = project.publish(NOW + timedelta(hours=1))
+    assert report.ok and report.problems() == []
+    assert assert_feeds_whole(project) == published  # its story stays published
+
+
 
 # -- write failures ----------------------------------------------------------------------------
 
