@@ -365,6 +365,22 @@ def test_status_forgets_a_removed_file_and_its_stories_stay_published(project, s
     assert assert_feeds_whole(project) == published  # its story stays published
 
 
+def test_under_run_a_fifo_in_sources_is_one_line_and_later_files_are_still_published(running, seed, tmp_path):
+    from service_harness import write_atomically
+
+    service = running()
+    service.wait_for({"all": 0})
+    sources = tmp_path / "sources"
+    os.mkfifo(sources / ".f")
+    os.replace(sources / ".f", sources / "zzz.txt")
+    service.wait_log("zzz.txt: skipped: not a regular file")
+    write_atomically(sources / "later.txt", seed)
+    service.wait_for({"all": 5}, timeout=5)
+    assert [line for line in service.log_text().splitlines() if "zzz.txt" in line] == [
+        line for line in service.log_text().splitlines() if "zzz.txt: skipped: not a regular file" in line]
+    code, seconds = service.stop()  # SIGTERM
+    assert code == 0 and seconds < 10
+
 
 # -- write failures ----------------------------------------------------------------------------
 
