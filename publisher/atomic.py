@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,13 +50,31 @@ def write(path: Path, data: bytes, *, sync: bool = True, mode: int | None = None
 
 def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
     """write() unless `path` already holds exactly these bytes. True when it was written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+    if holds(path, data):
+        return False
     write(path, data, sync=sync)
     return True
+
+
+def holds(path: Path, data: bytes) -> bool:
+    """True when `path` is a regular file of exactly these bytes. The old file is opened as
+    nginx opens one (non-blocking, no symlink followed) and read only when fstat says it is a
+    regular file of that size: a FIFO, a socket, a device or a link put there is "changed", so
+    it never blocks a publish, and the rename replaces it. Raises OSError (EACCES ...)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENXIO):  # none; a symlink; a socket
+            return False
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(len(data) + 1) == data
+    finally:
+        os.close(fd)
 
 
 def remove_temp_files(root: Path, error: Callable[[str], None]) -> None:

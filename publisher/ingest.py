@@ -8,6 +8,7 @@ file and each fetched feed is all or nothing (a savepoint); they are committed i
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -21,16 +22,18 @@ from publisher.model import Decision, Outcome, ReadResult, Story, story_text
 from publisher.report import Progress, PublishReport, SourceReport
 from publisher.sources import feed, fetch, read_file, wire
 from publisher.sources.fetch import FetchRequest, FetchResult
-from publisher.sources.files import SourceFile, list_sources, source_file
+from publisher.sources.files import NotASource, SourceFile, list_sources, read_source, source_file
 from publisher.store import FeedState, NewEntry, SourceState, Store
 
 FILES_PER_COMMIT = 64
 Stop = Callable[[], bool]
 
 
-def read_bytes(path: Path) -> bytes:
-    """Read a source file. (A seam for tests that inject I/O errors: CI runs as root.)"""
-    return path.read_bytes()
+def read_bytes(source: SourceFile) -> bytes:
+    """Read a source file, never blocking, never following a link swapped in (files.read_source);
+    a byte more than the limit tells a file that grew past it. (A seam for tests that inject
+    I/O errors: CI runs as root.)"""
+    return read_source(source, wire.MAX_BYTES + 1)
 
 
 # -- placing one story -----------------------------------------------------------------------
@@ -154,8 +157,10 @@ def ingest_files(store: Store, config: Config, now: datetime, report: PublishRep
                     break
                 if progress:
                     progress(done, len(files), source.name)
-                report.sources.append(ingest_file(store, source, config, now, known.get(source.name),
-                                                  young_after=young if settle else None))
+                rep = ingest_file(store, source, config, now, known.get(source.name),
+                                  young_after=young if settle else None)
+                if rep is not None:
+                    report.sources.append(rep)
                 faults.point("ingest.file")
         faults.point("ingest.commit")
         if report.interrupted:
@@ -165,9 +170,10 @@ def ingest_files(store: Store, config: Config, now: datetime, report: PublishRep
 
 
 def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
-                state: SourceState | None | bool = True, young_after: float | None = None) -> SourceReport:
+                state: SourceState | None | bool = True, young_after: float | None = None) -> SourceReport | None:
     """Read one file into the store, in one transaction: all its stories or none. Whatever goes
     wrong with one file is that file's result (failed, with the reason), never the run's end.
+    None: the file is gone since it was listed (nothing to read, nothing to report).
     `state`: what the store knows of the file (None: nothing), or True to look it up.
     `young_after`: a file modified after this time (epoch seconds) is left for a later run."""
     try:
@@ -177,10 +183,12 @@ def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
 
 
 def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
-                 state: SourceState | None | bool, young_after: float | None) -> SourceReport:
+                 state: SourceState | None | bool, young_after: float | None) -> SourceReport | None:
     name = source.name
-    try:
-        st = source.path.stat()
+    try:  # a source listed as skipped: the link or the FIFO itself, never where it leads
+        st = os.lstat(source.path) if source.skip else source.path.stat()
+    except FileNotFoundError:
+        return None
     except OSError as exc:
         return _failed(store, name, now, f"cannot stat: {exc.strerror or exc}")
     if state is True:
@@ -192,12 +200,16 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         # (or the next run) reads it once it has settled. (A clock far off is not waited for.)
         return SourceReport(name, Outcome.PENDING, "modified a moment ago (still being written?); "
                                                    "it will be read once it has settled", path=source.path)
-    if st.st_size > wire.MAX_BYTES:
+    if source.skip or st.st_size > wire.MAX_BYTES:
         data = None
     else:
         try:
-            data = read_bytes(source.path)
+            data = read_bytes(source)
             after = source.path.stat()
+        except FileNotFoundError:
+            return None
+        except NotASource as exc:  # swapped in after the listing: the next listing records it
+            return SourceReport(name, Outcome.SKIPPED, exc.reason)
         except OSError as exc:
             return _failed(store, name, now, f"cannot read: {exc.strerror or exc}")
         if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -209,7 +221,9 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         with store.transaction():
             store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
         return SourceReport(name, Outcome.UNCHANGED)
-    if data is None:
+    if source.skip:  # remembered like any skipped file: one line, not one every run
+        result = ReadResult(skipped=source.skip)
+    elif data is None:
         result = ReadResult(skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
     else:
         result = read_file(name, data, topic_scorer(config.topics))
@@ -336,7 +350,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
     the first part of it (the entry keeps its id), and a story of its own otherwise (never
     joined to an entry another part of the file kept). Inside the caller's transaction."""
     name = source.name
-    data = read_bytes(source.path)
+    data = read_bytes(source)
     st = source.path.stat()
     state = store.source_state(name)
     if state is None:

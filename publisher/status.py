@@ -1,5 +1,6 @@
-"""Use case: the `status --json` document: the service, entries per feed, unclassified, every
-source's last read, every polled feed, retracted stories."""
+"""Use case: the `status --json` document: the service, entries per feed, unclassified, the
+last read of every source (of the files, those still in sources/), every polled feed,
+retracted stories."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from typing import Any
 
 from publisher import lock
 from publisher.config import Config
+from publisher.sources.files import list_sources
 from publisher.store import Store, format_time
+
+
+def _present(config: Config) -> set[str] | None:
+    """The names of what is in sources/ now (a file removed is forgotten by status; its stories
+    stay published); None, all that was ever read, when the directory cannot be listed."""
+    try:
+        return {f.name for f in list_sources(config.paths.sources)}
+    except OSError:
+        return None
 
 
 def status(config: Config, now: datetime) -> dict[str, Any]:
@@ -43,7 +54,7 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
             "merged": {config.merged.slug: store.count_in_any_topic()},
             "entries": store.count_entries(),
             "unclassified": store.count_unclassified(),
-            "sources": store.sources(),
+            "sources": store.sources(files=_present(config)),
             "feeds": feeds,
             "retracted": store.retracted(),
         }

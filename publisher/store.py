@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -785,10 +785,13 @@ class Store:
         return self._one("SELECT count(DISTINCT t.entry) FROM entry_topics t JOIN entries e ON e.id = t.entry "
                          "WHERE e.retracted_at IS NULL")
 
-    def sources(self) -> list[dict[str, Any]]:
-        """Each source with the outcome of its latest read, in path order."""
+    def sources(self, files: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Each source with the outcome of its latest read, in path order. `files`: the files
+        to show (those in sources/ now: one removed is forgotten here, its stories stay); None: all."""
         rows = self.sql.execute(
             """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised
-               FROM sources s JOIN reads r ON r.id = s.last_read ORDER BY s.kind, s.location""").fetchall()
+               FROM sources s JOIN reads r ON r.id = s.last_read
+               WHERE s.kind != 'file' OR ?1 IS NULL OR s.location IN (SELECT value FROM json_each(?1))
+               ORDER BY s.kind, s.location""", [None if files is None else json.dumps(sorted(files))]).fetchall()
         keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised")
         return [dict(zip(keys, row)) for row in rows]

@@ -115,6 +115,8 @@ def reread(config: Config, file: str, now: datetime, wait: float = 30) -> Source
                   for p in candidates if p.is_file()), None)
     if found is None:
         raise UnknownStory(f"{file}: not a file in {root}")
+    if found.skip:
+        raise UnknownStory(f"{file}: skipped: {found.skip}")
     if not config.paths.database.exists():
         raise UnknownStory(f"no database yet ({config.paths.database}): nothing has been published")
     with lock.held(config.paths.lock, wait=wait):

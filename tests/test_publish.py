@@ -217,10 +217,10 @@ def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published
     locked = project.add_source("locked.txt", ARTICLE)
     real = ingest_mod.read_bytes
 
-    def read(path):
-        if path == locked:
+    def read(source):  # the read seam: a SourceFile
+        if source.path == locked:
             raise PermissionError(13, "Permission denied")
-        return real(path)
+        return real(source)
 
     monkeypatch.setattr(ingest_mod, "read_bytes", read)  # CI runs as root: inject the error
     report = project.publish()
@@ -248,9 +248,9 @@ def test_a_file_still_being_written_is_skipped_and_read_whole_next_time(project,
     path = project.add_source("growing.txt", ARTICLE)
     real = ingest_mod.read_bytes
 
-    def read_while_the_writer_appends(p):
-        data = real(p)
-        with open(p, "a", encoding="utf-8") as f:
+    def read_while_the_writer_appends(source):
+        data = real(source)
+        with open(source.path, "a", encoding="utf-8") as f:
             f.write("\nA second story arrived while we were reading.\n")
         return data
 

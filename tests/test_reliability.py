@@ -196,7 +196,7 @@ def hostile_sources(project, tmp_path) -> list[str]:
                               "</item></channel></rss>".encode("latin-1"))
     add("deep.json", b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
     return ["random.bin.txt", "huge.txt", "name with spaces.txt", "\\n", "ünïcødé.txt", "caf\\xe9.txt",
-            "laughs.xml", "malformed.atom", "deep.json"]
+            "laughs.xml", "malformed.atom", "deep.json", "passwd-link.txt", "outside-dir"]
 
 
 def test_hostile_sources_are_one_line_each_and_nothing_published_is_lost(project, seed, tmp_path):
@@ -230,6 +230,156 @@ def test_hostile_sources_are_one_line_each_and_nothing_published_is_lost(project
     assert seconds < 60
     child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert child_rss_mb < 600  # bounded memory for all of it
+
+
+# -- inputs that are not regular files ---------------------------------------------------------
+
+def cli(project, *args: str) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess with a guard: an open() that blocks is a TimeoutExpired (a failed
+    test), not a hung CI."""
+    return subprocess.run([str(BIN), "--config", str(project.config_path), *args], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_a_fifo_in_sources_is_one_line_and_the_other_files_are_published(project, seed):
+    project.add_source(SEED.name, seed)
+    os.mkfifo(project.sources / "zzz.txt")
+    proc = cli(project, "publish")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == ["zzz.txt: skipped: not a regular file"]
+    assert len(assert_feeds_whole(project)) == 5
+    again = cli(project, "publish")
+    assert (again.returncode, again.stderr) == (0, "")  # said once, like any skipped file
+    status = json.loads(cli(project, "status", "--json").stdout)
+    assert {s["path"]: (s["outcome"], s["reason"]) for s in status["sources"]}["zzz.txt"] == (
+        "skipped", "not a regular file")
+
+
+# `mkfifo sources/.f; mv sources/.f sources/zzz.txt` just after a run listed the directory
+SWAP_IN_A_FIFO_AFTER_LISTING = """
+import os, sys
+from publisher import cli, ingest
+
+listed = ingest.list_sources
+
+def list_then_swap(root, *args, **kwargs):
+    files = listed(root, *args, **kwargs)
+    os.mkfifo(root / ".f")
+    os.replace(root / ".f", root / "zzz.txt")
+    return files
+
+ingest.list_sources = list_then_swap
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_fifo_swapped_in_after_the_listing_does_not_block_the_publish(project, seed):
+    project.add_source(SEED.name, seed)
+    project.add_source("zzz.txt", stories_text(1)[0] + "\n")
+    assert cli(project, "publish").returncode == 0
+    published = assert_feeds_whole(project)
+    project.add_source("later.txt", stories_text(2)[1] + "\n")
+    proc = subprocess.run([sys.executable, "-c", SWAP_IN_A_FIFO_AFTER_LISTING, "--config", str(project.config_path),
+                           "publish"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == ["zzz.txt: skipped: not a regular file"]
+    assert published < assert_feeds_whole(project)  # the later file is out; zzz.txt's story stays
+
+
+@pytest.mark.parametrize("output", ["feeds.opml", "all/atom.xml"])
+def test_a_fifo_in_place_of_an_output_file_does_not_block_a_publish_and_is_replaced(project, seed, output):
+    project.add_source(SEED.name, seed)
+    assert cli(project, "publish").returncode == 0
+    path = project.feeds / output
+    before = path.read_bytes()
+    path.unlink()
+    os.mkfifo(path)
+    proc = cli(project, "publish")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert path.is_file() and path.read_bytes() == before  # a regular file again, the same bytes
+
+
+def test_links_out_of_sources_and_loops_are_one_line_each_and_never_read(project, seed):
+    from datetime import timedelta
+
+    from conftest import NOW
+
+    project.add_source(SEED.name, seed)
+    for name, target in [("shadow.txt", "/etc/shadow"), ("environ.txt", "/proc/self/environ"), ("etc", "/etc"),
+                         ("loop.txt", "loop.txt")]:
+        (project.sources / name).symlink_to(target)
+    report = project.publish()
+    assert report.ok
+    assert report.problems() == ["environ.txt: skipped: outside sources/", "etc: skipped: outside sources/",
+                                 "loop.txt: skipped: symlink loop", "shadow.txt: skipped: outside sources/"]
+    assert project.publish(NOW + timedelta(hours=1)).problems() == []  # said once, not every run
+    assert len(assert_feeds_whole(project)) == 5
+
+
+@pytest.mark.parametrize("when", ["before its stat", "before its read"])
+def test_a_file_deleted_between_listing_and_reading_is_not_a_failure(project, seed, monkeypatch, when):
+    from publisher import ingest
+
+    project.add_source(SEED.name, seed)
+    gone = project.add_source("gone.txt", stories_text(1)[0] + "\n")
+    if when == "before its stat":
+        listed = ingest.list_sources
+
+        def list_then_delete(root, *args, **kwargs):
+            files = listed(root, *args, **kwargs)
+            gone.unlink()
+            return files
+
+        monkeypatch.setattr(ingest, "list_sources", list_then_delete)
+    else:
+        read = ingest.read_bytes
+
+        def delete_then_read(source):  # the read seam (a SourceFile; a Path before, whose .name is the same)
+            if source.name == "gone.txt":
+                gone.unlink()
+            return read(source)
+
+        monkeypatch.setattr(ingest, "read_bytes", delete_then_read)
+    report = project.publish()
+    assert report.ok and report.problems() == []
+    assert [s.name for s in report.sources] == [SEED.name]
+    assert len(assert_feeds_whole(project)) == 5
+
+
+def test_status_forgets_a_removed_file_and_its_stories_stay_published(project, seed):
+    from datetime import timedelta
+
+    from conftest import NOW
+    from publisher.status import status
+
+    project.add_source(SEED.name, seed)
+    extra = project.add_source("extra.txt", stories_text(1)[0] + "\n")
+    project.publish()
+    published = assert_feeds_whole(project)
+    assert len(published) == 6
+    assert [s["path"] for s in status(project.config, NOW)["sources"]] == [SEED.name, "extra.txt"]
+    extra.unlink()
+    assert [s["path"] for s in status(project.config, NOW)["sources"]] == [SEED.name]
+    report = project.publish(NOW + timedelta(hours=1))
+    assert report.ok and report.problems() == []
+    assert assert_feeds_whole(project) == published  # its story stays published
+
+
+def test_under_run_a_fifo_in_sources_is_one_line_and_later_files_are_still_published(running, seed, tmp_path):
+    from service_harness import write_atomically
+
+    service = running()
+    service.wait_for({"all": 0})
+    sources = tmp_path / "sources"
+    os.mkfifo(sources / ".f")
+    os.replace(sources / ".f", sources / "zzz.txt")
+    service.wait_log("zzz.txt: skipped: not a regular file")
+    write_atomically(sources / "later.txt", seed)
+    service.wait_for({"all": 5}, timeout=5)
+    assert [line for line in service.log_text().splitlines() if "zzz.txt" in line] == [
+        line for line in service.log_text().splitlines() if "zzz.txt: skipped: not a regular file" in line]
+    code, seconds = service.stop()  # SIGTERM
+    assert code == 0 and seconds < 10
 
 
 # -- write failures ----------------------------------------------------------------------------
