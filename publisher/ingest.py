@@ -240,7 +240,8 @@ def feed_states(config: Config, now: datetime) -> dict[str, FeedState]:
 
 
 def poll_feeds(config: Config, now: datetime, stop: Stop | None = None) -> list[tuple[FeedSource, FetchResult]]:
-    """Fetch every configured feed that is due (concurrently; no lock held)."""
+    """Fetch every configured feed that is due (concurrently; no lock held). A stop cancels the
+    fetches under way: those feeds are left out (nothing to record; fetched next time)."""
     states = feed_states(config, now)
     due = [f for f in config.feed_sources
            if poll.is_due(states[f.url].next_fetch if f.url in states else None, now)]
@@ -248,7 +249,7 @@ def poll_feeds(config: Config, now: datetime, stop: Stop | None = None) -> list[
         return []
     requests = [FetchRequest(f.url, states[f.url].etag if f.url in states else None,
                              states[f.url].last_modified if f.url in states else None) for f in due]
-    return list(zip(due, fetch.fetch_all(requests)))
+    return [(f, r) for f, r in zip(due, fetch.fetch_all(requests, stop=stop)) if r is not None]
 
 
 def ingest_fetched(store: Store, config: Config, now: datetime, fetched: list[tuple[FeedSource, FetchResult]],
