@@ -1,6 +1,7 @@
 """`publisher run`: the long-running service.
 
-    one process = a scheduler (a full ingest + publish every [schedule] interval_seconds)
+    one process = a scheduler (every [schedule] interval_seconds: the files in sources/, and
+                  apart from them the feed URLs, so that files never wait for the network)
                 + a watcher (a file dropped into sources/ is read once it has settled)
                 + the HTTP server (serve.FeedServer under uvicorn) + /healthz and /metrics
 
@@ -8,7 +9,7 @@ Threads: uvicorn's event loop in the main thread; APScheduler's job thread; the 
 observer; the settle loop, which reads settled files itself so that a slow scheduled job never
 queues a file pickup behind it (both still write one at a time: the write lock); a WebSub
 thread. SIGTERM/SIGINT stop a run in progress at the next file or feed boundary (what it has is
-committed), then everything stops and the process exits 0.
+committed; feed fetches under way are cancelled), then everything stops and the process exits 0.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class Metrics:
         self.files_served = Gauge("publisher_files_served", "Files the HTTP server holds", registry=r)
         for outcome in ("new", "duplicate", "revised"):
             self.stories.labels(outcome)
-        for trigger in ("schedule", "watch"):
+        for trigger in ("schedule", "watch", "poll"):
             self.runs.labels(trigger)
 
         class Requests:
@@ -210,12 +211,21 @@ class Service:
     # -- runs --
 
     def scheduled_run(self) -> None:
+        """The files in sources/ (the feeds are polled apart: poll_run)."""
+        self._run("schedule", settle=self.config.service.settle_seconds, next_run=self._next_run(), feeds=False)
+
+    def poll_run(self) -> None:
+        """The feed URLs that are due, in a job of their own: a feed that is slow to answer never
+        holds up the files (those in sources/ at start-up included)."""
+        if self.config.feed_sources:
+            self._run("poll", next_run=self._next_run(), files=False)
+
+    def _next_run(self) -> datetime | None:
         job = self.scheduler.get_job("publish") if self.scheduler else None
-        self._run("schedule", settle=self.config.service.settle_seconds,
-                  next_run=job.next_run_time if job else None)
+        return job.next_run_time if job else None
 
     def _run(self, trigger: str, *, only: list[Path] | None = None, settle: float = 0.0,
-             next_run: datetime | None = None) -> PublishReport | None:
+             next_run: datetime | None = None, files: bool = True, feeds: bool = True) -> PublishReport | None:
         if self.stop.is_set():
             return None
         started = time.monotonic()
@@ -223,7 +233,7 @@ class Service:
         record = {"next_run": next_run.isoformat()} if next_run else {}
         try:
             report = publish(self.config, now, wait=LOCK_WAIT_SECONDS, only=only, settle=settle,
-                             stop=self.stop.is_set, record=record)
+                             stop=self.stop.is_set, record=record, files=files, feeds=feeds)
         except LockHeld as exc:
             self.metrics.run_errors.inc()
             log.warning("%s run skipped: %s", trigger, exc)
@@ -236,6 +246,8 @@ class Service:
             self.metrics.run_errors.inc()
             log.exception("%s run failed", trigger)
             return None
+        if not files and not report.polled:  # no feed was due: no run to speak of
+            return report
         seconds = time.monotonic() - started
         finished = datetime.now(UTC)
         self.state.last_run = finished
@@ -390,10 +402,11 @@ class Service:
         self.settler.settle = new.service.settle_seconds
         log.info("%s: config reloaded (%d topics, %d feeds)", new.path, len(new.topics), len(new.feed_sources))
         if self.scheduler:
-            if new.service.interval_seconds != old.service.interval_seconds:
-                self.scheduler.reschedule_job("publish", trigger="interval", seconds=new.service.interval_seconds)
-            # new feeds, rules or settings: publish with them now, not at the next interval
-            self.scheduler.modify_job("publish", next_run_time=datetime.now(UTC))
+            for job in ("publish", "poll"):
+                if new.service.interval_seconds != old.service.interval_seconds:
+                    self.scheduler.reschedule_job(job, trigger="interval", seconds=new.service.interval_seconds)
+                # new feeds, rules or settings: publish with them now, not at the next interval
+                self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     # -- HTTP routes --
 
@@ -414,6 +427,18 @@ class Service:
 
     # -- life --
 
+    def _start_scheduler(self) -> None:
+        """Two jobs, each run now and every interval, in threads of their own (a job never
+        overlaps itself): the files, and the feeds (whose fetch may take up to a minute)."""
+        cfg = self.config.service
+        self.scheduler = BackgroundScheduler(executors={"default": JobExecutor(2)}, timezone=UTC,
+                                             job_defaults={"coalesce": True, "max_instances": 1,
+                                                           "misfire_grace_time": int(cfg.misfire_grace_seconds)})
+        for job, run in (("publish", self.scheduled_run), ("poll", self.poll_run)):
+            self.scheduler.add_job(run, "interval", seconds=cfg.interval_seconds, id=job,
+                                   next_run_time=datetime.now(UTC))
+        self.scheduler.start()
+
     def serve_forever(self) -> int:
         cfg = self.config.service
         sock = _listen(cfg.host, cfg.port)
@@ -422,12 +447,7 @@ class Service:
         self.app.reload()
         self.metrics.files_served.set(len(self.app.files))
 
-        self.scheduler = BackgroundScheduler(executors={"default": JobExecutor(1)}, timezone=UTC,
-                                             job_defaults={"coalesce": True, "max_instances": 1,
-                                                           "misfire_grace_time": int(cfg.misfire_grace_seconds)})
-        self.scheduler.add_job(self.scheduled_run, "interval", seconds=cfg.interval_seconds, id="publish",
-                               next_run_time=datetime.now(UTC))
-        self.scheduler.start()
+        self._start_scheduler()
         self._start_watching()
         settle_thread = threading.Thread(target=self._settle_loop, name="settle", daemon=True)
         settle_thread.start()

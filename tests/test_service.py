@@ -228,6 +228,56 @@ def test_a_signal_while_waiting_for_another_writer_stops_within_10_s(running, tm
         holder.wait(10)
 
 
+class Silent:
+    """A feed server that accepts connections and never answers (nor closes them)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
+        self.connected = threading.Event()
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.held.append(conn)
+            self.connected.set()
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_sigterm_while_a_feed_is_fetched_stops_within_10_s_and_files_do_not_wait_for_it(running, seed, tmp_path):
+    """The feed never answers (its read timeout is 20 s, its deadline 60 s): a file already in
+    sources/ at start-up is served at once all the same, and SIGTERM cancels the fetch."""
+    silent = Silent()
+    try:
+        config = service_config(tmp_path, extra=f'\n[[sources.feeds]]\nurl = "{silent.url}"\n')
+        early = tmp_path / "sources" / "early.txt"
+        early.write_bytes(seed)
+        os.utime(early, (time.time() - 600, time.time() - 600))  # there well before start-up
+        service = running(config=config)
+        assert silent.connected.wait(10)  # the feed is being fetched
+        service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)
+        assert silent.held and not any(conn.fileno() < 0 for conn in silent.held)  # ... and still is
+        code, seconds = service.stop()
+        assert code == 0 and seconds < 10
+        assert "timed out" not in service.log_text()  # cancelled, not failed: nothing to back off
+    finally:
+        silent.close()
+
+
 def test_a_second_run_on_the_same_database_is_refused_at_once(running, tmp_path):
     service = running()
     service.wait_log("schedule run:")
