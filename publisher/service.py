@@ -10,6 +10,8 @@ observer; the settle loop, which reads settled files itself so that a slow sched
 queues a file pickup behind it (both still write one at a time: the write lock); a WebSub
 thread. SIGTERM/SIGINT stop a run in progress at the next file or feed boundary (what it has is
 committed; feed fetches under way are cancelled), then everything stops and the process exits 0.
+A run that fails (a full disk, a database error) is one log line; the next is tried after a
+back-off, doubling up to the interval, and /healthz answers 503 until a run works again.
 """
 
 from __future__ import annotations
@@ -53,23 +55,35 @@ STOP_SECONDS = 10.0  # what a stop may take, all in all
 # -- health: pure ------------------------------------------------------------------------------
 
 def health(now: datetime, *, started: datetime, last_run: datetime | None, last_success: datetime | None,
-           next_run: datetime | None, interval: float, grace: float, scheduler_running: bool) -> tuple[bool, dict]:
+           next_run: datetime | None, interval: float, grace: float, scheduler_running: bool,
+           failures: int = 0, last_error: str | None = None) -> tuple[bool, dict]:
     """Is the service keeping to its schedule? Late when the scheduler is not running, or when
-    no run has finished for an interval plus the misfire grace (a run hangs, or runs are missed)."""
+    no run has finished for an interval plus the misfire grace (a run hangs, or runs are missed);
+    failing while runs fail (`failures` in a row, the last with `last_error`)."""
     since = last_run or started
     late = not scheduler_running or now - since > timedelta(seconds=interval + grace)
     doc = {
-        "status": "late" if late else "ok",
+        "status": "late" if late else "failing" if failures else "ok",
         "started": _iso(started),
         "last_run": _iso(last_run),
         "last_success": _iso(last_success),
         "next_run": _iso(next_run),
         "interval_seconds": interval,
+        "failures": failures,
     }
     if late:
         doc["reason"] = "the scheduler is not running" if not scheduler_running else \
             f"no run has finished since {_iso(since)} (the interval is {interval:g} s)"
-    return not late, doc
+    elif failures:
+        doc["reason"] = f"the last {failures} runs failed: {last_error}" if failures > 1 else \
+            f"the last run failed: {last_error}"
+    return not late and not failures, doc
+
+
+def retry_delay(failures: int, interval: float) -> float:
+    """Seconds to wait after `failures` failed runs in a row: 1, 2, 4 ... up to the interval
+    (a full disk is not retried every second, nor left for a whole interval at first)."""
+    return min(2.0 ** max(0, failures - 1), interval)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -189,6 +203,8 @@ class RunState:
     started: datetime
     last_run: datetime | None = None
     last_success: datetime | None = None
+    failures: int = 0  # runs in a row that could not be made (0: the last one worked)
+    last_error: str | None = None
 
 
 class Service:
@@ -239,17 +255,20 @@ class Service:
             log.warning("%s run skipped: %s", trigger, exc)
             return None
         except PublisherError as exc:
-            self.metrics.run_errors.inc()
-            log.error("%s run failed: %s", trigger, exc)
+            self._failed(trigger, str(exc))
             return None
-        except Exception:  # a bug: logged in full, and the service keeps running
-            self.metrics.run_errors.inc()
+        except OSError as exc:  # an OS error the use cases did not make a source's or file's result
+            self._failed(trigger, f"{f'{exc.filename}: ' if exc.filename else ''}{exc.strerror or exc}")
+            return None
+        except Exception as exc:  # a bug: logged in full, and the service keeps running
             log.exception("%s run failed", trigger)
+            self._failed(trigger, f"{type(exc).__name__}: {exc}", logged=True)
             return None
         if not files and not report.polled:  # no feed was due: no run to speak of
             return report
         seconds = time.monotonic() - started
         finished = datetime.now(UTC)
+        self.state.failures, self.state.last_error = 0, None
         self.state.last_run = finished
         if report.ok:
             self.state.last_success = finished
@@ -269,6 +288,20 @@ class Service:
                                                report.feed_files_written))
         return report
 
+    def _failed(self, trigger: str, reason: str, logged: bool = False) -> None:
+        """A run could not be made: one line, /healthz failing, and the next try after a back-off
+        (the scheduled job, brought forward; files seen meanwhile wait for it)."""
+        self.metrics.run_errors.inc()
+        self.state.failures += 1
+        self.state.last_error = reason
+        delay = retry_delay(self.state.failures, self.config.service.interval_seconds)
+        if not logged:
+            log.error("%s run failed: %s (trying again in %g s)", trigger, reason, delay)
+        job = self.scheduler.get_job("publish") if self.scheduler else None
+        retry = datetime.now(UTC) + timedelta(seconds=delay)
+        if job is not None and not self.stop.is_set() and (job.next_run_time is None or job.next_run_time > retry):
+            job.modify(next_run_time=retry)
+
     def _ping_loop(self) -> None:
         """Tell the WebSub hub, one publish at a time, off the publishing threads. A daemon
         thread: a hub that hangs never holds up a stop."""
@@ -287,7 +320,7 @@ class Service:
             with lock.held(self.config.paths.lock, wait=LOCK_WAIT_SECONDS):
                 self.feeds_dirty.clear()
                 n = self.app.reload(errors)
-        except (LockHeld, ConfigError) as exc:
+        except PublisherError as exc:
             log.warning("feeds not reloaded: %s", exc)
             return
         for line in errors:
@@ -300,7 +333,8 @@ class Service:
         tick = max(0.05, min(0.2, self.config.service.settle_seconds / 4))
         while not self.stop.wait(tick):
             try:
-                paths = self.settler.due(time.monotonic(), stat_key)
+                # while runs fail, files seen wait for the scheduled retry (one run per back-off)
+                paths = [] if self.state.failures else self.settler.due(time.monotonic(), stat_key)
                 if paths:
                     report = self._run("watch", only=paths)
                     if report is None and not self.stop.is_set():  # busy: try again soon
@@ -418,7 +452,8 @@ class Service:
                          last_success=self.state.last_success, next_run=job.next_run_time if job else None,
                          interval=self.config.service.interval_seconds,
                          grace=self.config.service.misfire_grace_seconds,
-                         scheduler_running=bool(self.scheduler and self.scheduler.running))
+                         scheduler_running=bool(self.scheduler and self.scheduler.running),
+                         failures=self.state.failures, last_error=self.state.last_error)
         return (200 if ok else 503), "application/json", (json.dumps(doc) + "\n").encode()
 
     def _metrics(self) -> tuple[int, str, bytes]:
