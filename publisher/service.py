@@ -295,11 +295,15 @@ class Service:
         self.state.failures += 1
         self.state.last_error = reason
         delay = retry_delay(self.state.failures, self.config.service.interval_seconds)
+        if self.stop.is_set():  # stopping: no next try to announce
+            if not logged:
+                log.error("%s run failed: %s", trigger, reason)
+            return
         if not logged:
             log.error("%s run failed: %s (trying again in %g s)", trigger, reason, delay)
         job = self.scheduler.get_job("publish") if self.scheduler else None
         retry = datetime.now(UTC) + timedelta(seconds=delay)
-        if job is not None and not self.stop.is_set() and (job.next_run_time is None or job.next_run_time > retry):
+        if job is not None and (job.next_run_time is None or job.next_run_time > retry):
             job.modify(next_run_time=retry)
 
     def _ping_loop(self) -> None:
