@@ -5,7 +5,7 @@
                 + a watcher (a file dropped into sources/ is read once it has settled)
                 + the HTTP server (serve.FeedServer under uvicorn) + /healthz and /metrics
 
-Threads: uvicorn's event loop in the main thread; APScheduler's job thread; the watchdog
+Threads: uvicorn's event loop in the main thread; APScheduler's two job threads; the watchdog
 observer; the settle loop, which reads settled files itself so that a slow scheduled job never
 queues a file pickup behind it (both still write one at a time: the write lock); a WebSub
 thread. SIGTERM/SIGINT stop a run in progress at the next file or feed boundary (what it has is
