@@ -10,7 +10,9 @@
     publisher [--config PATH] reread FILE
 
 Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
-not be written (the rest is still published); 2 usage or config error, or the lock is held.
+not be written (the rest is still published), or the database or the disk failed (one line:
+`publisher: <path>: database error: database or disk is full`); 2 usage or config error, or
+the lock is held.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `publisher classify FILE | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # one no use case made a file's result (a full disk, say): one line, no traceback
+        print(f"publisher: {f'{exc.filename}: ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _progress_bar():

@@ -14,7 +14,13 @@ class LockHeld(PublisherError):
 
 
 class StoreError(PublisherError):
-    """The database cannot be opened or is from an incompatible version."""
+    """The database cannot be opened, is from an incompatible version, or a query failed.
+    `fatal`: the failure is the database's or its disk's (full, read-only, an I/O error, locked,
+    damaged), not the data's: a run stops there, rather than blaming each source in turn."""
+
+    def __init__(self, message: str, *, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
 
 
 class UnknownStory(PublisherError):

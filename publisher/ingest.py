@@ -179,6 +179,7 @@ def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
     try:
         return _ingest_file(store, source, config, now, state, young_after)
     except Exception as exc:
+        _raise_if_fatal(exc)
         return _failed(store, source.name, now, f"{type(exc).__name__}: {exc}")
 
 
@@ -233,8 +234,16 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
             read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
             rep = store_stories(store, config, now, name, source_id, read, result)
     except Exception as exc:  # one file's failure is its result, not the run's end
+        _raise_if_fatal(exc)
         return _failed(store, name, now, f"cannot store: {type(exc).__name__}: {exc}")
     return rep
+
+
+def _raise_if_fatal(exc: Exception) -> None:
+    """The database or its disk failed (full, read-only ...): that is the run's end, one line,
+    not every source's result in turn (nor could a source's failure be recorded)."""
+    if isinstance(exc, StoreError) and exc.fatal:
+        raise exc
 
 
 # -- other people's feeds --------------------------------------------------------------------
@@ -254,7 +263,8 @@ def feed_states(config: Config, now: datetime) -> dict[str, FeedState]:
 
 
 def poll_feeds(config: Config, now: datetime, stop: Stop | None = None) -> list[tuple[FeedSource, FetchResult]]:
-    """Fetch every configured feed that is due (concurrently; no lock held)."""
+    """Fetch every configured feed that is due (concurrently; no lock held). A stop cancels the
+    fetches under way: those feeds are left out (nothing to record; fetched next time)."""
     states = feed_states(config, now)
     due = [f for f in config.feed_sources
            if poll.is_due(states[f.url].next_fetch if f.url in states else None, now)]
@@ -262,7 +272,7 @@ def poll_feeds(config: Config, now: datetime, stop: Stop | None = None) -> list[
         return []
     requests = [FetchRequest(f.url, states[f.url].etag if f.url in states else None,
                              states[f.url].last_modified if f.url in states else None) for f in due]
-    return list(zip(due, fetch.fetch_all(requests)))
+    return [(f, r) for f, r in zip(due, fetch.fetch_all(requests, stop=stop)) if r is not None]
 
 
 def ingest_fetched(store: Store, config: Config, now: datetime, fetched: list[tuple[FeedSource, FetchResult]],
@@ -286,6 +296,7 @@ def _ingest_one_fetch(store: Store, config: Config, now: datetime, source: FeedS
         with store.transaction():
             rep, state = _ingest_fetch(store, config, now, source_id, source, result, state, interval)
     except Exception as exc:  # a bug in one feed's handling must not stop the others
+        _raise_if_fatal(exc)
         rep = SourceReport(source.url, Outcome.FAILED, f"cannot store: {type(exc).__name__}: {exc}")
         state = replace(state, fetched_at=now, errors=state.errors + 1, last_error=rep.reason,
                         next_fetch=poll.after_failure(now, interval, state.errors + 1))

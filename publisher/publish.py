@@ -19,7 +19,8 @@ from publisher.store import Store
 
 def publish(config: Config, now: datetime, *, progress: Progress | None = None, wait: float = 0.0,
             only: list[Path] | None = None, settle: float = 0.0,
-            stop: ingest.Stop | None = None, record: dict[str, str] | None = None) -> PublishReport:
+            stop: ingest.Stop | None = None, record: dict[str, str] | None = None,
+            files: bool = True, feeds: bool = True) -> PublishReport:
     """Run the whole pipeline once. Raises LockHeld if another process (or thread) is writing
     for longer than `wait` seconds.
 
@@ -28,12 +29,17 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
             (they may still be being written);
     stop:   polled between files and between feeds: when it says True, what is read so far
             is committed and published, and the run ends early (report.interrupted);
-    record: more meta values to store with the run (the service's next run).
+    record: more meta values to store with the run (the service's next run);
+    files, feeds: read the source files, fetch the due feeds (the service does each in a run of
+            its own, so that files never wait for the network). A feeds-only run that fetched
+            nothing (none due, or stopped) does nothing more.
     """
     report = PublishReport()
     # Feeds are fetched before taking the write lock: the network may be slow, and a file
     # pickup (or another writer) must never wait for it.
-    fetched = ingest.poll_feeds(config, now, stop) if only is None and config.feed_sources else []
+    fetched = ingest.poll_feeds(config, now, stop) if feeds and only is None and config.feed_sources else []
+    if not files and not fetched:
+        return report
     with lock.held(config.paths.lock, wait=wait, cancel=stop):
         store = Store.open(config.paths.database, now=now)
         try:
@@ -41,7 +47,8 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
                 atomic.remove_temp_files(config.paths.feeds, report.errors.append)
             with store.transaction():
                 store.set_meta("publish_running", "1")
-            ingest.ingest_files(store, config, now, report, progress, only=only, settle=settle, stop=stop)
+            if files:
+                ingest.ingest_files(store, config, now, report, progress, only=only, settle=settle, stop=stop)
             ingest.ingest_fetched(store, config, now, fetched, report)
             ingest.classify_entries(store, config)
             site.write_all(store, config, report, stop=stop)

@@ -1,14 +1,17 @@
 """`publisher run`: the long-running service.
 
-    one process = a scheduler (a full ingest + publish every [schedule] interval_seconds)
+    one process = a scheduler (every [schedule] interval_seconds: the files in sources/, and
+                  apart from them the feed URLs, so that files never wait for the network)
                 + a watcher (a file dropped into sources/ is read once it has settled)
                 + the HTTP server (serve.FeedServer under uvicorn) + /healthz and /metrics
 
-Threads: uvicorn's event loop in the main thread; APScheduler's job thread; the watchdog
+Threads: uvicorn's event loop in the main thread; APScheduler's two job threads; the watchdog
 observer; the settle loop, which reads settled files itself so that a slow scheduled job never
 queues a file pickup behind it (both still write one at a time: the write lock); a WebSub
 thread. SIGTERM/SIGINT stop a run in progress at the next file or feed boundary (what it has is
-committed), then everything stops and the process exits 0.
+committed; feed fetches under way are cancelled), then everything stops and the process exits 0.
+A run that fails (a full disk, a database error) is one log line; the next is tried after a
+back-off, doubling up to the interval, and /healthz answers 503 until a run works again.
 """
 
 from __future__ import annotations
@@ -52,23 +55,35 @@ STOP_SECONDS = 10.0  # what a stop may take, all in all
 # -- health: pure ------------------------------------------------------------------------------
 
 def health(now: datetime, *, started: datetime, last_run: datetime | None, last_success: datetime | None,
-           next_run: datetime | None, interval: float, grace: float, scheduler_running: bool) -> tuple[bool, dict]:
+           next_run: datetime | None, interval: float, grace: float, scheduler_running: bool,
+           failures: int = 0, last_error: str | None = None) -> tuple[bool, dict]:
     """Is the service keeping to its schedule? Late when the scheduler is not running, or when
-    no run has finished for an interval plus the misfire grace (a run hangs, or runs are missed)."""
+    no run has finished for an interval plus the misfire grace (a run hangs, or runs are missed);
+    failing while runs fail (`failures` in a row, the last with `last_error`)."""
     since = last_run or started
     late = not scheduler_running or now - since > timedelta(seconds=interval + grace)
     doc = {
-        "status": "late" if late else "ok",
+        "status": "late" if late else "failing" if failures else "ok",
         "started": _iso(started),
         "last_run": _iso(last_run),
         "last_success": _iso(last_success),
         "next_run": _iso(next_run),
         "interval_seconds": interval,
+        "failures": failures,
     }
     if late:
         doc["reason"] = "the scheduler is not running" if not scheduler_running else \
             f"no run has finished since {_iso(since)} (the interval is {interval:g} s)"
-    return not late, doc
+    elif failures:
+        doc["reason"] = f"the last {failures} runs failed: {last_error}" if failures > 1 else \
+            f"the last run failed: {last_error}"
+    return not late and not failures, doc
+
+
+def retry_delay(failures: int, interval: float) -> float:
+    """Seconds to wait after `failures` failed runs in a row: 1, 2, 4 ... up to the interval
+    (a full disk is not retried every second, nor left for a whole interval at first)."""
+    return min(2.0 ** max(0, failures - 1), interval)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -151,7 +166,7 @@ class Metrics:
         self.files_served = Gauge("publisher_files_served", "Files the HTTP server holds", registry=r)
         for outcome in ("new", "duplicate", "revised"):
             self.stories.labels(outcome)
-        for trigger in ("schedule", "watch"):
+        for trigger in ("schedule", "watch", "poll"):
             self.runs.labels(trigger)
 
         class Requests:
@@ -188,6 +203,8 @@ class RunState:
     started: datetime
     last_run: datetime | None = None
     last_success: datetime | None = None
+    failures: int = 0  # runs in a row that could not be made (0: the last one worked)
+    last_error: str | None = None
 
 
 class Service:
@@ -210,12 +227,21 @@ class Service:
     # -- runs --
 
     def scheduled_run(self) -> None:
+        """The files in sources/ (the feeds are polled apart: poll_run)."""
+        self._run("schedule", settle=self.config.service.settle_seconds, next_run=self._next_run(), feeds=False)
+
+    def poll_run(self) -> None:
+        """The feed URLs that are due, in a job of their own: a feed that is slow to answer never
+        holds up the files (those in sources/ at start-up included)."""
+        if self.config.feed_sources:
+            self._run("poll", next_run=self._next_run(), files=False)
+
+    def _next_run(self) -> datetime | None:
         job = self.scheduler.get_job("publish") if self.scheduler else None
-        self._run("schedule", settle=self.config.service.settle_seconds,
-                  next_run=job.next_run_time if job else None)
+        return job.next_run_time if job else None
 
     def _run(self, trigger: str, *, only: list[Path] | None = None, settle: float = 0.0,
-             next_run: datetime | None = None) -> PublishReport | None:
+             next_run: datetime | None = None, files: bool = True, feeds: bool = True) -> PublishReport | None:
         if self.stop.is_set():
             return None
         started = time.monotonic()
@@ -223,21 +249,26 @@ class Service:
         record = {"next_run": next_run.isoformat()} if next_run else {}
         try:
             report = publish(self.config, now, wait=LOCK_WAIT_SECONDS, only=only, settle=settle,
-                             stop=self.stop.is_set, record=record)
+                             stop=self.stop.is_set, record=record, files=files, feeds=feeds)
         except LockHeld as exc:
             self.metrics.run_errors.inc()
             log.warning("%s run skipped: %s", trigger, exc)
             return None
         except PublisherError as exc:
-            self.metrics.run_errors.inc()
-            log.error("%s run failed: %s", trigger, exc)
+            self._failed(trigger, str(exc))
             return None
-        except Exception:  # a bug: logged in full, and the service keeps running
-            self.metrics.run_errors.inc()
+        except OSError as exc:  # an OS error the use cases did not make a source's or file's result
+            self._failed(trigger, f"{f'{exc.filename}: ' if exc.filename else ''}{exc.strerror or exc}")
+            return None
+        except Exception as exc:  # a bug: logged in full, and the service keeps running
             log.exception("%s run failed", trigger)
+            self._failed(trigger, f"{type(exc).__name__}: {exc}", logged=True)
             return None
+        if not files and not report.polled:  # no feed was due: no run to speak of
+            return report
         seconds = time.monotonic() - started
         finished = datetime.now(UTC)
+        self.state.failures, self.state.last_error = 0, None
         self.state.last_run = finished
         if report.ok:
             self.state.last_success = finished
@@ -257,6 +288,24 @@ class Service:
                                                report.feed_files_written))
         return report
 
+    def _failed(self, trigger: str, reason: str, logged: bool = False) -> None:
+        """A run could not be made: one line, /healthz failing, and the next try after a back-off
+        (the scheduled job, brought forward; files seen meanwhile wait for it)."""
+        self.metrics.run_errors.inc()
+        self.state.failures += 1
+        self.state.last_error = reason
+        delay = retry_delay(self.state.failures, self.config.service.interval_seconds)
+        if self.stop.is_set():  # stopping: no next try to announce
+            if not logged:
+                log.error("%s run failed: %s", trigger, reason)
+            return
+        if not logged:
+            log.error("%s run failed: %s (trying again in %g s)", trigger, reason, delay)
+        job = self.scheduler.get_job("publish") if self.scheduler else None
+        retry = datetime.now(UTC) + timedelta(seconds=delay)
+        if job is not None and (job.next_run_time is None or job.next_run_time > retry):
+            job.modify(next_run_time=retry)
+
     def _ping_loop(self) -> None:
         """Tell the WebSub hub, one publish at a time, off the publishing threads. A daemon
         thread: a hub that hangs never holds up a stop."""
@@ -275,7 +324,7 @@ class Service:
             with lock.held(self.config.paths.lock, wait=LOCK_WAIT_SECONDS):
                 self.feeds_dirty.clear()
                 n = self.app.reload(errors)
-        except (LockHeld, ConfigError) as exc:
+        except PublisherError as exc:
             log.warning("feeds not reloaded: %s", exc)
             return
         for line in errors:
@@ -288,7 +337,8 @@ class Service:
         tick = max(0.05, min(0.2, self.config.service.settle_seconds / 4))
         while not self.stop.wait(tick):
             try:
-                paths = self.settler.due(time.monotonic(), stat_key)
+                # while runs fail, files seen wait for the scheduled retry (one run per back-off)
+                paths = [] if self.state.failures else self.settler.due(time.monotonic(), stat_key)
                 if paths:
                     report = self._run("watch", only=paths)
                     if report is None and not self.stop.is_set():  # busy: try again soon
@@ -390,10 +440,11 @@ class Service:
         self.settler.settle = new.service.settle_seconds
         log.info("%s: config reloaded (%d topics, %d feeds)", new.path, len(new.topics), len(new.feed_sources))
         if self.scheduler:
-            if new.service.interval_seconds != old.service.interval_seconds:
-                self.scheduler.reschedule_job("publish", trigger="interval", seconds=new.service.interval_seconds)
-            # new feeds, rules or settings: publish with them now, not at the next interval
-            self.scheduler.modify_job("publish", next_run_time=datetime.now(UTC))
+            for job in ("publish", "poll"):
+                if new.service.interval_seconds != old.service.interval_seconds:
+                    self.scheduler.reschedule_job(job, trigger="interval", seconds=new.service.interval_seconds)
+                # new feeds, rules or settings: publish with them now, not at the next interval
+                self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     # -- HTTP routes --
 
@@ -405,7 +456,8 @@ class Service:
                          last_success=self.state.last_success, next_run=job.next_run_time if job else None,
                          interval=self.config.service.interval_seconds,
                          grace=self.config.service.misfire_grace_seconds,
-                         scheduler_running=bool(self.scheduler and self.scheduler.running))
+                         scheduler_running=bool(self.scheduler and self.scheduler.running),
+                         failures=self.state.failures, last_error=self.state.last_error)
         return (200 if ok else 503), "application/json", (json.dumps(doc) + "\n").encode()
 
     def _metrics(self) -> tuple[int, str, bytes]:
@@ -413,6 +465,18 @@ class Service:
         return 200, CONTENT_TYPE_PLAIN_0_0_4, self.metrics.text()
 
     # -- life --
+
+    def _start_scheduler(self) -> None:
+        """Two jobs, each run now and every interval, in threads of their own (a job never
+        overlaps itself): the files, and the feeds (whose fetch may take up to a minute)."""
+        cfg = self.config.service
+        self.scheduler = BackgroundScheduler(executors={"default": JobExecutor(2)}, timezone=UTC,
+                                             job_defaults={"coalesce": True, "max_instances": 1,
+                                                           "misfire_grace_time": int(cfg.misfire_grace_seconds)})
+        for job, run in (("publish", self.scheduled_run), ("poll", self.poll_run)):
+            self.scheduler.add_job(run, "interval", seconds=cfg.interval_seconds, id=job,
+                                   next_run_time=datetime.now(UTC))
+        self.scheduler.start()
 
     def serve_forever(self) -> int:
         cfg = self.config.service
@@ -422,12 +486,7 @@ class Service:
         self.app.reload()
         self.metrics.files_served.set(len(self.app.files))
 
-        self.scheduler = BackgroundScheduler(executors={"default": JobExecutor(1)}, timezone=UTC,
-                                             job_defaults={"coalesce": True, "max_instances": 1,
-                                                           "misfire_grace_time": int(cfg.misfire_grace_seconds)})
-        self.scheduler.add_job(self.scheduled_run, "interval", seconds=cfg.interval_seconds, id="publish",
-                               next_run_time=datetime.now(UTC))
-        self.scheduler.start()
+        self._start_scheduler()
         self._start_watching()
         settle_thread = threading.Thread(target=self._settle_loop, name="settle", daemon=True)
         settle_thread.start()

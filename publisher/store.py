@@ -331,6 +331,23 @@ class _Cursor:
         return self._cursor.rowcount
 
 
+# What SQLite says when the database or its disk fails, whatever is being stored (by result
+# code; by message for an error raised without one).
+_FATAL_CODES = frozenset((sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN,
+                          sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CORRUPT,
+                          sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_PERM, sqlite3.SQLITE_NOLFS, sqlite3.SQLITE_PROTOCOL))
+_FATAL_MESSAGES = ("database or disk is full", "disk I/O error", "attempt to write a readonly database",
+                   "unable to open database file", "database is locked", "database table is locked",
+                   "database disk image is malformed", "file is not a database", "out of memory")
+
+
+def _fatal(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _FATAL_CODES  # the primary code of an extended one (SQLITE_IOERR_WRITE ...)
+    return str(exc).startswith(_FATAL_MESSAGES)
+
+
 class _Connection:
     """The connection as the store uses it: every sqlite3 error becomes a StoreError naming
     the database (one line for the user, not a traceback)."""
@@ -341,7 +358,7 @@ class _Connection:
         self.conn, self.path = conn, path
 
     def fail(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"{self.path}: database error: {exc}")
+        return StoreError(f"{self.path}: database error: {exc}", fatal=_fatal(exc))
 
     def execute(self, sql: str, params: Any = ()) -> _Cursor:
         try:

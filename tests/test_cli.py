@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,17 +12,19 @@ from pathlib import Path
 import feedparser
 import pytest
 
+import disk_full
 from conftest import SEED
 from publisher import lock
+from service_harness import NEW_STORY
 
 BIN = Path(sys.executable).parent / "publisher"
 
 
-def run(project, *args, cwd=None):
+def run(project, *args, cwd=None, env=None):
     exe = str(BIN) if BIN.exists() else shutil.which("publisher")
     assert exe, "the publisher console script is not installed (pip install -e .)"
     return subprocess.run([exe, "--config", str(project.config_path), *args], capture_output=True, text=True,
-                          cwd=cwd or project.root, timeout=120)
+                          cwd=cwd or project.root, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_publish_prints_one_summary_line_and_problems_on_stderr(project, seed):
@@ -281,3 +284,31 @@ def test_classify_reads_a_feed_file_as_a_feed(project):
     proc = run(project, "classify", str(feed))
     assert proc.returncode == 0, proc.stderr
     assert "1. Kyiv shelters open" in proc.stdout and "<feed" not in proc.stdout and "<entry" not in proc.stdout
+
+
+def test_a_full_disk_is_one_line_and_exit_1_and_what_was_published_stays(project, seed, tmp_path):
+    """On a full disk the lock's pid cannot be written and the database cannot grow: that was
+    a 20-line traceback from lock.py."""
+    project.add_source(SEED.name, seed)
+    assert run(project, "publish").returncode == 0
+    published = project.site_bytes()
+    project.add_source("more.txt", NEW_STORY + "\n" + many_stories(100))  # more than free pages hold
+    flag = tmp_path / "disk-is-full"
+    flag.touch()
+    proc = run(project, "publish", env=disk_full.env(tmp_path, flag))
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == f"publisher: {project.database}: database error: database or disk is full\n"
+    assert project.site_bytes() == published
+    status = run(project, "status", env=disk_full.env(tmp_path, flag))  # reading needs no room
+    assert status.returncode == 0 and "entries: 5" in status.stdout
+    flag.unlink()  # room again: the next publish reads the file
+    assert run(project, "publish").returncode == 0
+    assert (project.feeds / "all" / "atom.xml").read_text().count("<entry>") == 6
+
+
+def many_stories(n: int) -> str:
+    """n one-paragraph stories of made-up words (no topic, no near-duplicates): a blank line apart."""
+    import random
+    rng = random.Random(3)
+    words = [a + b + c for a in "bdfgklmnprstvz" for b in "aeiou" for c in ("n", "r", "s", "")]
+    return "\n\n".join(" ".join(rng.choice(words) for _ in range(60)).capitalize() + "." for _ in range(n)) + "\n"

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from werkzeug.wrappers import Response
 
+from conftest import NOW
 from publisher.sources.fetch import FetchRequest, Limits, fetch_all
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -221,3 +222,159 @@ def test_a_broken_gzip_stream_is_a_reason(httpserver):
     httpserver.expect_request("/bad").respond_with_data(b"\x1f\x8b\x08\x00garbage", headers={"Content-Encoding": "gzip"})
     r = one(FetchRequest(httpserver.url_for("/bad")))
     assert r.body is None and r.error == "ValueError: broken gzip stream"
+
+
+# -- SSRF: a feed's redirects may not reach non-public addresses --------------------------------
+
+class Internal:
+    """A second local server, on another port: the internal service a hostile feed points at.
+    It counts the requests it gets (none must arrive) and serves a feed of its own."""
+
+    def __init__(self):
+        self.hits = []
+        internal = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                internal.hits.append(self.path)
+                body = INTERNAL_FEED
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+INTERNAL_FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Internal</title><link>http://intra/</link>'
+                 b"<description>d</description><item><title>Payroll</title><guid>p1</guid><description>Kyiv's metro "
+                 b"in Ukraine: the internal payroll report for the third quarter, not for publication."
+                 b"</description></item></channel></rss>")
+
+
+@pytest.fixture
+def internal():
+    server = Internal()
+    yield server
+    server.close()
+
+
+def redirect(httpserver, path: str, location: str) -> str:
+    httpserver.expect_request(path).respond_with_response(Response(status=302, headers={"Location": location}))
+    return httpserver.url_for(path)
+
+
+def test_a_redirect_to_another_local_port_is_refused_and_one_on_the_same_host_and_port_followed(httpserver,
+                                                                                                 internal):
+    """The configured URL is on loopback (the operator's choice); the remote's redirect to
+    another port of 127.0.0.1 is not, and never reaches it."""
+    away = redirect(httpserver, "/away", f"http://127.0.0.1:{internal.port}/admin/feed")
+    r = one(FetchRequest(away))
+    assert r.body is None and r.status is None
+    assert r.error == (f"redirect refused: http://127.0.0.1:{internal.port}/admin/feed is not a public address "
+                       f"(127.0.0.1: loopback); a feed may redirect to a non-public address only on its own "
+                       f"host and port")
+    assert internal.hits == []
+    # the same host and port, as an absolute URL: the operator chose that one
+    httpserver.expect_request("/new").respond_with_data(FEED)
+    home = redirect(httpserver, "/moved", httpserver.url_for("/new"))
+    assert one(FetchRequest(home)).body == FEED
+
+
+def test_a_redirect_to_a_name_that_resolves_to_loopback_is_refused_after_resolving(httpserver, internal,
+                                                                                   monkeypatch):
+    from publisher.sources import fetch
+
+    real = fetch.getaddrinfo
+    monkeypatch.setattr(fetch, "getaddrinfo", lambda host, port: real("127.0.0.1" if host == "feeds.example.net"
+                                                                      else host, port))
+    away = redirect(httpserver, "/away", f"http://feeds.example.net:{internal.port}/feed")
+    r = one(FetchRequest(away))
+    assert r.error.startswith(f"redirect refused: http://feeds.example.net:{internal.port}/feed is not a public "
+                              f"address (feeds.example.net resolves to 127.0.0.1: loopback)")
+    # the same port as the configured URL, but another host name: not the operator's choice
+    same_port = redirect(httpserver, "/other-name", f"http://127.0.0.1:{httpserver.port}/feed")
+    assert one(FetchRequest(same_port)).error.startswith("redirect refused:")
+    assert internal.hits == []
+
+
+def test_an_address_counts_as_public_only_if_globally_reachable():
+    from publisher.sources.fetch import not_public
+
+    for address, kind in [("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
+                          ("172.16.5.4", "private"), ("169.254.169.254", "link-local"), ("0.0.0.0", "unspecified"),
+                          ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("240.0.0.1", "reserved"),
+                          ("255.255.255.255", "reserved"), ("100.64.0.1", "not globally reachable"),
+                          ("::1", "loopback"), ("::", "unspecified"), ("fe80::1", "link-local"),
+                          ("fc00::1", "private"), ("ff02::1", "multicast"), ("2001:db8::1", "private"),
+                          ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"),
+                          ("2002:7f00:1::", "loopback"), ("64:ff9b::a9fe:a9fe", "link-local")]:
+        assert not_public(address) == kind, address
+    for address in ("8.8.8.8", "93.184.215.14", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"):
+        assert not_public(address) is None, address
+
+
+def test_a_redirect_to_a_public_address_is_followed_and_connects_to_the_address_checked(httpserver, internal,
+                                                                                        monkeypatch):
+    """A name is resolved once, every address it gives is checked, and the connection goes to a
+    checked address (a second answer of the resolver, DNS rebinding, is never asked for)."""
+    from publisher.sources import fetch
+
+    asked = []
+    real_check, real_lookup = fetch.not_public, fetch.getaddrinfo
+    monkeypatch.setattr(fetch, "not_public", lambda a: None if a == "127.0.0.1" else real_check(a))  # "public"
+
+    def lookup(host, port):
+        asked.append(host)
+        return real_lookup("127.0.0.1" if host == "news.example.net" else host, port)
+
+    monkeypatch.setattr(fetch, "getaddrinfo", lookup)
+    away = redirect(httpserver, "/away", f"http://news.example.net:{internal.port}/feed")
+    r = one(FetchRequest(away))
+    assert r.error is None and r.body == INTERNAL_FEED and internal.hits == ["/feed"]
+    assert asked.count("news.example.net") == 1
+
+
+def test_a_redirect_to_an_internal_server_publishes_none_of_its_entries(project, httpserver, internal):
+    from publisher.publish import publish
+
+    away = redirect(httpserver, "/feed.xml", f"http://127.0.0.1:{internal.port}/feed.xml")
+    with open(project.config_path, "a") as f:
+        f.write(f'\n[[sources.feeds]]\nurl = "{away}"\n')
+    report = publish(project.config, NOW)
+    assert internal.hits == [] and not report.ok
+    assert report.problems() == [f"{away}: failed: redirect refused: http://127.0.0.1:{internal.port}/feed.xml is "
+                                 f"not a public address (127.0.0.1: loopback); a feed may redirect to a non-public "
+                                 f"address only on its own host and port"]
+    assert b"Payroll" not in b"".join(project.site_bytes().values())
+
+
+# -- stopping ----------------------------------------------------------------------------------
+
+def test_a_stop_cancels_the_fetches_under_way_and_keeps_those_done(httpserver):
+    """`publisher run` stopping must not wait for a server that never answers (the read
+    timeout is 20 s, the deadline 60 s): the fetch under way is cancelled, a finished one kept."""
+    httpserver.expect_request("/quick").respond_with_data(FEED)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepted by the kernel; nothing is ever sent
+    started = time.monotonic()
+    try:
+        results = fetch_all([FetchRequest(httpserver.url_for("/quick")),
+                             FetchRequest(f"http://127.0.0.1:{silent.getsockname()[1]}/feed")],
+                            stop=lambda: time.monotonic() - started > 0.5)
+        assert time.monotonic() - started < 5  # not the 20 s read timeout
+    finally:
+        silent.close()
+    quick, cancelled = results
+    assert quick.body == FEED and cancelled is None

@@ -169,7 +169,7 @@ def test_an_oversized_feed_is_refused(project, httpserver, monkeypatch):
     from publisher.sources import fetch
 
     real = fetch.fetch_all
-    monkeypatch.setattr(fetch, "fetch_all", lambda reqs: real(reqs, fetch.Limits(max_bytes=10_000)))
+    monkeypatch.setattr(fetch, "fetch_all", lambda reqs, **kw: real(reqs, fetch.Limits(max_bytes=10_000), **kw))
     httpserver.expect_request("/feed.xml").respond_with_data(b"<rss>" + b" " * 50_000)
     with_feeds(project, httpserver.url_for("/feed.xml"))
     (polled,) = project.publish().polled

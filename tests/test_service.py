@@ -15,6 +15,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+import disk_full
 from conftest import SEED
 from publisher.service import Settler, health
 from service_harness import BIN, FEEDS, NEW_STORY, service_config, write_atomically
@@ -228,6 +229,56 @@ def test_a_signal_while_waiting_for_another_writer_stops_within_10_s(running, tm
         holder.wait(10)
 
 
+class Silent:
+    """A feed server that accepts connections and never answers (nor closes them)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
+        self.connected = threading.Event()
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.held.append(conn)
+            self.connected.set()
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_sigterm_while_a_feed_is_fetched_stops_within_10_s_and_files_do_not_wait_for_it(running, seed, tmp_path):
+    """The feed never answers (its read timeout is 20 s, its deadline 60 s): a file already in
+    sources/ at start-up is served at once all the same, and SIGTERM cancels the fetch."""
+    silent = Silent()
+    try:
+        config = service_config(tmp_path, extra=f'\n[[sources.feeds]]\nurl = "{silent.url}"\n')
+        early = tmp_path / "sources" / "early.txt"
+        early.write_bytes(seed)
+        os.utime(early, (time.time() - 600, time.time() - 600))  # there well before start-up
+        service = running(config=config)
+        assert silent.connected.wait(10)  # the feed is being fetched
+        service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)
+        assert silent.held and not any(conn.fileno() < 0 for conn in silent.held)  # ... and still is
+        code, seconds = service.stop()
+        assert code == 0 and seconds < 10
+        assert "timed out" not in service.log_text()  # cancelled, not failed: nothing to back off
+    finally:
+        silent.close()
+
+
 def test_a_second_run_on_the_same_database_is_refused_at_once(running, tmp_path):
     service = running()
     service.wait_log("schedule run:")
@@ -254,6 +305,33 @@ def test_a_port_in_use_is_one_clear_line(tmp_path):
     assert proc.stderr.strip().endswith("cannot listen: Address already in use") and "Traceback" not in proc.stderr
 
 
+def test_a_full_disk_under_run_is_one_line_per_try_with_back_off_and_healthz_503_until_a_run_works(
+        running, seed, tmp_path, monkeypatch):
+    flag = tmp_path / "disk-is-full"
+    for name, value in disk_full.env(tmp_path, flag).items():
+        monkeypatch.setenv(name, value)  # for the `publisher run` child
+    service = running()
+    service.wait_log("schedule run:")
+    assert service.get("/healthz").status_code == 200
+    flag.touch()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_log("run failed:")
+    r = service.get("/healthz")
+    assert r.status_code == 503 and r.json()["status"] == "failing" and r.json()["failures"] >= 1
+    assert r.json()["reason"].startswith("the last ") and "database or disk is full" in r.json()["reason"]
+    service.wait_log("(trying again in 2 s)", timeout=10)
+    flag.unlink()
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=15)  # the retry works
+    assert service.get("/healthz").status_code == 200
+    log_text = service.log_text()
+    assert "Traceback" not in log_text
+    failed = [line for line in log_text.splitlines() if "run failed:" in line]
+    database = tmp_path / "publisher.db"
+    assert all(line.endswith(f"run failed: {database}: database error: database or disk is full "
+                             f"(trying again in {2 ** i} s)") for i, line in enumerate(failed)), failed
+    assert 2 <= len(failed) <= 4  # one line a try: 1, 2, 4 s apart (not one every 1.2 s)
+
+
 # -- pure parts --------------------------------------------------------------------------------
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -271,6 +349,17 @@ def test_health_fails_when_runs_were_missed():
                      last_success=None, next_run=T0 + timedelta(seconds=600), interval=300, grace=60,
                      scheduler_running=True)
     assert not ok and doc["status"] == "late" and "no run has finished since 2026-11-25T12:00:01Z" in doc["reason"]
+
+
+def test_health_fails_while_runs_fail_and_retries_back_off_up_to_the_interval():
+    from publisher.service import retry_delay
+
+    ok, doc = health(T0, started=T0, last_run=T0, last_success=T0, next_run=None, interval=300, grace=60,
+                     scheduler_running=True, failures=3, last_error="x.db: database error: database or disk is full")
+    assert not ok and doc["status"] == "failing" and doc["failures"] == 3
+    assert doc["reason"] == "the last 3 runs failed: x.db: database error: database or disk is full"
+    assert [retry_delay(n, 300) for n in range(1, 12)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+    assert retry_delay(3, 2.5) == 2.5
 
 
 def test_health_fails_when_the_scheduler_is_not_running():

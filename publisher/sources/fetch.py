@@ -4,15 +4,27 @@ Concurrent (a bound in all and a smaller one per host), conditional (the stored 
 Last-Modified: a 304 costs no download and no parsing), bounded (connect/read timeouts, a
 deadline per fetch, a size limit, a redirect limit), and identified (a User-Agent with the
 product and version). Every failure is a FetchResult with a one-line reason, never an
-exception.
+exception. Stoppable: `stop` is asked every STOP_POLL_SECONDS, and says so, the fetches
+under way are cancelled (a stop must not wait for a slow server).
+
+No internal fetches (SSRF): the operator chose the configured URL, the remote chose its
+redirects. The configured host and port are fetched whatever they resolve to (localhost, an
+intranet name); any other host a redirect names is resolved here, every address it gives
+must be public (`not_public`), and the connection goes to one of those checked addresses (so
+a second, different DNS answer is never asked for). The two kinds of connection live in two
+pools, so a connection made for a configured host is never reused for another feed's
+redirect to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
+import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
@@ -30,6 +42,7 @@ PER_HOST = 4  # ... of which on one host
 CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 20.0
 DEADLINE = 60.0  # a whole fetch, however the server dribbles
 MAX_REDIRECTS = 5
+STOP_POLL_SECONDS = 0.1  # how often a fetch run asks whether to stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,33 +78,49 @@ class Limits:
     max_redirects: int = MAX_REDIRECTS
 
 
-def fetch_all(requests: Sequence[FetchRequest], limits: Limits = Limits()) -> list[FetchResult]:
-    """Fetch every request (in its own event loop: call from a plain thread); results in order."""
+def fetch_all(requests: Sequence[FetchRequest], limits: Limits = Limits(),
+              stop: Callable[[], bool] | None = None) -> list[FetchResult | None]:
+    """Fetch every request (in its own event loop: call from a plain thread); results in order.
+    When `stop` says True, the fetches still under way are cancelled: their results are None
+    (not fetched: no answer to record)."""
     if not requests:
         return []
-    return asyncio.run(_fetch_all(list(requests), limits))
+    return asyncio.run(_fetch_all(list(requests), limits, stop))
 
 
-async def _fetch_all(requests: list[FetchRequest], limits: Limits) -> list[FetchResult]:
+async def _fetch_all(requests: list[FetchRequest], limits: Limits,
+                     stop: Callable[[], bool] | None) -> list[FetchResult | None]:
     everything = asyncio.Semaphore(limits.concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
     # httpcore, the transport under httpx, used directly: a poll of many unchanged feeds is
     # mostly per-request overhead, and httpx's (cookies, auth and redirect machinery) was a
     # third of it. Redirects and decompression are done here.
-    async with httpcore.AsyncConnectionPool(max_connections=limits.concurrency,
-                                            max_keepalive_connections=limits.concurrency) as pool:
+    pools = _Pools(*(httpcore.AsyncConnectionPool(max_connections=limits.concurrency,
+                                                  max_keepalive_connections=limits.concurrency,
+                                                  network_backend=_Backend(public_only=public_only))
+                     for public_only in (False, True)))
+    async with pools.configured, pools.elsewhere:
         async def one(request: FetchRequest) -> FetchResult:
             host = urlsplit(request.url).hostname or ""
             per_host = hosts.setdefault(host, asyncio.Semaphore(limits.per_host))
             async with everything, per_host:
                 start = time.monotonic()
                 try:
-                    result = await asyncio.wait_for(_fetch(pool, request, limits), limits.deadline)
+                    result = await asyncio.wait_for(_fetch(pools, request, limits), limits.deadline)
                 except TimeoutError:
                     result = FetchResult(request.url, None, error=f"no complete answer within {limits.deadline:g} s")
                 return _timed(result, time.monotonic() - start)
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        tasks = [asyncio.create_task(one(r)) for r in requests]
+        pending = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=STOP_POLL_SECONDS if stop else None)
+            if pending and stop is not None and stop():
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)  # each closes its connection on the way out
+                break
+        return [None if task.cancelled() else task.result() for task in tasks]
 
 
 def _timed(result: FetchResult, seconds: float) -> FetchResult:
@@ -104,7 +133,18 @@ KEPT_HEADERS = ("etag", "last-modified", "cache-control", "expires", "date", "re
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-async def _fetch(pool: httpcore.AsyncConnectionPool, request: FetchRequest, limits: Limits) -> FetchResult:
+@dataclass(frozen=True, slots=True)
+class _Pools:
+    configured: httpcore.AsyncConnectionPool  # the configured URLs' own host and port: any address
+    elsewhere: httpcore.AsyncConnectionPool  # every other host a redirect names: public addresses only
+
+
+def _origin(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def _fetch(pools: _Pools, request: FetchRequest, limits: Limits) -> FetchResult:
     headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", ACCEPT.encode()),
                (b"Accept-Encoding", b"gzip, deflate")]
     if request.etag:
@@ -115,7 +155,9 @@ async def _fetch(pool: httpcore.AsyncConnectionPool, request: FetchRequest, limi
                 "pool": None}
     url = request.url
     try:
+        home = _origin(url)
         for _ in range(limits.max_redirects + 1):
+            pool = pools.configured if _origin(url) == home else pools.elsewhere
             async with pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as response:
                 got = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
                 kept = {k: v for k, v in got.items() if k in KEPT_HEADERS}
@@ -147,6 +189,10 @@ async def _fetch(pool: httpcore.AsyncConnectionPool, request: FetchRequest, limi
                                        error=f"too big (more than {limits.max_bytes:,} bytes)")
                 return FetchResult(request.url, 200, body=body, headers=kept, final_url=url)
         return FetchResult(request.url, None, error=f"more than {limits.max_redirects} redirects")
+    except NotPublic as exc:
+        return FetchResult(request.url, None, error=f"redirect refused: {url[:200]} is not a public address ({exc}); "
+                                                    f"a feed may redirect to a non-public address only on its own "
+                                                    f"host and port")
     except httpcore.TimeoutException as exc:
         kind = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for data",
                 "WriteTimeout": "sending", "PoolTimeout": "waiting"}.get(type(exc).__name__, "")
@@ -197,3 +243,114 @@ async def _read(response, encoding: str, max_bytes: int) -> bytes | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
+
+
+# -- where a connection may go ---------------------------------------------------------------
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 addresses as DNS64 gives them on IPv6-only networks
+
+
+def not_public(address: str) -> str | None:
+    """What kind of non-public address `address` is ("loopback", "private", ...), or None when
+    it is public (globally reachable, and not multicast, which Python counts as global). An
+    IPv4 address carried in IPv6 (mapped, 6to4, NAT64) is judged as that IPv4 address."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:
+        inner = ip.ipv4_mapped or ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+                                                     if ip in _NAT64 else None)
+        if inner is not None:
+            return not_public(str(inner))
+    for kind, test in (("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
+                       ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
+                       ("reserved", ip.is_reserved), ("private", ip.is_private)):
+        if test:
+            return kind
+    return None if ip.is_global else "not globally reachable"
+
+
+class NotPublic(Exception):
+    """A connection refused: `host` is, or resolves to, a non-public address."""
+
+    def __init__(self, host: str, address: str, kind: str):
+        super().__init__(f"{address}: {kind}" if host == address else f"{host} resolves to {address}: {kind}")
+
+
+def getaddrinfo(host: str, port: int) -> list[tuple]:
+    """The resolver (a seam: tests answer for names of their own)."""
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of `host`, resolved in a daemon thread of its own: asyncio's resolver runs
+    in the default executor, whose threads asyncio.run waits for, so a hung DNS server would
+    hold up a stop."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future = loop.create_future()
+
+    def lookup() -> None:
+        try:
+            result, error = [info[4][0] for info in getaddrinfo(host, port)], None
+        except OSError as exc:
+            result, error = None, exc
+
+        def settle() -> None:
+            if not answer.done():
+                answer.set_exception(error) if error else answer.set_result(result)
+
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is gone (a stop): nobody waits for this answer
+            pass
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    try:
+        addresses = await asyncio.wait_for(answer, timeout)
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g} s") from None
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from None
+    return list(dict.fromkeys(addresses))
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, resolving names itself (see _resolve) and, `public_only`,
+    refusing a host unless every address it resolves to is public; then connecting to those
+    checked addresses, in order. TLS (SNI, certificate) and the Host header keep the name."""
+
+    def __init__(self, *, public_only: bool):
+        self.public_only = public_only
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options=None) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        addresses = await _resolve(host, port, timeout)
+        if self.public_only:
+            for address in addresses:
+                kind = not_public(address)
+                if kind is not None:
+                    raise NotPublic(host, address, kind)
+        error: Exception = httpcore.ConnectError(f"{host} has no address")
+        for i, address in enumerate(addresses):
+            # the time left, shared among the addresses left: one that never answers leaves
+            # time for the next
+            left = None if deadline is None else (deadline - loop.time()) / (len(addresses) - i)
+            if left is not None and left <= 0:
+                raise httpcore.ConnectTimeout(f"connecting to {host} took longer than {timeout:g} s")
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=left, local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options=None):
+        raise httpcore.UnsupportedProtocol("feeds are fetched over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
