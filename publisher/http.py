@@ -172,7 +172,7 @@ _WAITING, _REQUEST, _IDLE, _CLOSING, _LINGER = range(5)
 class _Connection(asyncio.Protocol):
     __slots__ = ("server", "limits", "transport", "parser", "client", "state", "deadline", "url", "headers",
                  "in_headers", "header_bytes", "completed", "body_bytes", "upgrade", "refusal", "paused",
-                 "queue", "dropped")
+                 "send_deadline", "queue", "dropped")
 
     def __init__(self, server: Server):
         self.server = server
@@ -191,6 +191,7 @@ class _Connection(asyncio.Protocol):
         self.upgrade = False
         self.refusal: _Refuse | None = None
         self.paused = False  # the client is not reading: answers wait in `queue`
+        self.send_deadline = 0.0  # ... until then
         self.queue: deque[tuple[Response, bytes]] = deque()  # (answer, its tail)
         self.dropped = 0  # bytes read and dropped while lingering
 
@@ -221,7 +222,7 @@ class _Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused = True
-        self.deadline = self.server.loop.time() + self.limits.send_timeout
+        self.send_deadline = self.server.loop.time() + self.limits.send_timeout
         if self.state < _CLOSING:
             self.transport.pause_reading()  # no more requests until it reads the answers
 
@@ -389,12 +390,16 @@ class _Connection(asyncio.Protocol):
 
     def tick(self, now: float) -> None:
         """Called by the server's clock: enforce this connection's deadline."""
-        if now < self.deadline or self.state == _CLOSING:
+        if self.state == _CLOSING:
             return
-        if self.paused:
-            self.server.note(self.client, "answers left unread")
-            self.transport.abort()
-        elif self.state == _LINGER:
+        if self.paused and self.state != _LINGER:
+            if now >= self.send_deadline:
+                self.server.note(self.client, "answers left unread")
+                self.transport.abort()
+            return
+        if now < self.deadline:
+            return
+        if self.state == _LINGER:
             self.transport.close()
         elif self.state == _IDLE:
             self.transport.close()  # a kept-alive connection idle too long: closed without a word

@@ -99,10 +99,10 @@ def seed() -> bytes:
 
 
 @contextmanager
-def serving(app, **limits) -> Iterator[str]:
+def http_server(app, **limits):
     """Serve a FeedServer with publisher.http (uvloop + llhttp, as `publisher run` does) on a
     free port of 127.0.0.1, in a thread; `limits` are http.Limits fields (short timeouts, a
-    small cap). Yields its base URL ("http://127.0.0.1:PORT")."""
+    small cap). Yields (the http.Server, its base URL "http://127.0.0.1:PORT")."""
     from publisher.http import Limits, Server
     from publisher.service import _listen
 
@@ -112,12 +112,19 @@ def serving(app, **limits) -> Iterator[str]:
     thread.start()
     assert server.started.wait(10), "the server did not start"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield server, f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.shutdown()
         thread.join(10)
         assert not thread.is_alive(), "the server did not stop"
         sock.close()
+
+
+@contextmanager
+def serving(app, **limits) -> Iterator[str]:
+    """http_server(), yielding only the base URL."""
+    with http_server(app, **limits) as (_, base):
+        yield base
 
 
 def raw_request(base: str, target: str, method: str = "GET", headers: dict | None = None):
