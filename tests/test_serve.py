@@ -1,4 +1,4 @@
-"""serve.py: the published files over real HTTP (uvicorn on 127.0.0.1), as readers fetch them."""
+"""serve.py: the published files over real HTTP (publisher.http on 127.0.0.1), as readers fetch them."""
 
 from __future__ import annotations
 
