@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import resource
 import threading
 from collections import deque
@@ -146,7 +147,7 @@ class ClientErrors:
         client, reasons = ranked[0]
         n = sum(reasons.values())
         why = ", ".join(f"{k} {r}" for r, k in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
-        line = f"{client}: {n} bad request{'s' if n != 1 else ''} in the last {span:.0f} s ({why})"
+        line = f"{client}: {n} bad request{'s' if n != 1 else ''} in the last {math.ceil(span)} s ({why})"
         if len(ranked) > 1:
             more = sum(sum(r.values()) for _, r in ranked[1:])
             line += f"; {more} more from {len(ranked) - 1} other client{'s' if len(ranked) > 2 else ''}"
@@ -202,9 +203,8 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.client = str(peer[0]) if isinstance(peer, tuple) else "local"
         server = self.server
-        if len(server.connections) >= self.limits.max_connections or server.stopping:
-            server.refused += 1
-            server.note(self.client, "over the connection cap" if not server.stopping else "stopping")
+        if len(server.connections) >= self.limits.max_connections:
+            server.note(self.client, "over the connection cap")
             transport.write(_REFUSALS[503].head + server.tail_close + _REFUSALS[503].body)
             transport.close()
             self.state = _CLOSING
@@ -425,7 +425,6 @@ class Server:
         self.limits = limits
         self.errors = errors or ClientErrors()
         self.connections: set[_Connection] = set()
-        self.refused = 0  # connections over the cap
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = threading.Event()
         self.stopping = False

@@ -425,3 +425,51 @@ def test_the_default_limits_are_nginx_like():
     limits = Limits()
     assert (limits.header_bytes, limits.header_line_bytes, limits.headers) == (32768, 8192, 100)
     assert (limits.header_timeout, limits.keepalive_timeout, limits.max_connections) == (10.0, 5.0, 1000)
+
+
+# -- in the service -----------------------------------------------------------------------------
+
+def test_the_server_keys_of_the_config_set_the_limits_of_publisher_run(running, tmp_path):
+    from service_harness import service_config
+
+    config = service_config(tmp_path)
+    text = config.read_text()
+    assert "\ncache_max_age = 60\n" in text
+    config.write_text(text.replace("\ncache_max_age = 60\n", "\ncache_max_age = 60\nheader_timeout_seconds = 0.5\n"
+                                   "keepalive_timeout_seconds = 0.3\nmax_connections = 50\n"))
+    service = running(config=config)
+    service.wait_log("schedule run:")
+    for path in ("/healthz", "/metrics", "/nope"):
+        assert service.get(path).headers["x-content-type-options"] == "nosniff", path
+    silent = connect(service.base)
+    kept = connect(service.base)
+    kept.settimeout(3)  # ten times the keep-alive timeout: a guard
+    with silent, kept:
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert [code for code, _, _ in answers(read_until_closed(kept))] == [200]  # then closed
+        assert status(read_until_closed(silent)) == 408
+        held = [connect(service.base) for _ in range(60)]
+        try:
+            answered = [read_until_closed(sock) for sock in held[50:]]  # over the cap: 503 or closed
+            assert all(data == b"" or status(data) == 503 for data in answered)
+        finally:
+            for sock in held:
+                sock.close()
+    assert service.stop()[0] == 0
+    log = service.log_text()  # the refusals after the first are told in one line, by the stop at the latest
+    assert re.search(r"127\.0\.0\.1: bad request \(headers not sent in time\)", log), log
+    assert re.search(r"127\.0\.0\.1: \d+ bad requests in the last \d+ s \(.*\d+ over the connection cap", log), log
+    assert "Traceback" not in log
+
+
+def test_publisher_run_stops_within_10_s_on_sigterm_with_hostile_connections_open(running):
+    service = running()
+    service.wait_log("schedule run:")
+    socks = [connect(service.base) for _ in range(20)]
+    for i, sock in enumerate(socks):
+        sock.sendall(b"GET /all/atom.xml HTTP/1.1\r\nHost: x\r\n" + (b"X-Slow: " if i % 2 else b""))
+    code, seconds = service.stop()
+    for sock in socks:
+        sock.close()
+    assert code == 0 and seconds < 10, (code, seconds)
+    assert "Traceback" not in service.log_text()
