@@ -60,6 +60,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/understanding.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/attack.py
 	$(BIN)/python bench/aggregate.py
 	$(BIN)/python bench/crash.py
 	$(BIN)/python bench/load.py

@@ -76,6 +76,9 @@ class ServiceSettings:
     host: str = "127.0.0.1"  # [server]
     port: int = 8080  # [server]
     cache_max_age: int = 60  # [server] Cache-Control max-age of feeds, in seconds
+    header_timeout_seconds: float = 10.0  # [server] a client sends its request headers within this, or 408
+    keepalive_timeout_seconds: float = 5.0  # [server] an idle kept-alive connection is closed after this
+    max_connections: int = 1000  # [server] connections open at once; more are answered 503
     hub: str | None = None  # [websub] a WebSub hub URL, pinged after a feed changes
 
 
@@ -253,6 +256,11 @@ def _service(file: str, top: _Checker) -> ServiceSettings:
     if not 0 <= port <= 65535:
         server.fail("port", f"must be between 0 and 65535 (0: any free port), got {port}")
     max_age = int(_number(server, "cache_max_age", d.cache_max_age, 0, 86400))
+    header_timeout = _number(server, "header_timeout_seconds", d.header_timeout_seconds, 0.1, 600)
+    keepalive_timeout = _number(server, "keepalive_timeout_seconds", d.keepalive_timeout_seconds, 0.1, 3600)
+    max_connections = server.get("max_connections", int, d.max_connections)
+    if not 1 <= max_connections <= 100_000:
+        server.fail("max_connections", f"must be between 1 and 100000, got {max_connections}")
     server.done()
     websub = _Checker(file, "[websub]", top.get("websub", dict, {}))
     hub = websub.get("hub", str, None)
@@ -260,7 +268,8 @@ def _service(file: str, top: _Checker) -> ServiceSettings:
         _http_url(websub, "hub", hub, "https://pubsubhubbub.appspot.com/")
     websub.done()
     return ServiceSettings(interval_seconds=interval, misfire_grace_seconds=grace, settle_seconds=settle,
-                   host=host, port=port, cache_max_age=max_age, hub=hub)
+                   host=host, port=port, cache_max_age=max_age, header_timeout_seconds=header_timeout,
+                   keepalive_timeout_seconds=keepalive_timeout, max_connections=max_connections, hub=hub)
 
 
 def _dedup(t: _Checker) -> DedupSettings:

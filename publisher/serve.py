@@ -1,8 +1,9 @@
-"""The HTTP side: an ASGI app serving the published files from memory (run by uvicorn).
+"""The HTTP side: the published files from memory, answered by `FeedServer.respond` (served by
+publisher.http).
 
 Feed readers mostly send conditional GETs, so every answer is prepared ahead: a snapshot holds
-each file's bytes, its gzip bytes, strong ETags of both and the headers, and a request is one
-dict lookup. What can be served is exactly what the snapshot holds: regular files found under
+each file's bytes, its gzip bytes, strong ETags of both and the whole 200 and 304 header
+blocks, and a request is one dict lookup and one write. What can be served is exactly what the snapshot holds: regular files found under
 the feeds directory without following a symlink, with a known type. No request path is ever
 joined to a directory, so `..`, encoded or absolute paths and symlinks out cannot reach a file.
 
@@ -18,12 +19,13 @@ import hashlib
 import os
 import stat
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+
+from publisher.http import NOSNIFF, Response, plain, response
 
 # By file name first (feeds are atom.xml / rss.xml in each feed's directory), then by suffix.
 TYPES_BY_NAME = {
@@ -46,9 +48,12 @@ MAX_FILES = 1_000_000  # a bound on what one snapshot lists
 LAZY_PREFIX = "/stories/"
 LAZY_CACHE = 2048
 
-Scope = dict[str, Any]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
+# Pages may use their inline <style>, https images and media (a feed's story may carry them),
+# and nothing else: no script, no frames, no plugins, no form posting elsewhere.
+CSP = (b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; media-src https:; "
+       b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+PAGE_HEADERS = [(b"content-security-policy", CSP), (b"x-frame-options", b"DENY")]
+
 # An extra route (/healthz, /metrics): () -> (status, content type, body)
 Route = Callable[[], tuple[int, str, bytes]]
 
@@ -68,8 +73,9 @@ def http_date(timestamp: float) -> str:
 class Variant:
     body: bytes
     etag: bytes
-    headers: list[tuple[bytes, bytes]]  # for a 200
-    not_modified: list[tuple[bytes, bytes]]  # for a 304
+    ok: Response  # 200 to a GET
+    head: Response  # 200 to a HEAD: the same headers, no body
+    not_modified: Response  # 304
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +97,19 @@ class Resource:
 
 def _variant(body: bytes, etag: bytes, ctype: str, last_modified: str, cache_control: str,
              encoding: bytes | None, vary: bool) -> Variant:
+    # what a 304 repeats of a 200 (RFC 9110 15.4.5), security headers included: a cache
+    # updates the stored response's headers from it
     common = [(b"etag", etag), (b"last-modified", last_modified.encode()),
-              (b"cache-control", cache_control.encode())]
+              (b"cache-control", cache_control.encode()), NOSNIFF]
     if vary:
         common.append((b"vary", b"Accept-Encoding"))
-    headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
-               (b"x-content-type-options", b"nosniff"), *common]
+    if ctype.startswith("text/html"):
+        common += PAGE_HEADERS
+    headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()), *common]
     if encoding:
         headers.append((b"content-encoding", encoding))
-    return Variant(body, etag, headers, common)
+    ok = response(200, headers, body)
+    return Variant(body, etag, ok, Response(200, ok.head), response(304, common))
 
 
 def make_resource(data: bytes, ctype: str, key: tuple[int, int, int, int], mtime: float,
@@ -210,21 +220,28 @@ def _etag_matches(header: bytes, etag: bytes) -> bool:
 
 
 def _not_modified_since(header: bytes, mtime: int) -> bool:
+    """If-Modified-Since in any of RFC 9110's three date forms: IMF-fixdate ("Sun, 06 Nov
+    1994 08:49:37 GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6
+    08:49:37 1994", which names no zone: HTTP dates are all GMT)."""
     try:
         since = parsedate_to_datetime(header.decode("latin-1"))
     except (TypeError, ValueError, IndexError, OverflowError):
         return False
     if since.tzinfo is None:
-        return False
+        since = since.replace(tzinfo=UTC)
     return mtime <= since.timestamp()
 
 
 _NOT_FOUND = b"Not Found\n"
-_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+# (GET, HEAD) answers that never change
+_NOT_FOUNDS = (plain(404, _NOT_FOUND), plain(404, _NOT_FOUND, head=True))
+_NOT_ALLOWED = plain(405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 class FeedServer:
-    """The ASGI app. `routes` adds computed pages (/healthz, /metrics)."""
+    """What is served: `respond` answers one request. `routes` adds computed pages
+    (/healthz, /metrics)."""
 
     def __init__(self, root: Path, *, cache_max_age: int = 60, routes: dict[str, Route] | None = None):
         self.root = root
@@ -239,33 +256,24 @@ class FeedServer:
         self.files = snapshot(self.root, self.cache_control, self.files, errors)  # one assignment
         return len(self.files)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if kind != "http":
-            return
+    def respond(self, method: bytes, path: str, headers: list[tuple[bytes, bytes]]) -> Response:
+        """The answer to one request: method as sent (b"GET"), path decoded, headers as
+        (lower-case name, value) pairs."""
         self.requests += 1
-        method = scope["method"]
-        path = scope["path"]
-        if method not in ("GET", "HEAD"):
-            await self._plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")], method == "HEAD")
-            return
+        head = method == b"HEAD"
+        if not head and method != b"GET":
+            return _NOT_ALLOWED
         resource = self.files.get(path)
         if type(resource) is Listed:
             resource = self._load(path, resource)
         if resource is None:
             route = self.routes.get(path)
             if route is None:
-                await self._plain(send, 404, _NOT_FOUND, [], method == "HEAD")
-                return
+                return _NOT_FOUNDS[head]
             status, ctype, body = route()
-            await self._plain(send, status, body, [(b"content-type", ctype.encode()),
-                                                   (b"cache-control", b"no-store")], method == "HEAD")
-            return
+            return plain(status, body, [(b"content-type", ctype.encode()), _NO_STORE], head=head)
         inm = ims = accept = None
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name == b"if-none-match":
                 inm = value
             elif name == b"if-modified-since":
@@ -279,11 +287,8 @@ class FeedServer:
         else:
             fresh = ims is not None and _not_modified_since(ims, resource.mtime)
         if fresh:
-            await send({"type": "http.response.start", "status": 304, "headers": variant.not_modified})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": variant.headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else variant.body})
+            return variant.not_modified
+        return variant.head if head else variant.ok
 
     def _load(self, url: str, listed: Listed) -> Resource | None:
         cached = self._read.get(url)
@@ -299,22 +304,3 @@ class FeedServer:
         if len(self._read) > LAZY_CACHE:
             self._read.popitem(last=False)
         return resource
-
-    @staticmethod
-    async def _plain(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
-                     head: bool) -> None:
-        if not any(name == b"content-type" for name, _ in headers):
-            headers = [_PLAIN, *headers]
-        headers = [*headers, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head else body})
-
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return

@@ -3,9 +3,9 @@
     one process = a scheduler (every [schedule] interval_seconds: the files in sources/, and
                   apart from them the feed URLs, so that files never wait for the network)
                 + a watcher (a file dropped into sources/ is read once it has settled)
-                + the HTTP server (serve.FeedServer under uvicorn) + /healthz and /metrics
+                + the HTTP server (serve.FeedServer under http.Server) + /healthz and /metrics
 
-Threads: uvicorn's event loop in the main thread; APScheduler's two job threads; the watchdog
+Threads: the HTTP server's uvloop event loop in the main thread; APScheduler's two job threads; the watchdog
 observer; the settle loop, which reads settled files itself so that a slow scheduled job never
 queues a file pickup behind it (both still write one at a time: the write lock); a WebSub
 thread. SIGTERM/SIGINT stop a run in progress at the next file or feed boundary (what it has is
@@ -25,19 +25,17 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import uvicorn
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
-from publisher import lock
+from publisher import http, lock
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.model import Outcome
@@ -500,18 +498,19 @@ class Service:
         for slug in feeds:
             print(f"  {url}{slug}/atom.xml   {url}{slug}/rss.xml", file=self.out, flush=True)
 
-        # No access log and no proxy-headers middleware: each costs more per request than our
-        # app does (a feed reader's conditional GET is one dict lookup here).
-        server = _Server(uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                        proxy_headers=False, timeout_graceful_shutdown=2, server_header=False))
+        # No access log: it would cost more per request than the answer does (a feed reader's
+        # conditional GET is one dict lookup here). Refused clients are counted in the log.
+        # Our signal handlers (they stop the scheduler too) stop it through shutdown().
+        server = http.Server(self.app.respond, http.Limits(
+            header_timeout=cfg.header_timeout_seconds, keepalive_timeout=cfg.keepalive_timeout_seconds,
+            max_connections=cfg.max_connections))
         self.server = server
 
         def on_signal(signum, frame):
-            if self.stop.is_set():  # a second signal: no more waiting
-                server.force_exit = True
+            force = self.stop.is_set()  # a second signal: no more waiting
             log.info("%s: stopping", signal.Signals(signum).name)
             self.stop.set()
-            server.should_exit = True
+            server.shutdown(force=force)
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         def on_hup(signum, frame):
@@ -520,7 +519,7 @@ class Service:
 
         previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
         try:
-            server.run(sockets=[sock])
+            server.run(sock)
         finally:
             self.stop.set()
             deadline = time.monotonic() + STOP_SECONDS - 1
@@ -535,15 +534,6 @@ class Service:
             sock.close()
         log.info("stopped")
         return 0
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's Server without its signal handling: ours stops the scheduler too, and
-    uvicorn's re-raises the signal after shutdown, which would make the exit status non-zero."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -99,27 +99,32 @@ def seed() -> bytes:
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:
-    """Run an ASGI app under uvicorn (uvloop + httptools, as `publisher run` does) on a free
-    port of 127.0.0.1, in a thread; yields its base URL ("http://127.0.0.1:PORT")."""
-    import uvicorn
-
+def http_server(app, **limits):
+    """Serve a FeedServer with publisher.http (uvloop + llhttp, as `publisher run` does) on a
+    free port of 127.0.0.1, in a thread; `limits` are http.Limits fields (short timeouts, a
+    small cap). Yields (the http.Server, its base URL "http://127.0.0.1:PORT")."""
+    from publisher.http import Limits, Server
     from publisher.service import _listen
 
     sock = _listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    server = Server(app.respond, Limits(**limits))
+    thread = threading.Thread(target=server.run, args=(sock,), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
+    assert server.started.wait(10), "the server did not start"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield server, f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        server.should_exit = True
+        server.shutdown()
         thread.join(10)
+        assert not thread.is_alive(), "the server did not stop"
         sock.close()
+
+
+@contextmanager
+def serving(app, **limits) -> Iterator[str]:
+    """http_server(), yielding only the base URL."""
+    with http_server(app, **limits) as (_, base):
+        yield base
 
 
 def raw_request(base: str, target: str, method: str = "GET", headers: dict | None = None):

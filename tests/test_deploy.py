@@ -85,8 +85,9 @@ def test_the_nginx_config_passes_nginx_t(tmp_path, project):
 def test_nginx_serves_the_same_bytes_types_and_caching_headers_as_the_embedded_server(published, nginx):
     app = FeedServer(published.feeds, cache_max_age=60)
     app.reload()
-    paths = ["/", "/index.html"] + [f"/{slug}/{name}" for slug in ("ukraine", "taiwan-security", "all")
-                                    for name in ("atom.xml", "rss.xml")]
+    story = "/stories/" + sorted(p.name for p in (published.feeds / "stories").iterdir())[0]
+    paths = ["/", "/index.html", "/all/", "/all/index.html", story] + [
+        f"/{slug}/{name}" for slug in ("ukraine", "taiwan-security", "all") for name in ("atom.xml", "rss.xml")]
     with serving(app) as embedded:
         for path in paths:
             ours = httpx.get(embedded + path, headers={"Accept-Encoding": "identity"})
@@ -95,6 +96,11 @@ def test_nginx_serves_the_same_bytes_types_and_caching_headers_as_the_embedded_s
             assert ours.content == theirs.content, path
             for header in ("content-type", "cache-control", "x-content-type-options", "last-modified"):
                 assert ours.headers[header] == theirs.headers[header], (path, header)
+            # pages carry the same policy (and feeds none)
+            for header in ("content-security-policy", "x-frame-options"):
+                assert ours.headers.get(header) == theirs.headers.get(header), (path, header)
+            if path.endswith(("/", ".html")):
+                assert "default-src 'none'" in theirs.headers["content-security-policy"], path
             # each makes its own ETag, and each honours it
             again = httpx.get(nginx + path, headers={"If-None-Match": theirs.headers["etag"]})
             assert again.status_code == 304, path
@@ -115,3 +121,26 @@ def test_nginx_serves_nothing_else(nginx, target):
     status, _, body = raw_request(nginx, target)
     assert status in (400, 403, 404), (target, status)
     assert b"outside the feeds directory" not in body and b"# not served" not in body
+
+
+@needs_nginx
+def test_nginx_says_nosniff_on_what_it_does_not_serve_too(nginx):
+    for target in ("/nope.xml", "/README.md", "/all/.atom.xml.99.tmp"):
+        status, headers, _ = raw_request(nginx, target)
+        assert status == 404 and headers["x-content-type-options"] == "nosniff", target
+
+
+@needs_nginx
+@pytest.mark.parametrize("extra", [
+    {"X-Long": "v" * 9000},  # one line over 8 KiB
+    {f"X-Pad-{i:02}": "v" * 1000 for i in range(34)},  # 34 KiB in all
+], ids=["long-line", "too-much"])
+def test_nginx_refuses_the_headers_the_embedded_server_refuses(published, nginx, extra):
+    app = FeedServer(published.feeds)
+    app.reload()
+    short = {name: value[:100] for name, value in extra.items()}
+    with serving(app) as embedded:
+        assert raw_request(embedded, "/all/atom.xml", headers=extra)[0] == 431
+        assert raw_request(embedded, "/all/atom.xml", headers=short)[0] == 200
+    assert raw_request(nginx, "/all/atom.xml", headers=extra)[0] == 400  # "Request Header Or Cookie Too Large"
+    assert raw_request(nginx, "/all/atom.xml", headers=short)[0] == 200

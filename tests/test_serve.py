@@ -1,10 +1,11 @@
-"""serve.py: the published files over real HTTP (uvicorn on 127.0.0.1), as readers fetch them."""
+"""serve.py: the published files over real HTTP (publisher.http on 127.0.0.1), as readers fetch them."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
+import shutil
 import time
 from email.utils import format_datetime, parsedate_to_datetime
 from datetime import UTC, datetime, timedelta
@@ -304,3 +305,86 @@ def test_the_cache_of_story_pages_read_is_bounded(site, monkeypatch):
         for i in range(10):
             assert httpx.get(f"{base}/stories/s{i}.html").text.endswith(f"<title>{i}</title>\n")
     assert list(app._read) == ["/stories/s7.html", "/stories/s8.html", "/stories/s9.html"]
+
+
+# -- dates and security headers ----------------------------------------------------------------
+
+@pytest.mark.parametrize("form", ["%a, %d %b %Y %H:%M:%S GMT",  # IMF-fixdate
+                                  "%A, %d-%b-%y %H:%M:%S GMT",  # RFC 850
+                                  "%a %b %e %H:%M:%S %Y"])  # asctime (no zone: GMT)
+def test_if_modified_since_in_each_of_the_three_http_date_forms_gets_304(server, site, form):
+    _, base = server
+    mtime = datetime.fromtimestamp(int((site / "all/atom.xml").stat().st_mtime), UTC)
+    assert httpx.get(base + "/all/atom.xml", headers={"If-Modified-Since": mtime.strftime(form)}).status_code == 304
+    older = (mtime - timedelta(days=1)).strftime(form)
+    assert httpx.get(base + "/all/atom.xml", headers={"If-Modified-Since": older}).status_code == 200
+
+
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; media-src https:; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/stories/a-story.html"])
+def test_pages_send_a_content_security_policy_without_script_and_deny_framing(server, path):
+    _, base = server
+    r = httpx.get(base + path)
+    assert r.headers["content-security-policy"] == CSP and "script" not in CSP
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    again = httpx.get(base + path, headers={"If-None-Match": r.headers["etag"]})  # a cache keeps them
+    assert again.status_code == 304 and again.headers["content-security-policy"] == CSP
+    assert again.headers["x-content-type-options"] == "nosniff"
+    head = httpx.head(base + path)
+    assert head.headers["content-security-policy"] == CSP
+
+
+def test_feeds_send_nosniff_and_no_page_policy(server):
+    _, base = server
+    r = httpx.get(base + "/all/atom.xml")
+    assert r.headers["x-content-type-options"] == "nosniff" and "content-security-policy" not in r.headers
+
+
+def test_404_405_and_the_computed_routes_send_nosniff(site):
+    app = FeedServer(site, routes={"/healthz": lambda: (200, "application/json", b'{"status": "ok"}\n'),
+                                   "/metrics": lambda: (200, "text/plain; version=0.0.4; charset=utf-8", b"x 1\n")})
+    app.reload()
+    with serving(app) as base:
+        answers = [httpx.get(base + "/nope.xml"), httpx.post(base + "/all/atom.xml", content=b"x"),
+                   httpx.get(base + "/healthz"), httpx.get(base + "/metrics"), httpx.head(base + "/nope")]
+    assert [r.status_code for r in answers] == [404, 405, 200, 200, 404]
+    for r in answers:
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+    assert answers[3].headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
+                                              "with apt-get when run as root)")
+def test_the_published_pages_render_under_their_policy_with_no_violation(project, seed):
+    """What the templates use (an inline <style>, links) is what the policy allows: a browser
+    applies the style and reports no violation."""
+    from playwright.sync_api import sync_playwright
+
+    project.add_source("seed.txt", seed)
+    project.publish()
+    app = FeedServer(project.feeds)
+    app.reload()
+    story = next(url for url in app.files if url.startswith("/stories/"))
+    with serving(app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            for path in ("/", "/all/", story):
+                page = browser.new_page()
+                messages: list[str] = []
+                page.on("console", lambda m: messages.append(m.text))
+                assert page.goto(base + path).headers["content-security-policy"] == CSP
+                # the inline style applies: .page is 46rem wide at most (736 px), the body has no margin
+                assert page.evaluate("getComputedStyle(document.querySelector('.page')).maxWidth") == "736px"
+                assert page.evaluate("getComputedStyle(document.body).marginTop") == "0px"
+                assert not [m for m in messages if "Content Security Policy" in m], messages
+                page.close()
+        finally:
+            browser.close()
