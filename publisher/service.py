@@ -428,12 +428,14 @@ class Service:
         if new == old:
             log.info("%s: config unchanged", old.path)
             return
-        for key in ("paths", "service.host", "service.port", "service.cache_max_age"):
+        for key in ("paths", "service.host", "service.port", "service.cache_max_age",
+                    "service.header_timeout_seconds", "service.keepalive_timeout_seconds", "service.max_connections"):
             a, b = old, new
             for part in key.split("."):
                 a, b = getattr(a, part), getattr(b, part)
             if a != b:
-                log.warning("%s: [%s] changed: that takes a restart", old.path, key.replace("service.", "server] "))
+                shown = f"[server] {key.removeprefix('service.')}" if key.startswith("service.") else f"[{key}]"
+                log.warning("%s: %s changed: that takes a restart", old.path, shown)
         self.config = new
         self.settler.settle = new.service.settle_seconds
         log.info("%s: config reloaded (%d topics, %d feeds)", new.path, len(new.topics), len(new.feed_sources))

@@ -551,3 +551,23 @@ def test_a_file_dropped_just_before_start_up_is_published_at_once(running, seed,
     (tmp_path / "sources" / "early.txt").write_bytes(seed)  # fresh: the first run leaves it to settle
     service = running(config=config)
     service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)  # not in 300 s
+
+
+def test_a_config_edit_to_a_server_limit_says_it_takes_a_restart(running, tmp_path):
+    service = running()
+    config = service.config
+    text = config.read_text()
+    assert "[server]" in text
+    config.write_text(text.replace("[server]", "[server]\nmax_connections = 50\nheader_timeout_seconds = 3", 1))
+    os.kill(service.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    log = ""
+    while time.monotonic() < deadline:
+        log = service.log.read_text()
+        if "header_timeout_seconds changed" in log and "max_connections changed" in log:
+            break
+        time.sleep(0.1)
+    assert "[server] max_connections changed: that takes a restart" in log, log
+    assert "[server] header_timeout_seconds changed: that takes a restart" in log, log
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.proc.wait(10) == 0
