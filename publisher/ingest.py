@@ -108,7 +108,8 @@ def _finish(store: Store, read: int, rep: SourceReport, result: ReadResult) -> S
     if result.stories:
         rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
         rep.reason = "; ".join(result.warnings) or None
-    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
+    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised,
+                      past_caps=result.past_caps)
     return rep
 
 
@@ -192,7 +193,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         # (or the next run) reads it once it has settled. (A clock far off is not waited for.)
         return SourceReport(name, Outcome.PENDING, "modified a moment ago (still being written?); "
                                                    "it will be read once it has settled", path=source.path)
-    if st.st_size > wire.MAX_BYTES:
+    if wire.too_large(st.st_size, config.limits):
         data = None
     else:
         try:
@@ -205,14 +206,16 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
             return SourceReport(name, Outcome.SKIPPED, "changed while being read (still being written?); "
                                                        "it will be read again on the next run")
     sha = hashlib.sha256(data).hexdigest() if data is not None else None
-    if state and sha is not None and state.sha256 == sha:
+    # The same bytes again (touched, or copied back) are not read again, unless its last read
+    # left stories past a cap: touched after the cap was raised, it is read with the new caps.
+    if state and sha is not None and state.sha256 == sha and not state.past_caps:
         with store.transaction():
             store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
         return SourceReport(name, Outcome.UNCHANGED)
     if data is None:
-        result = ReadResult(skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
+        result = ReadResult(skipped=wire.too_large(st.st_size, config.limits))
     else:
-        result = read_file(name, data, topic_scorer(config.topics))
+        result = read_file(name, data, topic_scorer(config.topics), config.limits)
     try:
         with store.transaction():
             source_id = store.ensure_source(name)
@@ -297,7 +300,7 @@ def _ingest_fetch(store: Store, config: Config, now: datetime, source_id: int, s
     body = result.body or b""
     sha = hashlib.sha256(body).hexdigest()
     known = store.source_state(url, "feed")
-    parsed = feed.parse(body, url=result.final_url or url, headers=result.headers)
+    parsed = feed.parse(body, url=result.final_url or url, headers=result.headers, limits=config.limits)
     ok = replace(state, fetched_at=now, last_success=now, errors=0, last_error=None, last_status=result.status,
                  title=source.title or parsed.title, **validators,
                  next_fetch=poll.after_success(now, interval, result.headers, parsed.ttl_minutes))
@@ -343,7 +346,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
         raise UnknownStory(f"{name}: never read from {config.paths.sources}: nothing to read again "
                            f"(`publisher publish` reads it)")
     old = store.file_arrivals(state.id)  # (entry, first line, last line) of its last read
-    result = read_file(name, data, topic_scorer(config.topics))
+    result = read_file(name, data, topic_scorer(config.topics), config.limits)
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
     # a story whose text this file already gave is where it was: no new arrival, nothing counted
     given = [store.given_by(dedup.fingerprint(story.text), state.id) for story in result.stories]

@@ -258,6 +258,13 @@ def _feeds(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0009_reads_past_caps")
+def _reads_past_caps(db: Database) -> None:
+    """How many stories a read left unread or cut short by a [limits] cap (status shows them;
+    the file is read again when touched, so a raised cap reads them)."""
+    db.execute("ALTER TABLE reads ADD COLUMN past_caps INTEGER NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
@@ -281,6 +288,7 @@ class SourceState:
     size: int | None
     mtime_ns: int | None
     sha256: str | None
+    past_caps: int = 0  # stories its last read left past a cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,14 +453,16 @@ class Store:
 
     # -- sources and reads -------------------------------------------------------------------
 
+    _STATE = """SELECT s.location, s.id, s.size, s.mtime_ns, s.sha256, coalesce(r.past_caps, 0)
+                FROM sources s LEFT JOIN reads r ON r.id = s.last_read WHERE s.kind = ?"""
+
     def source_state(self, location: str, kind: str = "file") -> SourceState | None:
-        row = self.sql.execute("SELECT id, size, mtime_ns, sha256 FROM sources WHERE kind = ? AND location = ?",
-                              [kind, location]).fetchone()
-        return SourceState(*row) if row else None
+        row = self.sql.execute(self._STATE + " AND s.location = ?", [kind, location]).fetchone()
+        return SourceState(*row[1:]) if row else None
 
     def source_states(self, kind: str = "file") -> dict[str, SourceState]:
         """What is known of every source of a kind, by location."""
-        rows = self.sql.execute("SELECT location, id, size, mtime_ns, sha256 FROM sources WHERE kind = ?", [kind])
+        rows = self.sql.execute(self._STATE, [kind])
         return {r[0]: SourceState(*r[1:]) for r in rows.fetchall()}
 
     def ensure_source(self, location: str, kind: str = "file") -> int:
@@ -471,14 +481,15 @@ class Store:
         return cur.lastrowid
 
     def finish_read(self, read: int, outcome: Outcome, reason: str | None, stories: int = 0, new: int = 0,
-                    duplicate: int = 0, revised: int = 0) -> None:
+                    duplicate: int = 0, revised: int = 0, past_caps: int = 0) -> None:
         """Record the outcome of a read and make it the source's latest state.
 
         The stat and hash are remembered only for reads that succeeded, so a file that failed
         is tried again next time even if it did not change.
         """
-        self.sql.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ? "
-                        "WHERE id = ?", [str(outcome), reason, stories, new, duplicate, revised, read])
+        self.sql.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ?, "
+                        "past_caps = ? WHERE id = ?",
+                        [str(outcome), reason, stories, new, duplicate, revised, past_caps, read])
         keep = outcome != Outcome.FAILED
         self.sql.execute(
             """UPDATE sources SET last_read = r.id,
@@ -788,7 +799,8 @@ class Store:
     def sources(self) -> list[dict[str, Any]]:
         """Each source with the outcome of its latest read, in path order."""
         rows = self.sql.execute(
-            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised
+            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised,
+                      r.past_caps
                FROM sources s JOIN reads r ON r.id = s.last_read ORDER BY s.kind, s.location""").fetchall()
-        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised")
+        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised", "past_caps")
         return [dict(zip(keys, row)) for row in rows]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import DATA
+from publisher.model import Limits
 from publisher.sources import wire
 
 CASES = sorted((DATA / "wire").glob("*.txt"))
@@ -95,9 +96,9 @@ def test_binary_is_detected_before_the_cp1252_fallback():
     assert wire.read(data).skipped.startswith("binary file")
 
 
-def test_huge_input_is_skipped(monkeypatch):
-    monkeypatch.setattr(wire, "MAX_BYTES", 100)
-    assert wire.read(ARTICLE.encode() * 10).skipped.startswith("too large")
+def test_huge_input_is_skipped():
+    skipped = wire.read(ARTICLE.encode() * 10, limits=Limits(bytes_per_file=100)).skipped
+    assert skipped.startswith("too large") and "limits.bytes_per_file" in skipped
 
 
 def test_control_characters_are_removed_from_text():

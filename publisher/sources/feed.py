@@ -21,10 +21,10 @@ import feedparser
 import nh3
 from lxml import etree
 
-from publisher.model import Origin, ReadResult, Story
+from publisher.model import Limits, Origin, ReadResult, Story
 from publisher.render.text import xml_text
+from publisher.sources import caps
 
-MAX_ITEMS = 1000  # entries taken from one feed document
 FEED_SUFFIXES = (".xml", ".atom", ".rss", ".json")
 
 ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "cite", "code", "dd", "del", "dl", "dt", "em", "figcaption",
@@ -38,6 +38,15 @@ URL_ATTRIBUTES = {"href", "src", "cite"}
 BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "dt", "dd",
           "figcaption", "hr", "ul", "ol", "table", "figure", "section", "article"}
 _SPACE = re.compile(r"\s+")
+_LEADING_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]*+")  # what bytes.lstrip() strips
+#: Elements nested deeper than this are refused: lxml's own limit (libxml2 without
+#: XML_PARSE_HUGE). Feeds nest a handful deep; feedparser, which has no limit, took 105 s and
+#: 1 GB over a 14 MB document of 2M nested tags.
+MAX_DEPTH = 256
+#: An entry's HTML is sanitised from at most this many times limits.bytes_per_story: its text
+#: cannot be longer than its markup, and markup is rarely more than a few times its text.
+HTML_PER_TEXT = 8
+TITLE_MAX = 1000  # characters of an entry's title (a headline is a line, not a document)
 _CUT = re.compile(r"(?:\[…\]|\[\.\.\.\]|…|\.\.\.)\s*$")  # an excerpt: "... [...]" or "…"
 
 
@@ -135,10 +144,25 @@ def item_id(raw_id: str | None, link: str | None, title: str, date: str | None) 
 
 
 def _story(title: str, body_html: str, summary_html: str, base: str | None, origin: Origin,
-           index: int) -> Story | None:
-    clean = sanitize(body_html or summary_html or "", base)
+           index: int, limits: Limits, cut: list[tuple[str, int, int]]) -> Story | None:
+    """One entry as a story, within the caps of a story (each cut is added to `cut`: the key,
+    the entry's position and its size)."""
+    fragment = body_html or summary_html or ""
+    most = HTML_PER_TEXT * limits.bytes_per_story
+    size = len(fragment)
+    if size > most:  # (characters, not bytes: never fewer than the bytes it holds)
+        fragment = fragment[:most]
+    clean = sanitize(fragment, base)
     paragraphs = paragraphs_of(clean)
-    title = plain(title) or (paragraphs[0][:140] if paragraphs else "")
+    kept, key = caps.cap_paragraphs(paragraphs, limits)
+    if key or size > most:
+        # the sanitised HTML goes with the paragraphs kept: rebuilt from them (the markup of
+        # an entry this large is not kept)
+        cut.append((key or "bytes_per_story", index, len(paragraphs) if key == "paragraphs_per_story" else
+                    max(size, len("\n".join(paragraphs).encode()))))
+        paragraphs = kept
+        clean = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+    title = plain(title[: 4 * TITLE_MAX])[:TITLE_MAX] or (paragraphs[0][:140] if paragraphs else "")
     if not paragraphs:
         if not title:
             return None
@@ -149,13 +173,14 @@ def _story(title: str, body_html: str, summary_html: str, base: str | None, orig
                  html=clean, origin=origin)
 
 
-def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None) -> FeedRead:
-    """Parse a feed document fetched from (or named) `url`. Never raises on bad input: a
-    document that gives nothing is a ReadResult with `skipped` and the reason."""
-    text_start = data.lstrip()[:1]
-    if text_start in (b"{", b"["):
-        return _parse_json(data, url)
-    return _parse_xml(data, url, headers or {})
+def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None, limits: Limits = Limits()) -> FeedRead:
+    """Parse a feed document fetched from (or named) `url`, within `limits` (entries_per_feed,
+    and the caps of a story). Never raises on bad input: a document that gives nothing is a
+    ReadResult with `skipped` and the reason."""
+    first = _LEADING_SPACE.match(data).end()  # (not data.lstrip(): a copy of the whole document)
+    if data[first : first + 1] in (b"{", b"["):
+        return _parse_json(data, url, limits)
+    return _parse_xml(data, url, headers or {}, limits)
 
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -166,7 +191,7 @@ XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
-def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
+def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -> FeedRead:
     head = data[:65536]
     if b"<!DOCTYPE" in head.upper() and _ENTITY_DECL.search(head):
         # Feeds do not declare entities; documents that do are entity-expansion attacks (a
@@ -174,6 +199,9 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
         return FeedRead(url, None, url, ReadResult(skipped="declares XML entities (refused: entity expansion)"))
     doc = _fast(data)
     if doc is None:
+        if _too_deep(data):
+            return FeedRead(url, None, url, ReadResult(
+                skipped=f"elements nested more than {MAX_DEPTH} deep (refused: no feed nests so deep)"))
         doc = _feedparser(data, url, headers)
         if isinstance(doc, FeedRead):
             return doc
@@ -189,7 +217,8 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
     feed_id = feed.get("id") or (url if url_base == url else link or url)
     stories = []
     origin_feed = {"feed_title": title, "feed_link": link, "feed_id": feed_id, "feed_url": url}
-    for index, entry in enumerate(entries[:MAX_ITEMS], start=1):
+    cut: list[tuple[str, int, int]] = []
+    for index, entry in enumerate(entries[: limits.entries_per_feed], start=1):
         body, summary = entry.get("content") or "", entry.get("summary") or ""
         if len(summary) > len(body):
             body = summary
@@ -197,17 +226,38 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
         ident = item_id(entry.get("id"), link_, entry.get("title", ""), entry.get("date"))
         origin = Origin(item_id=ident, link=link_, **origin_feed)
         base = web_url(url_base, entry.get("base")) or link_ or url_base
-        story = _story(entry.get("title", ""), body, summary, base, origin, index)
+        story = _story(entry.get("title", ""), body, summary, base, origin, index, limits, cut)
         if story:
             stories.append(story)
-    if len(entries) > MAX_ITEMS:
-        warnings.append(f"{len(entries)} entries; the first {MAX_ITEMS} read")
+    past = _past_caps(len(entries), limits, cut, warnings)
     ttl = str(feed.get("ttl", "")).strip()
     ttl_minutes = int(ttl) if ttl.isdigit() else None
     if not stories:
-        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)),
-                        ttl_minutes)
-    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)), ttl_minutes)
+        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings),
+                                                         past_caps=past), ttl_minutes)
+    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings),
+                                                     past_caps=past), ttl_minutes)
+
+
+def _past_caps(entries: int, limits: Limits, cut: list[tuple[str, int, int]], warnings: list[str]) -> int:
+    """Warnings for the caps a document reached (added to `warnings`); the entries past them."""
+    past = max(0, entries - limits.entries_per_feed)
+    if past:
+        warnings.append(f"{entries:,} entries; the first {limits.entries_per_feed:,} read (limits.entries_per_feed)")
+    warnings += caps.cap_warnings(cut, limits, unit="entry")
+    return past + len(cut)
+
+
+def _too_deep(data: bytes) -> bool:
+    """Elements nested deeper than MAX_DEPTH, told by lxml in recovery mode (it stops there,
+    in C, without building the rest; malformed XML elsewhere does not hide it)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
+                             remove_comments=True, load_dtd=False)
+    try:
+        etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        pass
+    return any(e.type_name == "ERR_RESOURCE_LIMIT" and "depth" in e.message.lower() for e in parser.error_log)
 
 
 Doc = tuple[dict, list[dict], list[str]]  # the feed's fields, its entries' fields, warnings
@@ -327,7 +377,7 @@ def _rss(channel) -> Doc:
             "ttl": channel.findtext("ttl") or ""}, entries, []
 
 
-def _parse_json(data: bytes, url: str) -> FeedRead:
+def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -342,7 +392,8 @@ def _parse_json(data: bytes, url: str) -> FeedRead:
     feed_url = doc.get("feed_url") if isinstance(doc.get("feed_url"), str) else url
     origin_feed = {"feed_title": title, "feed_link": home, "feed_id": feed_url, "feed_url": url}
     stories = []
-    for index, item in enumerate(items[:MAX_ITEMS], start=1):
+    cut: list[tuple[str, int, int]] = []
+    for index, item in enumerate(items[: limits.entries_per_feed], start=1):
         if not isinstance(item, dict):
             continue
         link_ = web_url(home or url, item.get("url"))
@@ -354,12 +405,16 @@ def _parse_json(data: bytes, url: str) -> FeedRead:
         ident = item_id(str(raw_id) if raw_id is not None else None, link_, str(item.get("title") or ""),
                         str(item.get("date_modified") or item.get("date_published") or ""))
         story = _story(str(item.get("title") or ""), body, html.escape(summary), link_ or home or url,
-                       Origin(item_id=ident, link=link_, **origin_feed), index)
+                       Origin(item_id=ident, link=link_, **origin_feed), index, limits, cut)
         if story:
             stories.append(story)
+    warnings: list[str] = []
+    past = _past_caps(len(items), limits, cut, warnings)
     if not stories:
-        return FeedRead(title, home, feed_url, ReadResult(skipped="no entries with text"))
-    return FeedRead(title, home, feed_url, ReadResult(stories=tuple(stories)))
+        return FeedRead(title, home, feed_url, ReadResult(skipped="no entries with text", warnings=tuple(warnings),
+                                                          past_caps=past))
+    return FeedRead(title, home, feed_url, ReadResult(stories=tuple(stories), warnings=tuple(warnings),
+                                                      past_caps=past))
 
 
 def _one_line(text: str) -> str:
