@@ -157,6 +157,9 @@ def _status(config: Config, as_json: bool) -> int:
     print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; unclassified {data['unclassified']})")
     past = f" ({data['past_caps']:,} stories past a [limits] cap: not read, or cut short)" if data["past_caps"] else ""
     print(f"sources: {len(data['sources'])}{past}")
+    if data["versions_not_shown"]:
+        print(f"stories with more versions than their pages show (limits.versions_per_story): "
+              f"{data['versions_not_shown']:,}")
     for s in data["sources"]:
         counts = f"{s['stories']} stories ({s['new']} new, {s['revised']} revised, {s['duplicate']} duplicate)"
         if s["past_caps"]:

@@ -71,7 +71,7 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
 
 
 def place_feed_story(store: Store, config: Config, story: Story, *, source: int, read: int,
-                     now: datetime) -> Decision:
+                     now: datetime) -> tuple[Decision, int | None]:
     """One entry of a feed. The same item (by its id in that feed) with the same text as last
     time is UNCHANGED and costs nothing; with another text it is a revision of the entry it
     became, however much it changed; a new item goes through dedup like wire copy, so a story
@@ -80,34 +80,55 @@ def place_feed_story(store: Store, config: Config, story: Story, *, source: int,
     item = story.origin.item_id
     known = store.feed_item(source, item)
     if known and known[1] == fp:
-        return Decision.UNCHANGED
+        return Decision.UNCHANGED, None
     decision, entry = place_story(store, config, story, fp, source=source, read=read, now=now,
                                   same_as=known[0] if known else None)
     store.set_feed_item(source, item, entry, fp)
-    return decision
+    return decision, entry
 
 
 def store_stories(store: Store, config: Config, now: datetime, name: str, source: int, read: int,
                   result: ReadResult) -> SourceReport:
     """Store what one read of a source gave; finish the read. Inside the caller's transaction."""
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
+    revised: dict[int, Story] = {}  # entry -> the story that revised it
     for story in result.stories:
         if story.origin is not None:
-            decision = place_feed_story(store, config, story, source=source, read=read, now=now)
+            decision, entry = place_feed_story(store, config, story, source=source, read=read, now=now)
             if decision == Decision.UNCHANGED:
                 continue
         else:
-            decision = place_story(store, config, story, dedup.fingerprint(story.text), source=source, read=read,
-                                   now=now)[0]
+            decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=source,
+                                          read=read, now=now)
         rep.count(decision)
+        if decision.revises:
+            revised.setdefault(entry, story)
+    rep.warnings += _versions_warning(store, config, revised, "entry" if any(s.origin for s in result.stories)
+                                      else "line")
     return _finish(store, read, rep, result)
+
+
+def _versions_warning(store: Store, config: Config, revised: dict[int, Story], unit: str) -> tuple[str, ...]:
+    """One warning when stories this read revised now have more published versions than their
+    pages show (limits.versions_per_story); all are kept, the newest are shown."""
+    cap = config.limits.versions_per_story
+    over = [(story, n) for entry, story in revised.items()
+            if (n := store.count_versions(entry, entries.SHOWN)) > cap]
+    if not over:
+        return ()
+    story, n = over[0]
+    if len(over) == 1:
+        return (f"{unit} {story.first_line:,}: “{story.title}” has {n:,} versions; its page shows the newest "
+                f"{cap:,} (limits.versions_per_story)",)
+    return (f"{len(over):,} stories have more than {cap:,} versions, the first at {unit} {story.first_line:,}; "
+            f"their pages show the newest {cap:,} of each (limits.versions_per_story)",)
 
 
 def _finish(store: Store, read: int, rep: SourceReport, result: ReadResult) -> SourceReport:
     """The outcome of a read, from the stories it placed; recorded as the source's latest read."""
     if result.stories:
         rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
-        rep.reason = "; ".join(result.warnings) or None
+        rep.reason = "; ".join(rep.warnings) or None
     store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised,
                       past_caps=result.past_caps)
     return rep

@@ -250,6 +250,8 @@ class StoryPage:
     arrivals: tuple[Arrival, ...] = ()
     retracted_at: datetime | None = None
     retract_reason: str | None = None
+    earlier_versions: int = 0  # published versions older than `history`, not shown ([limits])
+    earlier_arrivals: int = 0  # arrivals older than `arrivals`, not shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -666,6 +666,47 @@ class Store:
         out["versions"] = versions
         return out
 
+    def count_versions(self, entry: int, shown: Sequence[str]) -> int:
+        """How many versions of an entry are current or arrived with a decision in `shown`."""
+        marks = ",".join("?" * len(shown)) or "NULL"
+        return self._one(f"""SELECT count(*) FROM versions v WHERE v.entry = ? AND (v.id = (SELECT current_version
+                                 FROM entries WHERE id = ?) OR EXISTS (SELECT 1 FROM provenance p
+                                 WHERE p.version = v.id AND p.decision IN ({marks})))""", [entry, entry, *shown])
+
+    def page_history(self, entry: int, shown: Sequence[str], limit: int) -> dict[str, Any]:
+        """What a story page shows of an entry, in a bounded read however long its history: the
+        entry; its newest `limit` versions that are current or arrived with a decision in
+        `shown` (the domain's rule, entries.SHOWN), oldest first; its newest `limit` arrivals;
+        and how many of each there are in all."""
+        keys = ("id", "entry_id", "name", "first_seen", "updated", "current_version", "retracted_at", "retract_reason")
+        row = self.sql.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
+        out = dict(zip(keys, row))
+        marks = ",".join("?" * len(shown)) or "NULL"
+        where = f"""v.entry = ? AND (v.id = ? OR EXISTS (SELECT 1 FROM provenance p
+                    WHERE p.version = v.id AND p.decision IN ({marks})))"""
+        params = [entry, out["current_version"], *shown]
+        out["versions_total"] = self.count_versions(entry, shown)
+        columns = "v.id, v.title, v.kicker, v.paragraphs, v.truncated, v.seen_at, v.content_html, v.origin"
+        rows = self.sql.execute(f"SELECT {columns} FROM versions v WHERE {where} "
+                                "ORDER BY v.seen_at DESC, v.id DESC LIMIT ?", [*params, limit]).fetchall()
+        if not any(r[0] == out["current_version"] for r in rows):  # (the current text is always shown)
+            rows = rows[: limit - 1] + self.sql.execute(f"SELECT {columns} FROM versions v WHERE v.id = ?",
+                                                        [out["current_version"]]).fetchall()
+            rows.sort(key=lambda r: (r[5], r[0]), reverse=True)
+        out["versions"] = [{"version": r[0], "title": r[1], "kicker": r[2], "paragraphs": json.loads(r[3]),
+                            "truncated": bool(r[4]), "seen_at": r[5], "html": r[6],
+                            "origin": json.loads(r[7]) if r[7] else None, "current": r[0] == out["current_version"]}
+                           for r in reversed(rows)]
+        out["arrivals_total"] = self._one(
+            "SELECT count(*) FROM provenance p JOIN versions v ON v.id = p.version WHERE v.entry = ?", [entry])
+        out["arrivals"] = [dict(zip(("path", "first_line", "last_line", "read_at", "decision"), a)) for a in
+                           self.sql.execute(
+                               """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision
+                                  FROM provenance p JOIN versions v ON v.id = p.version
+                                  JOIN sources s ON s.id = p.source JOIN reads r ON r.id = p.read
+                                  WHERE v.entry = ? ORDER BY p.id DESC LIMIT ?""", [entry, limit]).fetchall()]
+        return out
+
     # -- classification ----------------------------------------------------------------------
 
     def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str | None, list[str]]]:
@@ -795,6 +836,16 @@ class Store:
     def count_in_any_topic(self) -> int:
         return self._one("SELECT count(DISTINCT t.entry) FROM entry_topics t JOIN entries e ON e.id = t.entry "
                          "WHERE e.retracted_at IS NULL")
+
+    def count_entries_over(self, versions: int, shown: Sequence[str]) -> int:
+        """Published entries with more than `versions` versions current or arrived with a
+        decision in `shown` (their pages show the newest only)."""
+        marks = ",".join("?" * len(shown)) or "NULL"
+        return self._one(
+            f"""SELECT count(*) FROM (SELECT v.entry FROM versions v JOIN entries e ON e.id = v.entry
+                WHERE e.retracted_at IS NULL AND (v.id = e.current_version OR EXISTS (SELECT 1 FROM provenance p
+                      WHERE p.version = v.id AND p.decision IN ({marks})))
+                GROUP BY v.entry HAVING count(*) > ?)""", [*shown, versions])
 
     def sources(self) -> list[dict[str, Any]]:
         """Each source with the outcome of its latest read, in path order."""
