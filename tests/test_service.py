@@ -462,3 +462,16 @@ def test_a_file_dropped_just_before_start_up_is_published_at_once(running, seed,
     (tmp_path / "sources" / "early.txt").write_bytes(seed)  # fresh: the first run leaves it to settle
     service = running(config=config)
     service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=5)  # not in 300 s
+
+
+def test_a_file_dropped_while_a_hostile_one_is_read_is_published_within_seconds(running, tmp_path):
+    # 1M short lines, 31 MB (under the size limit): one story of a million paragraphs that took
+    # 70 s and 3.5 GB; within the [limits] defaults it costs a few seconds
+    service = running()
+    service.wait_for({"all": 0})
+    hostile = "".join(f"Line {i} was noted.\n" for i in range(1_000_000)).encode()
+    write_atomically(tmp_path / "sources" / "hostile.txt", hostile)
+    time.sleep(1)  # the hostile file is being read
+    write_atomically(tmp_path / "sources" / "news.txt", NEW_STORY.encode())
+    service.wait_for({"ukraine": 1}, timeout=15)  # a guard: it takes a few seconds
+    service.wait_log("hostile.txt: warning: 1,000,000 lines; the first 20,000 read")
