@@ -102,9 +102,9 @@ def test_the_fast_parser_reads_what_feedparser_reads(name, url, monkeypatch):
     from publisher.sources import feed as feed_mod
 
     data = (FEEDS / name).read_bytes()
-    assert feed_mod._fast(data) is not None  # the fast path is taken for this document
+    assert feed_mod._fast(data, 1000) is not None  # the fast path is taken for this document
     fast = parse(data, url=url)
-    monkeypatch.setattr(feed_mod, "_fast", lambda data: None)
+    monkeypatch.setattr(feed_mod, "_fast", lambda data, limit: None)
     slow = parse(data, url=url)
     assert (fast.title, fast.link, fast.feed_id, fast.ttl_minutes) == (slow.title, slow.link, slow.feed_id,
                                                                        slow.ttl_minutes)
@@ -241,3 +241,25 @@ def test_a_json_feed_has_the_same_caps():
                                "3 stories of more than 2 paragraphs, the first at entry 1; the first 2 of each read "
                                "(limits.paragraphs_per_story)")
     assert result.past_caps == 4
+
+
+def test_a_document_too_large_for_the_lenient_parser_is_refused_with_one_line():
+    # a DOCTYPE sends it to feedparser, which takes ~22 us a tag (2M of them: over a minute)
+    data = _rss("<item><title>Kyiv</title><description>" + "<a></a>" * 30_000 + "</description></item>",
+                "<!DOCTYPE rss>")
+    result = parse(data, url="flat.xml").result
+    assert result.skipped.startswith("not what the fast parser reads (well-formed RSS 2.0 or Atom, no DOCTYPE), "
+                                     "and too large for the lenient one (")
+    assert "60,0" in result.skipped and "at most 4,194,304 bytes and 50,000 tags" in result.skipped
+
+
+def test_an_entry_over_libxml2s_text_node_limit_is_read_by_the_fast_parser_and_capped(monkeypatch):
+    from publisher.sources import feed as feed_mod
+
+    monkeypatch.setattr(feed_mod, "_feedparser", lambda *a: pytest.fail("handed to feedparser"))
+    text = "&lt;p&gt;Kyiv officials said the grid held.&lt;/p&gt;" * 200_000  # 11 MB of text in one node
+    result = parse(_rss(f"<item><guid>g</guid><title>Grid</title><description>{text}</description></item>"),
+                   url="huge.xml").result
+    (story,) = result.stories
+    assert story.paragraphs == ("Kyiv officials said the grid held.",) * 500
+    assert result.warnings[0].endswith("; the first 500 read (limits.paragraphs_per_story)")

@@ -197,14 +197,20 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -
         # Feeds do not declare entities; documents that do are entity-expansion attacks (a
         # "billion laughs" costs expat most of a second and hundreds of MB before its limit).
         return FeedRead(url, None, url, ReadResult(skipped="declares XML entities (refused: entity expansion)"))
-    doc = _fast(data)
+    doc = _fast(data, limits.entries_per_feed)
     if doc is None:
-        if _too_deep(data):
-            return FeedRead(url, None, url, ReadResult(
-                skipped=f"elements nested more than {MAX_DEPTH} deep (refused: no feed nests so deep)"))
-        doc = _feedparser(data, url, headers)
-        if isinstance(doc, FeedRead):
-            return doc
+        tags = data.count(b"<")
+        if len(data) > LENIENT_MAX_BYTES or tags > LENIENT_MAX_TAGS:  # (before the probe: its tree is this size)
+            return FeedRead(url, None, url, ReadResult(skipped=(
+                f"not what the fast parser reads (well-formed RSS 2.0 or Atom, no DOCTYPE), and too large for the "
+                f"lenient one ({len(data):,} bytes, {tags:,} tags; it reads at most {LENIENT_MAX_BYTES:,} bytes and "
+                f"{LENIENT_MAX_TAGS:,} tags)")))
+        doc = TOO_DEEP if _too_deep(data) else _feedparser(data, url, headers)
+    if doc is TOO_DEEP:
+        return FeedRead(url, None, url, ReadResult(
+            skipped=f"elements nested more than {MAX_DEPTH} deep (refused: no feed nests so deep)"))
+    if isinstance(doc, FeedRead):
+        return doc
     feed, entries, warnings = doc
     title = plain(feed.get("title", "")) or url
     # Relative URLs resolve against where the feed was fetched; a feed file dropped into
@@ -229,7 +235,7 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -
         story = _story(entry.get("title", ""), body, summary, base, origin, index, limits, cut)
         if story:
             stories.append(story)
-    past = _past_caps(len(entries), limits, cut, warnings)
+    past = _past_caps(feed.get("count", len(entries)), limits, cut, warnings)
     ttl = str(feed.get("ttl", "")).strip()
     ttl_minutes = int(ttl) if ttl.isdigit() else None
     if not stories:
@@ -251,8 +257,7 @@ def _past_caps(entries: int, limits: Limits, cut: list[tuple[str, int, int]], wa
 def _too_deep(data: bytes) -> bool:
     """Elements nested deeper than MAX_DEPTH, told by lxml in recovery mode (it stops there,
     in C, without building the rest; malformed XML elsewhere does not hide it)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
-                             remove_comments=True, load_dtd=False)
+    parser = _parser(recover=True, load_dtd=False)
     try:
         etree.fromstring(data, parser)
     except (etree.XMLSyntaxError, ValueError):
@@ -304,23 +309,47 @@ def _feedparser(data: bytes, url: str, headers: dict[str, str]) -> Doc | FeedRea
             "id": feed.get("id"), "ttl": feed.get("ttl", "")}, entries, warnings
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+def _parser(huge_tree: bool = False, **options) -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=huge_tree, remove_comments=True,
+                           **options)
 
 
-def _fast(data: bytes) -> Doc | None:
+#: feedparser (the lenient parser, for what lxml rejects) costs ~22 us a tag and ~0.5 us a byte
+#: of escaped HTML: documents beyond these take it seconds (2M tags: 105 s, 1 GB) and are refused.
+LENIENT_MAX_BYTES = 4 * 1024 * 1024
+LENIENT_MAX_TAGS = 50_000
+
+
+TOO_DEEP = "too deep"  # what _fast says of a document nested deeper than MAX_DEPTH
+
+
+def _fast(data: bytes, limit: int) -> Doc | str | None:
     """Well-formed Atom 1.0 or RSS 2.0 without a DTD or xml:base, read with lxml: ~10x
-    feedparser's speed, for the feeds most sites serve. None: leave it to feedparser."""
+    feedparser's speed, for the feeds most sites serve; the first `limit` entries (and how
+    many there are, as the feed's "count"). TOO_DEEP: refused. None: leave it to feedparser."""
     if b"<!DOCTYPE" in data[:4096].upper() or b"xml:base" in data:
         return None
+    parser = _parser()  # its own: the error log of a shared one (and of the exception) holds earlier parses too
     try:
-        root = etree.fromstring(data, _PARSER)
-    except (etree.XMLSyntaxError, ValueError):
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        limited = [e.message.lower() for e in parser.error_log if e.type_name == "ERR_RESOURCE_LIMIT"]
+        if any("depth" in m for m in limited):
+            return TOO_DEEP
+        if not any("text node" in m for m in limited) or _too_deep(data):
+            return None
+        try:  # a text node over libxml2's 10 MB: an entry far over any story cap (which then cuts
+            # it), not a reason to hand 10 MB of text to feedparser
+            root = etree.fromstring(data, _parser(huge_tree=True))
+        except (etree.XMLSyntaxError, ValueError):
+            return None
+    except ValueError:
         return None
     if root.tag == f"{ATOM}feed":
-        return _atom(root)
+        return _atom(root, limit)
     if root.tag == "rss" and root.get("version", "").startswith("2"):
         channel = root.find("channel")
-        return _rss(channel) if channel is not None else None
+        return _rss(channel, limit) if channel is not None else None
     return None
 
 
@@ -349,9 +378,13 @@ def _atom_link(el) -> str | None:
     return None
 
 
-def _atom(root) -> Doc:
+def _atom(root, limit: int) -> Doc:
     entries = []
+    count = 0
     for e in root.iterfind(f"{ATOM}entry"):
+        count += 1
+        if count > limit:
+            continue
         title = e.find(f"{ATOM}title")
         entries.append({
             "id": e.findtext(f"{ATOM}id"), "title": _atom_text(title) if title is not None else "",
@@ -361,12 +394,16 @@ def _atom(root) -> Doc:
         })
     title = root.find(f"{ATOM}title")
     return {"title": _atom_text(title) if title is not None else "", "link": _atom_link(root),
-            "id": root.findtext(f"{ATOM}id")}, entries, []
+            "id": root.findtext(f"{ATOM}id"), "count": count}, entries, []
 
 
-def _rss(channel) -> Doc:
+def _rss(channel, limit: int) -> Doc:
     entries = []
+    count = 0
     for item in channel.iterfind("item"):
+        count += 1
+        if count > limit:
+            continue
         guid = item.find("guid")
         entries.append({
             "id": guid.text if guid is not None else None, "title": item.findtext("title") or "",
@@ -374,7 +411,7 @@ def _rss(channel) -> Doc:
             "summary": item.findtext("description") or "", "date": item.findtext("pubDate"),
         })
     return {"title": channel.findtext("title") or "", "link": channel.findtext("link"),
-            "ttl": channel.findtext("ttl") or ""}, entries, []
+            "ttl": channel.findtext("ttl") or "", "count": count}, entries, []
 
 
 def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
