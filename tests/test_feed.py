@@ -257,7 +257,7 @@ def test_an_entry_over_libxml2s_text_node_limit_is_read_by_the_fast_parser_and_c
     from publisher.sources import feed as feed_mod
 
     monkeypatch.setattr(feed_mod, "_feedparser", lambda *a: pytest.fail("handed to feedparser"))
-    text = "&lt;p&gt;Kyiv officials said the grid held.&lt;/p&gt;" * 200_000  # 11 MB of text in one node
+    text = "&lt;p&gt;Kyiv officials said the grid held.&lt;/p&gt;" * 300_000  # 12 MB of text in one node
     result = parse(_rss(f"<item><guid>g</guid><title>Grid</title><description>{text}</description></item>"),
                    url="huge.xml").result
     (story,) = result.stories
