@@ -160,9 +160,15 @@ def _status(config: Config, as_json: bool) -> int:
     topics = ", ".join(f"{slug} {n}" for slug, n in data["topics"].items())
     (merged, n_merged), = data["merged"].items()
     print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; unclassified {data['unclassified']})")
-    print(f"sources: {len(data['sources'])}")
+    past = f" ({data['past_caps']:,} stories past a [limits] cap: not read, or cut short)" if data["past_caps"] else ""
+    print(f"sources: {len(data['sources'])}{past}")
+    if data["versions_not_shown"]:
+        print(f"stories with more versions than their pages show (limits.versions_per_story): "
+              f"{data['versions_not_shown']:,}")
     for s in data["sources"]:
         counts = f"{s['stories']} stories ({s['new']} new, {s['revised']} revised, {s['duplicate']} duplicate)"
+        if s["past_caps"]:
+            counts += f", {s['past_caps']:,} past a cap"
         line = f"  {s['outcome']:<9} {s['path']}  {counts}  read {s['read_at']}"
         print(line + (f"  ({s['reason']})" if s["reason"] else ""))
     if data["feeds"]:

@@ -21,7 +21,7 @@ from publisher import atomic
 from publisher.classify import MAX_HITS_PER_TERM, TERM_RE
 from publisher.dedup import DedupSettings
 from publisher.errors import ConfigError
-from publisher.model import SLUG_RE, OnNearDuplicate, Rule, Topic
+from publisher.model import SLUG_RE, Limits, OnNearDuplicate, Rule, Topic
 
 RESERVED_SLUGS = frozenset({"stories", "healthz", "metrics"})
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/"
@@ -102,6 +102,7 @@ class Config:
     dedup: DedupSettings = DedupSettings()
     service: ServiceSettings = ServiceSettings()
     feed_sources: tuple[FeedSource, ...] = ()  # [[sources.feeds]]: inputs
+    limits: Limits = Limits()  # [limits]: how much of one input is read
 
 
 def _type_name(value: Any) -> str:
@@ -188,6 +189,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     dedup = _dedup(_Checker(file, "[dedup]", top.get("dedup", dict, {})))
     service = _service(file, top)
     feed_sources = _feed_sources(file, top.get("sources", dict, {}))
+    limits = _limits(_Checker(file, "[limits]", top.get("limits", dict, {})))
     raw_topics = top.get("topics", list)
     if not raw_topics:
         top.fail("topics", "at least one [[topics]] table is needed")
@@ -200,7 +202,27 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
-                  dedup=dedup, service=service, feed_sources=feed_sources)
+                  dedup=dedup, service=service, feed_sources=feed_sources, limits=limits)
+
+
+# [limits] key: (least, most). The most: what is still worth reading in one go (a file above
+# bytes_per_file's most is not wire copy or a feed); the least: 1 of anything.
+_LIMIT_RANGES = {"bytes_per_file": (1, 1024**3), "lines_per_file": (1, 100_000_000),
+                 "stories_per_file": (1, 10_000_000), "entries_per_feed": (1, 1_000_000),
+                 "paragraphs_per_story": (1, 10_000_000), "bytes_per_story": (1, 1024**3),
+                 "versions_per_story": (1, 1_000_000)}
+
+
+def _limits(t: _Checker) -> Limits:
+    default = Limits()
+    values = {}
+    for key, (low, high) in _LIMIT_RANGES.items():
+        value = t.get(key, int, getattr(default, key))
+        if not low <= value <= high:
+            t.fail(key, f"must be a whole number between {low:,} and {high:,}, got {value:,}")
+        values[key] = value
+    t.done()
+    return Limits(**values)
 
 
 def _number(t: _Checker, key: str, default: float, low: float, high: float, unit: str = "seconds") -> float:

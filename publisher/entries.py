@@ -4,7 +4,8 @@
 - its name (the story page's file name) is the ascii words of its title and a fingerprint prefix;
 - every stored instant is distinct and in ingest order (`next_instant`);
 - a story page shows the versions that were published (the first text and each one that
-  replaced it): teasers and ignored near-duplicates never were.
+  replaced it): teasers and ignored near-duplicates never were; at most the newest
+  [limits] versions_per_story of them, and as many arrivals.
 """
 
 from __future__ import annotations
@@ -47,15 +48,16 @@ def _decision(value: str | None) -> Decision | None:
     return Decision(value) if value else None
 
 
-def shown(version: dict[str, Any]) -> bool:
-    """Whether a stored version is part of the story's published history."""
-    return version["current"] or any(_decision(a["decision"]) in (Decision.NEW, Decision.REVISION, Decision.FULLER)
-                                     for a in version["arrivals"])
+#: A stored version is part of the story's published history when it is the current text or
+#: arrived as one of these (teasers and ignored near-duplicates never were published).
+SHOWN = tuple(str(d) for d in Decision if d.replaces)
 
 
 def story_page(history: dict[str, Any], topics: tuple[str, ...]) -> StoryPage:
-    """What the story's page shows, from the store's history of the entry (Store.history): its
-    current text and published history, its topics, and every arrival. A retracted story: its
+    """What the story's page shows, from the store's bounded history of the entry
+    (Store.page_history: its newest versions of the published history and newest arrivals, at
+    most [limits] versions_per_story of each): its current text and published history, its
+    topics, and the arrivals, with how many older ones are not shown. A retracted story: its
     id, dates and the reason, no text."""
     h = history
     published, updated = datetime.fromisoformat(h["first_seen"]), datetime.fromisoformat(h["updated"])
@@ -65,11 +67,11 @@ def story_page(history: dict[str, Any], topics: tuple[str, ...]) -> StoryPage:
                          retract_reason=h["retract_reason"])
     versions = tuple(PublishedVersion(seen_at=datetime.fromisoformat(v["seen_at"]), title=v["title"],
                                       paragraphs=tuple(v["paragraphs"]), kicker=v["kicker"], truncated=v["truncated"])
-                     for v in h["versions"] if shown(v))
+                     for v in h["versions"])
     current = next(v for v in h["versions"] if v["current"])
     arrivals = tuple(sorted((Arrival(source=a["path"], first_line=a["first_line"], last_line=a["last_line"],
                                      read_at=datetime.fromisoformat(a["read_at"]), decision=_decision(a["decision"]))
-                             for v in h["versions"] for a in v["arrivals"]),
+                             for a in h["arrivals"]),
                             key=lambda a: (a.read_at, a.source, a.first_line or 0)))
     return StoryPage(
         entry_id=h["entry_id"], name=h["name"], published=published, updated=updated, topics=topics,
@@ -77,4 +79,5 @@ def story_page(history: dict[str, Any], topics: tuple[str, ...]) -> StoryPage:
                     paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
                     kicker=current["kicker"], truncated=current["truncated"], html=current["html"],
                     origin=Origin(**current["origin"]) if current["origin"] else None),
-        history=versions, arrivals=arrivals)
+        history=versions, arrivals=arrivals, earlier_versions=h["versions_total"] - len(versions),
+        earlier_arrivals=h["arrivals_total"] - len(arrivals))

@@ -29,11 +29,11 @@ FILES_PER_COMMIT = 64
 Stop = Callable[[], bool]
 
 
-def read_bytes(source: SourceFile) -> bytes:
-    """Read a source file, never blocking, never following a link swapped in (files.read_source);
-    a byte more than the limit tells a file that grew past it. (A seam for tests that inject
-    I/O errors: CI runs as root.)"""
-    return read_source(source, wire.MAX_BYTES + 1)
+def read_bytes(source: SourceFile, limit: int) -> bytes:
+    """Read a source file, never blocking, never following a link swapped in (files.read_source),
+    at most `limit` bytes (limits.bytes_per_file: a byte more tells a file that grew past it).
+    (A seam for tests that inject I/O errors: CI runs as root.)"""
+    return read_source(source, limit + 1)
 
 
 # -- placing one story -----------------------------------------------------------------------
@@ -74,7 +74,7 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
 
 
 def place_feed_story(store: Store, config: Config, story: Story, *, source: int, read: int,
-                     now: datetime) -> Decision:
+                     now: datetime) -> tuple[Decision, int | None]:
     """One entry of a feed. The same item (by its id in that feed) with the same text as last
     time is UNCHANGED and costs nothing; with another text it is a revision of the entry it
     became, however much it changed; a new item goes through dedup like wire copy, so a story
@@ -83,35 +83,57 @@ def place_feed_story(store: Store, config: Config, story: Story, *, source: int,
     item = story.origin.item_id
     known = store.feed_item(source, item)
     if known and known[1] == fp:
-        return Decision.UNCHANGED
+        return Decision.UNCHANGED, None
     decision, entry = place_story(store, config, story, fp, source=source, read=read, now=now,
                                   same_as=known[0] if known else None)
     store.set_feed_item(source, item, entry, fp)
-    return decision
+    return decision, entry
 
 
 def store_stories(store: Store, config: Config, now: datetime, name: str, source: int, read: int,
                   result: ReadResult) -> SourceReport:
     """Store what one read of a source gave; finish the read. Inside the caller's transaction."""
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
+    revised: dict[int, Story] = {}  # entry -> the story that revised it
     for story in result.stories:
         if story.origin is not None:
-            decision = place_feed_story(store, config, story, source=source, read=read, now=now)
+            decision, entry = place_feed_story(store, config, story, source=source, read=read, now=now)
             if decision == Decision.UNCHANGED:
                 continue
         else:
-            decision = place_story(store, config, story, dedup.fingerprint(story.text), source=source, read=read,
-                                   now=now)[0]
+            decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=source,
+                                          read=read, now=now)
         rep.count(decision)
+        if decision.revises:
+            revised.setdefault(entry, story)
+    rep.warnings += _versions_warning(store, config, revised, "entry" if any(s.origin for s in result.stories)
+                                      else "line")
     return _finish(store, read, rep, result)
+
+
+def _versions_warning(store: Store, config: Config, revised: dict[int, Story], unit: str) -> tuple[str, ...]:
+    """One warning when stories this read revised now have more published versions than their
+    pages show (limits.versions_per_story); all are kept, the newest are shown."""
+    cap = config.limits.versions_per_story
+    over = [(story, n) for entry, story in revised.items()
+            if (n := store.count_versions(entry, entries.SHOWN)) > cap]
+    if not over:
+        return ()
+    story, n = over[0]
+    if len(over) == 1:
+        return (f"{unit} {story.first_line:,}: “{story.title}” has {n:,} versions; its page shows the newest "
+                f"{cap:,} (limits.versions_per_story)",)
+    return (f"{len(over):,} stories have more than {cap:,} versions, the first at {unit} {story.first_line:,}; "
+            f"their pages show the newest {cap:,} of each (limits.versions_per_story)",)
 
 
 def _finish(store: Store, read: int, rep: SourceReport, result: ReadResult) -> SourceReport:
     """The outcome of a read, from the stories it placed; recorded as the source's latest read."""
     if result.stories:
         rep.outcome = Outcome.NEW if rep.new or rep.revised else Outcome.DUPLICATE
-        rep.reason = "; ".join(result.warnings) or None
-    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised)
+        rep.reason = "; ".join(rep.warnings) or None
+    store.finish_read(read, rep.outcome, rep.reason, rep.stories, rep.new, rep.duplicate, rep.revised,
+                      past_caps=result.past_caps)
     return rep
 
 
@@ -201,11 +223,11 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         # (or the next run) reads it once it has settled. (A clock far off is not waited for.)
         return SourceReport(name, Outcome.PENDING, "modified a moment ago (still being written?); "
                                                    "it will be read once it has settled", path=source.path)
-    if source.skip or st.st_size > wire.MAX_BYTES:
+    if source.skip or wire.too_large(st.st_size, config.limits):
         data = None
     else:
         try:
-            data = read_bytes(source)
+            data = read_bytes(source, config.limits.bytes_per_file)
             after = source.path.stat()
         except FileNotFoundError:
             return None
@@ -218,16 +240,18 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
             return SourceReport(name, Outcome.SKIPPED, "changed while being read (still being written?); "
                                                        "it will be read again on the next run")
     sha = hashlib.sha256(data).hexdigest() if data is not None else None
-    if state and sha is not None and state.sha256 == sha:
+    # The same bytes again (touched, or copied back) are not read again, unless its last read
+    # left stories past a cap: touched after the cap was raised, it is read with the new caps.
+    if state and sha is not None and state.sha256 == sha and not state.past_caps:
         with store.transaction():
             store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
         return SourceReport(name, Outcome.UNCHANGED)
     if source.skip:  # remembered like any skipped file: one line, not one every run
         result = ReadResult(skipped=source.skip)
     elif data is None:
-        result = ReadResult(skipped=f"too large ({st.st_size:,} bytes; the limit is {wire.MAX_BYTES:,})")
+        result = ReadResult(skipped=wire.too_large(st.st_size, config.limits))
     else:
-        result = read_file(name, data, topic_scorer(config.topics))
+        result = read_file(name, data, topic_scorer(config.topics), config.limits)
     try:
         with store.transaction():
             source_id = store.ensure_source(name)
@@ -322,7 +346,7 @@ def _ingest_fetch(store: Store, config: Config, now: datetime, source_id: int, s
     body = result.body or b""
     sha = hashlib.sha256(body).hexdigest()
     known = store.source_state(url, "feed")
-    parsed = feed.parse(body, url=result.final_url or url, headers=result.headers)
+    parsed = feed.parse(body, url=result.final_url or url, headers=result.headers, limits=config.limits)
     ok = replace(state, fetched_at=now, last_success=now, errors=0, last_error=None, last_status=result.status,
                  title=source.title or parsed.title, **validators,
                  next_fetch=poll.after_success(now, interval, result.headers, parsed.ttl_minutes))
@@ -361,14 +385,14 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
     the first part of it (the entry keeps its id), and a story of its own otherwise (never
     joined to an entry another part of the file kept). Inside the caller's transaction."""
     name = source.name
-    data = read_bytes(source)
+    data = read_bytes(source, config.limits.bytes_per_file)
     st = source.path.stat()
     state = store.source_state(name)
     if state is None:
         raise UnknownStory(f"{name}: never read from {config.paths.sources}: nothing to read again "
                            f"(`publisher publish` reads it)")
     old = store.file_arrivals(state.id)  # (entry, first line, last line) of its last read
-    result = read_file(name, data, topic_scorer(config.topics))
+    result = read_file(name, data, topic_scorer(config.topics), config.limits)
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
     # a story whose text this file already gave is where it was: no new arrival, nothing counted
     given = [store.given_by(dedup.fingerprint(story.text), state.id) for story in result.stories]

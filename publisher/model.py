@@ -124,6 +124,23 @@ class ReadResult:
     stories: tuple[Story, ...] = ()
     skipped: str | None = None  # set when the input yields nothing, with the reason
     warnings: tuple[str, ...] = ()
+    past_caps: int = 0  # stories left unread or cut short by a cap (Limits); each cap also warns
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """[limits]: how much of one input is read, so that a file built to be slow or large costs
+    seconds and megabytes. Far above what a newsroom's files hold (the largest wire file of the
+    test corpora and the seed: 13 stories, 13 paragraphs a story, 2.9 KB a story, 10 KB); each
+    cap that is reached is a warning naming the file and the key."""
+
+    bytes_per_file: int = 32 * 1024 * 1024  # a larger source file is skipped
+    lines_per_file: int = 20_000  # a wire file is read this far; the rest is counted, not read
+    stories_per_file: int = 2_000  # a wire file's stories past this are counted, not read
+    entries_per_feed: int = 1_000  # a feed document's entries past this are not read
+    paragraphs_per_story: int = 500  # a story's text ends after this many paragraphs
+    bytes_per_story: int = 200_000  # ... and after this many bytes of text (UTF-8)
+    versions_per_story: int = 50  # a story page shows the newest this many versions and arrivals
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +250,8 @@ class StoryPage:
     arrivals: tuple[Arrival, ...] = ()
     retracted_at: datetime | None = None
     retract_reason: str | None = None
+    earlier_versions: int = 0  # published versions older than `history`, not shown ([limits])
+    earlier_arrivals: int = 0  # arrivals older than `arrivals`, not shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from publisher import atomic, entries, faults
 from publisher.config import Config
-from publisher.model import FeedFormat, FeedSpec
+from publisher.model import FeedFormat, FeedSpec, Limits
 from publisher.render import html
 from publisher.render.feeds import render
 from publisher.render.jsonfeed import render_json
@@ -156,6 +156,8 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
     the next run write them again."""
     site = site_info(config)
     inputs = f"{html.templates_digest()}|{site}|{[(s.slug, s.label) for s in specs]}"
+    if config.limits.versions_per_story != Limits().versions_per_story:  # (the default: the digest as it was)
+        inputs += f"|versions {config.limits.versions_per_story}"
     digest = hashlib.sha256(inputs.encode()).hexdigest()
     if store.meta("pages_digest") != digest:  # new templates, another site title or topics
         with store.transaction():
@@ -172,7 +174,8 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
         done = []
         wrote = False
         for entry in batch:
-            page = entries.story_page(store.history(entry), store.topics_of(entry))
+            page = entries.story_page(store.page_history(entry, entries.SHOWN, config.limits.versions_per_story),
+                                      store.topics_of(entry))
             path = directory / f"{page.name}.html"
             try:
                 if page.topics:

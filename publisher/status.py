@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from publisher import lock
+from publisher import entries, lock
 from publisher.config import Config
 from publisher.sources.files import list_sources
 from publisher.store import Store, format_time
@@ -28,7 +28,7 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
     feeds = [{"url": f.url, "title": f.title, "last_success": None, "errors": 0, "last_error": None,
               "last_status": None, "next_fetch": None, "fetched_at": None} for f in config.feed_sources]
     empty = {"service": service, "topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
-             "entries": 0, "unclassified": 0, "sources": [], "feeds": feeds, "retracted": []}
+             "entries": 0, "unclassified": 0, "sources": [], "past_caps": 0, "versions_not_shown": 0, "feeds": feeds, "retracted": []}
     if not config.paths.database.exists():
         return empty
     store = Store.open(config.paths.database, now=now, migrate=False)
@@ -41,6 +41,7 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
             service["next_run"] = None  # nothing is scheduled while no service runs
         counts = store.topic_counts()
         states = store.feed_states()
+        sources = store.sources(files=_present(config))
         for f in feeds:
             s = states.get(f["url"])
             if s is not None:
@@ -54,7 +55,11 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
             "merged": {config.merged.slug: store.count_in_any_topic()},
             "entries": store.count_entries(),
             "unclassified": store.count_unclassified(),
-            "sources": store.sources(files=_present(config)),
+            "sources": sources,
+            # stories the last read of each source left unread or cut short by a [limits] cap
+            "past_caps": sum(s["past_caps"] for s in sources),
+            # stories whose page shows only their newest limits.versions_per_story versions
+            "versions_not_shown": store.count_entries_over(config.limits.versions_per_story, entries.SHOWN),
             "feeds": feeds,
             "retracted": store.retracted(),
         }

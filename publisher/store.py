@@ -258,6 +258,13 @@ def _feeds(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0009_reads_past_caps")
+def _reads_past_caps(db: Database) -> None:
+    """How many stories a read left unread or cut short by a [limits] cap (status shows them;
+    the file is read again when touched, so a raised cap reads them)."""
+    db.execute("ALTER TABLE reads ADD COLUMN past_caps INTEGER NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
@@ -281,6 +288,7 @@ class SourceState:
     size: int | None
     mtime_ns: int | None
     sha256: str | None
+    past_caps: int = 0  # stories its last read left past a cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,14 +470,16 @@ class Store:
 
     # -- sources and reads -------------------------------------------------------------------
 
+    _STATE = """SELECT s.location, s.id, s.size, s.mtime_ns, s.sha256, coalesce(r.past_caps, 0)
+                FROM sources s LEFT JOIN reads r ON r.id = s.last_read WHERE s.kind = ?"""
+
     def source_state(self, location: str, kind: str = "file") -> SourceState | None:
-        row = self.sql.execute("SELECT id, size, mtime_ns, sha256 FROM sources WHERE kind = ? AND location = ?",
-                              [kind, location]).fetchone()
-        return SourceState(*row) if row else None
+        row = self.sql.execute(self._STATE + " AND s.location = ?", [kind, location]).fetchone()
+        return SourceState(*row[1:]) if row else None
 
     def source_states(self, kind: str = "file") -> dict[str, SourceState]:
         """What is known of every source of a kind, by location."""
-        rows = self.sql.execute("SELECT location, id, size, mtime_ns, sha256 FROM sources WHERE kind = ?", [kind])
+        rows = self.sql.execute(self._STATE, [kind])
         return {r[0]: SourceState(*r[1:]) for r in rows.fetchall()}
 
     def ensure_source(self, location: str, kind: str = "file") -> int:
@@ -488,14 +498,15 @@ class Store:
         return cur.lastrowid
 
     def finish_read(self, read: int, outcome: Outcome, reason: str | None, stories: int = 0, new: int = 0,
-                    duplicate: int = 0, revised: int = 0) -> None:
+                    duplicate: int = 0, revised: int = 0, past_caps: int = 0) -> None:
         """Record the outcome of a read and make it the source's latest state.
 
         The stat and hash are remembered only for reads that succeeded, so a file that failed
         is tried again next time even if it did not change.
         """
-        self.sql.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ? "
-                        "WHERE id = ?", [str(outcome), reason, stories, new, duplicate, revised, read])
+        self.sql.execute("UPDATE reads SET outcome = ?, reason = ?, stories = ?, new = ?, duplicate = ?, revised = ?, "
+                        "past_caps = ? WHERE id = ?",
+                        [str(outcome), reason, stories, new, duplicate, revised, past_caps, read])
         keep = outcome != Outcome.FAILED
         self.sql.execute(
             """UPDATE sources SET last_read = r.id,
@@ -672,6 +683,47 @@ class Store:
         out["versions"] = versions
         return out
 
+    def count_versions(self, entry: int, shown: Sequence[str]) -> int:
+        """How many versions of an entry are current or arrived with a decision in `shown`."""
+        marks = ",".join("?" * len(shown)) or "NULL"
+        return self._one(f"""SELECT count(*) FROM versions v WHERE v.entry = ? AND (v.id = (SELECT current_version
+                                 FROM entries WHERE id = ?) OR EXISTS (SELECT 1 FROM provenance p
+                                 WHERE p.version = v.id AND p.decision IN ({marks})))""", [entry, entry, *shown])
+
+    def page_history(self, entry: int, shown: Sequence[str], limit: int) -> dict[str, Any]:
+        """What a story page shows of an entry, in a bounded read however long its history: the
+        entry; its newest `limit` versions that are current or arrived with a decision in
+        `shown` (the domain's rule, entries.SHOWN), oldest first; its newest `limit` arrivals;
+        and how many of each there are in all."""
+        keys = ("id", "entry_id", "name", "first_seen", "updated", "current_version", "retracted_at", "retract_reason")
+        row = self.sql.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
+        out = dict(zip(keys, row))
+        marks = ",".join("?" * len(shown)) or "NULL"
+        where = f"""v.entry = ? AND (v.id = ? OR EXISTS (SELECT 1 FROM provenance p
+                    WHERE p.version = v.id AND p.decision IN ({marks})))"""
+        params = [entry, out["current_version"], *shown]
+        out["versions_total"] = self.count_versions(entry, shown)
+        columns = "v.id, v.title, v.kicker, v.paragraphs, v.truncated, v.seen_at, v.content_html, v.origin"
+        rows = self.sql.execute(f"SELECT {columns} FROM versions v WHERE {where} "
+                                "ORDER BY v.seen_at DESC, v.id DESC LIMIT ?", [*params, limit]).fetchall()
+        if not any(r[0] == out["current_version"] for r in rows):  # (the current text is always shown)
+            rows = rows[: limit - 1] + self.sql.execute(f"SELECT {columns} FROM versions v WHERE v.id = ?",
+                                                        [out["current_version"]]).fetchall()
+            rows.sort(key=lambda r: (r[5], r[0]), reverse=True)
+        out["versions"] = [{"version": r[0], "title": r[1], "kicker": r[2], "paragraphs": json.loads(r[3]),
+                            "truncated": bool(r[4]), "seen_at": r[5], "html": r[6],
+                            "origin": json.loads(r[7]) if r[7] else None, "current": r[0] == out["current_version"]}
+                           for r in reversed(rows)]
+        out["arrivals_total"] = self._one(
+            "SELECT count(*) FROM provenance p JOIN versions v ON v.id = p.version WHERE v.entry = ?", [entry])
+        out["arrivals"] = [dict(zip(("path", "first_line", "last_line", "read_at", "decision"), a)) for a in
+                           self.sql.execute(
+                               """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision
+                                  FROM provenance p JOIN versions v ON v.id = p.version
+                                  JOIN sources s ON s.id = p.source JOIN reads r ON r.id = p.read
+                                  WHERE v.entry = ? ORDER BY p.id DESC LIMIT ?""", [entry, limit]).fetchall()]
+        return out
+
     # -- classification ----------------------------------------------------------------------
 
     def unclassified_texts(self, digest: str) -> Iterator[tuple[int, str | None, list[str]]]:
@@ -802,13 +854,24 @@ class Store:
         return self._one("SELECT count(DISTINCT t.entry) FROM entry_topics t JOIN entries e ON e.id = t.entry "
                          "WHERE e.retracted_at IS NULL")
 
+    def count_entries_over(self, versions: int, shown: Sequence[str]) -> int:
+        """Published entries with more than `versions` versions current or arrived with a
+        decision in `shown` (their pages show the newest only)."""
+        marks = ",".join("?" * len(shown)) or "NULL"
+        return self._one(
+            f"""SELECT count(*) FROM (SELECT v.entry FROM versions v JOIN entries e ON e.id = v.entry
+                WHERE e.retracted_at IS NULL AND (v.id = e.current_version OR EXISTS (SELECT 1 FROM provenance p
+                      WHERE p.version = v.id AND p.decision IN ({marks})))
+                GROUP BY v.entry HAVING count(*) > ?)""", [*shown, versions])
+
     def sources(self, files: Collection[str] | None = None) -> list[dict[str, Any]]:
         """Each source with the outcome of its latest read, in path order. `files`: the files
         to show (those in sources/ now: one removed is forgotten here, its stories stay); None: all."""
         rows = self.sql.execute(
-            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised
+            """SELECT s.location, r.outcome, r.reason, r.stories, r.new, r.duplicate, r.read_at, r.revised,
+                      r.past_caps
                FROM sources s JOIN reads r ON r.id = s.last_read
                WHERE s.kind != 'file' OR ?1 IS NULL OR s.location IN (SELECT value FROM json_each(?1))
                ORDER BY s.kind, s.location""", [None if files is None else json.dumps(sorted(files))]).fetchall()
-        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised")
+        keys = ("path", "outcome", "reason", "stories", "new", "duplicate", "read_at", "revised", "past_caps")
         return [dict(zip(keys, row)) for row in rows]

@@ -96,7 +96,7 @@ class DryRun:
 def classify_file(config: Config, path: Path) -> DryRun:
     """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed),
     and why each is or is not in each topic. Stores nothing. Raises OSError."""
-    result, gaps = read_file_explained(path.name, path.read_bytes(), topic_scorer(config.topics))
+    result, gaps = read_file_explained(path.name, path.read_bytes(), topic_scorer(config.topics), config.limits)
     placed = [g for g in gaps if g.placed]
     missed = sorted((g for g in gaps if not g.placed), key=lambda g: -g.score)[:NEAR_MISSES]
     return DryRun(result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))

@@ -6,6 +6,7 @@ Error cases live in tests/data/config/ as pairs: <case>.toml is a config with on
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from publisher import config
 from publisher.errors import ConfigError, PublisherError
+from publisher.model import Limits
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "config.toml"
@@ -104,6 +106,18 @@ def test_minimal_config_gets_merged_feed_all(tmp_path):
 
 def test_minimal_config_gets_max_entries_50(tmp_path):
     assert config.load(write_config(tmp_path, MINIMAL)).max_entries == 50
+
+
+def test_without_a_limits_table_every_limit_is_its_default(tmp_path):
+    assert config.load(write_config(tmp_path, MINIMAL)).limits == Limits()
+    assert config.load(SHIPPED).limits == Limits()
+
+
+def test_every_limit_is_a_checked_key(tmp_path):
+    keys = [f.name for f in dataclasses.fields(Limits)]
+    assert sorted(keys) == sorted(config._LIMIT_RANGES)
+    text = MINIMAL + "\n[limits]\n" + "".join(f"{k} = {i + 2}\n" for i, k in enumerate(keys))
+    assert config.load(write_config(tmp_path, text)).limits == Limits(**{k: i + 2 for i, k in enumerate(keys)})
 
 
 def test_minimal_config_site_author_and_description_default_to_title(tmp_path):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import DATA
+from publisher.model import Limits
 from publisher.sources.feed import item_id, looks_like_feed, parse, sanitize
 
 FEEDS = DATA / "feeds"
@@ -101,9 +102,9 @@ def test_the_fast_parser_reads_what_feedparser_reads(name, url, monkeypatch):
     from publisher.sources import feed as feed_mod
 
     data = (FEEDS / name).read_bytes()
-    assert feed_mod._fast(data) is not None  # the fast path is taken for this document
+    assert feed_mod._fast(data, 1000) is not None  # the fast path is taken for this document
     fast = parse(data, url=url)
-    monkeypatch.setattr(feed_mod, "_fast", lambda data: None)
+    monkeypatch.setattr(feed_mod, "_fast", lambda data, limit: None)
     slow = parse(data, url=url)
     assert (fast.title, fast.link, fast.feed_id, fast.ttl_minutes) == (slow.title, slow.link, slow.feed_id,
                                                                        slow.ttl_minutes)
@@ -186,3 +187,79 @@ def test_a_feed_declaring_entities_is_refused_quickly():
     read = parse(BILLION_LAUGHS, url="https://x.example/f")
     assert time.monotonic() - start < 0.1
     assert read.result.skipped == "declares XML entities (refused: entity expansion)"
+
+
+# -- [limits] -------------------------------------------------------------------------------------
+
+def _rss(items: str, head: str = "") -> bytes:
+    return (f'<?xml version="1.0"?>{head}<rss version="2.0"><channel><title>T</title><link>https://t.example/</link>'
+            f"{items}</channel></rss>").encode()
+
+
+@pytest.mark.parametrize("head", ["", "<!DOCTYPE rss>"])  # lxml's fast path, and feedparser's
+def test_a_feed_nested_too_deep_is_refused_with_one_line(head):
+    def feed(depth: int) -> bytes:
+        nested = "<b>" * depth + "x" + "</b>" * depth
+        return _rss(f"<item><title>Kyiv</title><description>{nested}</description></item>", head)
+
+    result = parse(feed(5000), url="deep.xml").result
+    assert result.skipped == "elements nested more than 256 deep (refused: no feed nests so deep)"
+    assert not result.stories
+    assert [s.title for s in parse(feed(200), url="nested.xml").result.stories] == ["Kyiv"]  # deep, not too deep
+
+
+def test_entries_past_the_feed_cap_are_counted_not_read():
+    items = "".join(f"<item><guid>g{i}</guid><title>Story {i}</title><description>Text {i}.</description></item>"
+                    for i in range(5))
+    result = parse(_rss(items), url="five.xml", limits=Limits(entries_per_feed=2)).result
+    assert [s.title for s in result.stories] == ["Story 0", "Story 1"]
+    assert result.warnings == ("5 entries; the first 2 read (limits.entries_per_feed)",)
+    assert result.past_caps == 3
+
+
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_huge_entry_keeps_its_first_bytes_as_paragraphs(escaped):
+    body = "".join(f"<p>Paragraph {i} of a very long entry.</p>" for i in range(20_000))  # 760 KB
+    text = body.replace("<", "&lt;").replace(">", "&gt;") if escaped else f"<![CDATA[{body}]]>"
+    result = parse(_rss(f"<item><guid>g</guid><title>Long</title><description>{text}</description></item>"),
+                   url="long.xml", limits=Limits(bytes_per_story=1000)).result
+    (story,) = result.stories
+    assert len(story.text.encode()) <= 1000 and story.paragraphs[0] == "Paragraph 0 of a very long entry."
+    assert story.html == "".join(f"<p>{p}</p>" for p in story.paragraphs)
+    assert result.warnings[0].startswith("entry 1: a story of ") and \
+        result.warnings[0].endswith("; the first 1,000 read (limits.bytes_per_story)")
+    assert result.past_caps == 1
+
+
+def test_a_json_feed_has_the_same_caps():
+    items = [{"id": str(i), "title": f"S{i}", "content_text": "\n".join(f"Para {k}." for k in range(10))}
+             for i in range(4)]
+    doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}).encode()
+    result = parse(doc, url="j.json", limits=Limits(entries_per_feed=3, paragraphs_per_story=2)).result
+    assert [s.paragraphs for s in result.stories] == [("Para 0.", "Para 1.")] * 3
+    assert result.warnings == ("4 entries; the first 3 read (limits.entries_per_feed)",
+                               "3 stories of more than 2 paragraphs, the first at entry 1; the first 2 of each read "
+                               "(limits.paragraphs_per_story)")
+    assert result.past_caps == 4
+
+
+def test_a_document_too_large_for_the_lenient_parser_is_refused_with_one_line():
+    # a DOCTYPE sends it to feedparser, which takes ~22 us a tag (2M of them: over a minute)
+    data = _rss("<item><title>Kyiv</title><description>" + "<a></a>" * 30_000 + "</description></item>",
+                "<!DOCTYPE rss>")
+    result = parse(data, url="flat.xml").result
+    assert result.skipped.startswith("not what the fast parser reads (well-formed RSS 2.0 or Atom, no DOCTYPE), "
+                                     "and too large for the lenient one (")
+    assert "60,0" in result.skipped and "at most 4,194,304 bytes and 50,000 tags" in result.skipped
+
+
+def test_an_entry_over_libxml2s_text_node_limit_is_read_by_the_fast_parser_and_capped(monkeypatch):
+    from publisher.sources import feed as feed_mod
+
+    monkeypatch.setattr(feed_mod, "_feedparser", lambda *a: pytest.fail("handed to feedparser"))
+    text = "&lt;p&gt;Kyiv officials said the grid held.&lt;/p&gt;" * 300_000  # 12 MB of text in one node
+    result = parse(_rss(f"<item><guid>g</guid><title>Grid</title><description>{text}</description></item>"),
+                   url="huge.xml").result
+    (story,) = result.stories
+    assert story.paragraphs == ("Kyiv officials said the grid held.",) * 500
+    assert result.warnings[0].endswith("; the first 500 read (limits.paragraphs_per_story)")

@@ -140,7 +140,7 @@ def test_an_unchanged_file_is_not_even_read(project, monkeypatch):
     project.add_source("a.txt", ARTICLE)
     project.publish()
 
-    def no_reads(path):
+    def no_reads(path, limit):
         raise AssertionError(f"{path} was read again")
 
     monkeypatch.setattr(ingest_mod, "read_bytes", no_reads)
@@ -158,7 +158,7 @@ def test_a_touched_file_with_the_same_bytes_is_hashed_but_not_parsed(project, mo
     monkeypatch.setattr(wire, "read", no_parse)
     assert project.publish().sources[0].outcome == "unchanged"
     monkeypatch.undo()
-    monkeypatch.setattr(ingest_mod, "read_bytes", lambda p: (_ for _ in ()).throw(AssertionError("read")))
+    monkeypatch.setattr(ingest_mod, "read_bytes", lambda p, limit: (_ for _ in ()).throw(AssertionError("read")))
     assert project.publish().sources[0].outcome == "unchanged"  # the new stat was remembered
 
 
@@ -217,10 +217,10 @@ def test_bad_files_are_skipped_or_failed_with_a_reason_and_the_rest_is_published
     locked = project.add_source("locked.txt", ARTICLE)
     real = ingest_mod.read_bytes
 
-    def read(source):  # the read seam: a SourceFile
+    def read(source, limit):  # the read seam: a SourceFile and the bytes_per_file limit
         if source.path == locked:
             raise PermissionError(13, "Permission denied")
-        return real(source)
+        return real(source, limit)
 
     monkeypatch.setattr(ingest_mod, "read_bytes", read)  # CI runs as root: inject the error
     report = project.publish()
@@ -248,8 +248,8 @@ def test_a_file_still_being_written_is_skipped_and_read_whole_next_time(project,
     path = project.add_source("growing.txt", ARTICLE)
     real = ingest_mod.read_bytes
 
-    def read_while_the_writer_appends(source):
-        data = real(source)
+    def read_while_the_writer_appends(source, limit):
+        data = real(source, limit)
         with open(source.path, "a", encoding="utf-8") as f:
             f.write("\nA second story arrived while we were reading.\n")
         return data

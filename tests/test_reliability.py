@@ -334,10 +334,10 @@ def test_a_file_deleted_between_listing_and_reading_is_not_a_failure(project, se
     else:
         read = ingest.read_bytes
 
-        def delete_then_read(source):  # the read seam (a SourceFile; a Path before, whose .name is the same)
+        def delete_then_read(source, limit):  # the read seam (a SourceFile; a Path before, whose .name is the same)
             if source.name == "gone.txt":
                 gone.unlink()
-            return read(source)
+            return read(source, limit)
 
         monkeypatch.setattr(ingest, "read_bytes", delete_then_read)
     report = project.publish()

@@ -52,6 +52,21 @@ def test_word_diff_of_the_same_text_marks_nothing():
     assert word_diff("a b c\nd e", "a b c\nd e") == [[("equal", "a b c")], [("equal", "d e")]]
 
 
+def test_word_diff_of_long_versions_goes_paragraph_by_paragraph_within_its_budget():
+    old = [f"Line {i} of the grid was repaired." for i in range(60)]
+    new = old[:10] + ["Line 10 of the grid was not repaired."] + old[11:50] + ["A new line."] + old[50:]
+    budget = 100  # 420 x 428 words: far over, so paragraph by paragraph; 7 x 7 for the changed one
+    got = word_diff("\n".join(old), "\n".join(new), budget)
+    assert got[:10] == [[("equal", p)] for p in old[:10]]
+    assert got[10] == [("equal", "Line 10 of the grid was"), ("insert", "not"), ("equal", "repaired.")]
+    assert got[50] == [("insert", "A new line.")] and len(got) == 61
+    # out of budget, a changed paragraph is deleted and inserted whole
+    assert word_diff("\n".join(old), "\n".join(new), 10)[10:12] == [
+        [("delete", "Line 10 of the grid was repaired.")], [("insert", "Line 10 of the grid was not repaired.")]]
+    # within the budget, word by word as ever
+    assert word_diff("a b c\nd e", "a b x\nd e", 100) == word_diff("a b c\nd e", "a b x\nd e")
+
+
 # -- story pages -------------------------------------------------------------------------------
 
 def revised_page() -> StoryPage:

@@ -571,3 +571,16 @@ def test_a_config_edit_to_a_server_limit_says_it_takes_a_restart(running, tmp_pa
     assert "[server] header_timeout_seconds changed: that takes a restart" in log, log
     service.proc.send_signal(signal.SIGTERM)
     assert service.proc.wait(10) == 0
+
+
+def test_a_file_dropped_while_a_hostile_one_is_read_is_published_within_seconds(running, tmp_path):
+    # 1M short lines, 31 MB (under the size limit): one story of a million paragraphs that took
+    # 70 s and 3.5 GB; within the [limits] defaults it costs a few seconds
+    service = running()
+    service.wait_for({"all": 0})
+    hostile = "".join(f"Line {i} was noted.\n" for i in range(1_000_000)).encode()
+    write_atomically(tmp_path / "sources" / "hostile.txt", hostile)
+    time.sleep(1)  # the hostile file is being read
+    write_atomically(tmp_path / "sources" / "news.txt", NEW_STORY.encode())
+    service.wait_for({"ukraine": 1}, timeout=15)  # a guard: it takes a few seconds
+    service.wait_log("hostile.txt: warning: 1,000,000 lines; the first 20,000 read")

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import DATA
+from publisher.model import Limits
 from publisher.sources import wire
 
 CASES = sorted((DATA / "wire").glob("*.txt"))
@@ -95,9 +96,9 @@ def test_binary_is_detected_before_the_cp1252_fallback():
     assert wire.read(data).skipped.startswith("binary file")
 
 
-def test_huge_input_is_skipped(monkeypatch):
-    monkeypatch.setattr(wire, "MAX_BYTES", 100)
-    assert wire.read(ARTICLE.encode() * 10).skipped.startswith("too large")
+def test_huge_input_is_skipped():
+    skipped = wire.read(ARTICLE.encode() * 10, limits=Limits(bytes_per_file=100)).skipped
+    assert skipped.startswith("too large") and "limits.bytes_per_file" in skipped
 
 
 def test_control_characters_are_removed_from_text():
@@ -233,3 +234,67 @@ def test_any_bytes_give_stories_or_a_reason_never_an_exception(data):
 def test_lines_of_punctuation_alone_are_no_stories(data):
     # found by hypothesis: a file holding ":" was one story with an empty title
     assert wire.read(data).skipped == "no stories in it (only blank, punctuation or caption lines)"
+
+
+# -- [limits]: what one file may cost ----------------------------------------------------------
+
+def _one_liners(n: int) -> bytes:
+    """n one-line stories, a blank line between two."""
+    return "".join(f"Officials in Kyiv said on Monday that shelter {i} reopened.\n\n" for i in range(n)).encode()
+
+
+def test_a_long_run_of_paragraphs_is_capped_as_one_storys_paragraphs():
+    lines = [f"Crews repaired line {i} of the grid overnight." for i in range(40)]
+    result = wire.read("\n".join(lines).encode(), limits=Limits(paragraphs_per_story=6))
+    assert [s.paragraphs for s in result.stories] == [tuple(lines[:6])]
+    assert result.warnings == ("line 1: a story of 40 paragraphs; the first 6 read (limits.paragraphs_per_story)",)
+    assert result.past_caps == 1
+
+
+def test_stories_past_the_file_cap_are_counted_not_read():
+    result = wire.read(_one_liners(10), limits=Limits(stories_per_file=3))
+    assert [s.first_line for s in result.stories] == [1, 3, 5]
+    assert result.warnings == ("about 10 stories; the first 3 read, to line 6 (limits.stories_per_file)",)
+    assert result.past_caps == 7
+
+
+def test_a_file_is_read_up_to_its_lines_cap_and_the_rest_counted():
+    result = wire.read(_one_liners(10), limits=Limits(lines_per_file=7))
+    assert [s.first_line for s in result.stories] == [1, 3, 5, 7]
+    assert result.warnings == ("20 lines; the first 7 read, about 6 more stories not read (limits.lines_per_file)",)
+    assert result.past_caps == 6
+
+
+def test_a_story_cut_by_the_lines_cap_is_counted_once():
+    lines = [f"Crews repaired line {i} of the grid overnight." for i in range(40)]
+    result = wire.read("\n".join(lines).encode(), limits=Limits(lines_per_file=10, paragraphs_per_story=4))
+    assert result.warnings == (
+        "40 lines; the first 10 read, the story at line 1 cut short (limits.lines_per_file)",
+        "line 1: a story of 10 paragraphs; the first 4 read (limits.paragraphs_per_story)")
+    assert result.past_caps == 1
+
+
+def test_a_story_keeps_whole_paragraphs_up_to_its_bytes_cap():
+    lines = [f"Crews repaired line {i} of the grid overnight." for i in range(10)]  # 44-45 bytes each
+    result = wire.read("\n".join(lines).encode(), limits=Limits(bytes_per_story=100))
+    assert result.stories[0].paragraphs == tuple(lines[:2])
+    assert result.warnings == ("line 1: a story of 449 bytes; the first 100 read (limits.bytes_per_story)",)
+
+
+def test_many_capped_stories_are_one_warning():
+    runs = "\n\n".join("\n".join(f"Story {k} line {i} was filed on time." for i in range(5)) for k in range(30))
+    result = wire.read(runs.encode(), limits=Limits(paragraphs_per_story=2))
+    assert len(result.stories) == 30 and all(len(s.paragraphs) == 2 for s in result.stories)
+    assert result.warnings == ("30 stories of more than 2 paragraphs, the first at line 1; the first 2 of each read "
+                               "(limits.paragraphs_per_story)",)
+    assert result.past_caps == 30
+
+
+def test_a_file_within_its_caps_reads_as_without_them(seed):
+    tight = Limits(lines_per_file=18, stories_per_file=5, paragraphs_per_story=13, bytes_per_story=4000)
+    assert wire.read(seed, limits=tight) == wire.read(seed)
+
+
+def test_a_file_of_long_lines_says_so_in_a_few_lines_not_one_a_line():
+    result = wire.read(("x" * (wire.MAX_LINE + 1) + "\n").encode() * 50)
+    assert len(result.warnings) == 11 and result.warnings[-1] == "40 more lines too long to be wire text dropped"

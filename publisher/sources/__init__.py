@@ -8,17 +8,19 @@
 
 from __future__ import annotations
 
-from publisher.model import ReadResult
+from publisher.model import Limits, ReadResult
 from publisher.sources import feed, wire
 from publisher.sources.boundaries import TopicScores
 
 
-def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None) -> ReadResult:
+def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None,
+              limits: Limits = Limits()) -> ReadResult:
     """What a file dropped into sources/ gives: a feed document (by its name: *.xml, *.atom,
-    *.rss, *.json) or wire copy (`topic_scores`: a cue for story boundaries, see wire.read)."""
+    *.rss, *.json) or wire copy (`topic_scores`: a cue for story boundaries, see wire.read),
+    within `limits`."""
     if feed.looks_like_feed(name):
-        return feed.parse(data, url=name).result
-    return wire.read(data, topic_scores)
+        return feed.parse(data, url=name, limits=limits).result
+    return wire.read(data, topic_scores, limits)
 
 
 def kind_of(name: str) -> str:
@@ -26,9 +28,10 @@ def kind_of(name: str) -> str:
     return "a feed" if feed.looks_like_feed(name) else "wire copy"
 
 
-def read_file_explained(name: str, data: bytes, topic_scores: TopicScores | None = None):
+def read_file_explained(name: str, data: bytes, topic_scores: TopicScores | None = None,
+                        limits: Limits = Limits()):
     """read_file(), and for wire copy every gap scored inside runs of paragraphs (wire.Boundary):
     where stories were split and the near misses (for `publisher classify`)."""
     if feed.looks_like_feed(name):
-        return feed.parse(data, url=name).result, []
-    return wire.read_explained(data, topic_scores)
+        return feed.parse(data, url=name, limits=limits).result, []
+    return wire.read_explained(data, topic_scores, limits)

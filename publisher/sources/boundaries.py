@@ -253,24 +253,25 @@ class Gap:
 def features(read: Sequence[_Read], paragraphs: Sequence[str], i: int, similarity: Sequence[float],
              topics: Sequence[Sequence[float]] | None) -> dict[str, float]:
     """The cues of the gap before paragraph i (0 < i < len(paragraphs))."""
-    words = [r.words for r in read]
-    named = [r.names for r in read]
+    # only the paragraphs near the gap: a list of the whole run per gap made a long run quadratic
+    words = lambda a, b: [r.words for r in read[max(0, a) : b]]  # noqa: E731
+    named_before = [r.names for r in read[max(0, i - 3) : i]]
     sim = similarity[i]
     left = max(similarity[max(1, i - 2) : i + 1])
     right = max(similarity[i : i + 3])
     n = len(paragraphs)
-    wide = 1.0 - cohesion(words[max(0, i - 4) : i], words[i : i + 3])
+    wide = 1.0 - cohesion(words(i - 4, i), words(i, i + 3))
     out = {
         "distance": 1.0 - sim,
         "apart": max(0.0, wide - 0.8) / 0.2,  # nothing much shared across the gap (0 below 0.8)
         "distance_wide": wide,
-        "new_names": new_names(named[max(0, i - 3) : i], named[i]),
+        "new_names": new_names(named_before, read[i].names),
         "depth": (left - sim) + (right - sim),
         "lede": float(reads_as_lede(paragraphs[i])),
         "news_lede": float(reads_as_news_lede(paragraphs[i])),
         "perfect_lede": float(reads_as_perfect_lede(paragraphs[i])),
-        "refers_back": refers_back(words[max(0, i - 2) : i], read[i].opening),
-        "shares_name": float(bool(named[i] & frozenset().union(*named[max(0, i - 3) : i]))),
+        "refers_back": refers_back(words(i - 2, i), read[i].opening),
+        "shares_name": float(bool(read[i].names & frozenset().union(*named_before))),
         "short": float(i == 1 or i == n - 1),
         "topic": 0.0,
         "same_topic": 0.0,

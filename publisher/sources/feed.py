@@ -21,10 +21,10 @@ import feedparser
 import nh3
 from lxml import etree
 
-from publisher.model import Origin, ReadResult, Story
+from publisher.model import Limits, Origin, ReadResult, Story
 from publisher.render.text import xml_text
+from publisher.sources import caps
 
-MAX_ITEMS = 1000  # entries taken from one feed document
 FEED_SUFFIXES = (".xml", ".atom", ".rss", ".json")
 
 ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "cite", "code", "dd", "del", "dl", "dt", "em", "figcaption",
@@ -38,6 +38,15 @@ URL_ATTRIBUTES = {"href", "src", "cite"}
 BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "dt", "dd",
           "figcaption", "hr", "ul", "ol", "table", "figure", "section", "article"}
 _SPACE = re.compile(r"\s+")
+_LEADING_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]*+")  # what bytes.lstrip() strips
+#: Elements nested deeper than this are refused: lxml's own limit (libxml2 without
+#: XML_PARSE_HUGE). Feeds nest a handful deep; feedparser, which has no limit, took 105 s and
+#: 1 GB over a 14 MB document of 2M nested tags.
+MAX_DEPTH = 256
+#: An entry's HTML is sanitised from at most this many times limits.bytes_per_story: its text
+#: cannot be longer than its markup, and markup is rarely more than a few times its text.
+HTML_PER_TEXT = 8
+TITLE_MAX = 1000  # characters of an entry's title (a headline is a line, not a document)
 _CUT = re.compile(r"(?:\[…\]|\[\.\.\.\]|…|\.\.\.)\s*$")  # an excerpt: "... [...]" or "…"
 
 
@@ -135,10 +144,25 @@ def item_id(raw_id: str | None, link: str | None, title: str, date: str | None) 
 
 
 def _story(title: str, body_html: str, summary_html: str, base: str | None, origin: Origin,
-           index: int) -> Story | None:
-    clean = sanitize(body_html or summary_html or "", base)
+           index: int, limits: Limits, cut: list[tuple[str, int, int]]) -> Story | None:
+    """One entry as a story, within the caps of a story (each cut is added to `cut`: the key,
+    the entry's position and its size)."""
+    fragment = body_html or summary_html or ""
+    most = HTML_PER_TEXT * limits.bytes_per_story
+    size = len(fragment)
+    if size > most:  # (characters, not bytes: never fewer than the bytes it holds)
+        fragment = fragment[:most]
+    clean = sanitize(fragment, base)
     paragraphs = paragraphs_of(clean)
-    title = plain(title) or (paragraphs[0][:140] if paragraphs else "")
+    kept, key = caps.cap_paragraphs(paragraphs, limits)
+    if key or size > most:
+        # the sanitised HTML goes with the paragraphs kept: rebuilt from them (the markup of
+        # an entry this large is not kept)
+        cut.append((key or "bytes_per_story", index, len(paragraphs) if key == "paragraphs_per_story" else
+                    max(size, len("\n".join(paragraphs).encode()))))
+        paragraphs = kept
+        clean = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+    title = plain(title[: 4 * TITLE_MAX])[:TITLE_MAX] or (paragraphs[0][:140] if paragraphs else "")
     if not paragraphs:
         if not title:
             return None
@@ -149,13 +173,14 @@ def _story(title: str, body_html: str, summary_html: str, base: str | None, orig
                  html=clean, origin=origin)
 
 
-def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None) -> FeedRead:
-    """Parse a feed document fetched from (or named) `url`. Never raises on bad input: a
-    document that gives nothing is a ReadResult with `skipped` and the reason."""
-    text_start = data.lstrip()[:1]
-    if text_start in (b"{", b"["):
-        return _parse_json(data, url)
-    return _parse_xml(data, url, headers or {})
+def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None, limits: Limits = Limits()) -> FeedRead:
+    """Parse a feed document fetched from (or named) `url`, within `limits` (entries_per_feed,
+    and the caps of a story). Never raises on bad input: a document that gives nothing is a
+    ReadResult with `skipped` and the reason."""
+    first = _LEADING_SPACE.match(data).end()  # (not data.lstrip(): a copy of the whole document)
+    if data[first : first + 1] in (b"{", b"["):
+        return _parse_json(data, url, limits)
+    return _parse_xml(data, url, headers or {}, limits)
 
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -166,17 +191,26 @@ XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
-def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
+def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -> FeedRead:
     head = data[:65536]
     if b"<!DOCTYPE" in head.upper() and _ENTITY_DECL.search(head):
         # Feeds do not declare entities; documents that do are entity-expansion attacks (a
         # "billion laughs" costs expat most of a second and hundreds of MB before its limit).
         return FeedRead(url, None, url, ReadResult(skipped="declares XML entities (refused: entity expansion)"))
-    doc = _fast(data)
+    doc = _fast(data, limits.entries_per_feed)
     if doc is None:
-        doc = _feedparser(data, url, headers)
-        if isinstance(doc, FeedRead):
-            return doc
+        tags = data.count(b"<")
+        if len(data) > LENIENT_MAX_BYTES or tags > LENIENT_MAX_TAGS:  # (before the probe: its tree is this size)
+            return FeedRead(url, None, url, ReadResult(skipped=(
+                f"not what the fast parser reads (well-formed RSS 2.0 or Atom, no DOCTYPE), and too large for the "
+                f"lenient one ({len(data):,} bytes, {tags:,} tags; it reads at most {LENIENT_MAX_BYTES:,} bytes and "
+                f"{LENIENT_MAX_TAGS:,} tags)")))
+        doc = TOO_DEEP if _too_deep(data) else _feedparser(data, url, headers)
+    if doc is TOO_DEEP:
+        return FeedRead(url, None, url, ReadResult(
+            skipped=f"elements nested more than {MAX_DEPTH} deep (refused: no feed nests so deep)"))
+    if isinstance(doc, FeedRead):
+        return doc
     feed, entries, warnings = doc
     title = plain(feed.get("title", "")) or url
     # Relative URLs resolve against where the feed was fetched; a feed file dropped into
@@ -189,7 +223,8 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
     feed_id = feed.get("id") or (url if url_base == url else link or url)
     stories = []
     origin_feed = {"feed_title": title, "feed_link": link, "feed_id": feed_id, "feed_url": url}
-    for index, entry in enumerate(entries[:MAX_ITEMS], start=1):
+    cut: list[tuple[str, int, int]] = []
+    for index, entry in enumerate(entries[: limits.entries_per_feed], start=1):
         body, summary = entry.get("content") or "", entry.get("summary") or ""
         if len(summary) > len(body):
             body = summary
@@ -197,17 +232,37 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str]) -> FeedRead:
         ident = item_id(entry.get("id"), link_, entry.get("title", ""), entry.get("date"))
         origin = Origin(item_id=ident, link=link_, **origin_feed)
         base = web_url(url_base, entry.get("base")) or link_ or url_base
-        story = _story(entry.get("title", ""), body, summary, base, origin, index)
+        story = _story(entry.get("title", ""), body, summary, base, origin, index, limits, cut)
         if story:
             stories.append(story)
-    if len(entries) > MAX_ITEMS:
-        warnings.append(f"{len(entries)} entries; the first {MAX_ITEMS} read")
+    past = _past_caps(feed.get("count", len(entries)), limits, cut, warnings)
     ttl = str(feed.get("ttl", "")).strip()
     ttl_minutes = int(ttl) if ttl.isdigit() else None
     if not stories:
-        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings)),
-                        ttl_minutes)
-    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings)), ttl_minutes)
+        return FeedRead(title, link, feed_id, ReadResult(skipped="no entries with text", warnings=tuple(warnings),
+                                                         past_caps=past), ttl_minutes)
+    return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings),
+                                                     past_caps=past), ttl_minutes)
+
+
+def _past_caps(entries: int, limits: Limits, cut: list[tuple[str, int, int]], warnings: list[str]) -> int:
+    """Warnings for the caps a document reached (added to `warnings`); the entries past them."""
+    past = max(0, entries - limits.entries_per_feed)
+    if past:
+        warnings.append(f"{entries:,} entries; the first {limits.entries_per_feed:,} read (limits.entries_per_feed)")
+    warnings += caps.cap_warnings(cut, limits, unit="entry")
+    return past + len(cut)
+
+
+def _too_deep(data: bytes) -> bool:
+    """Elements nested deeper than MAX_DEPTH, told by lxml in recovery mode (it stops there,
+    in C, without building the rest; malformed XML elsewhere does not hide it)."""
+    parser = _parser(recover=True, load_dtd=False)
+    try:
+        etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        pass
+    return any(e.type_name == "ERR_RESOURCE_LIMIT" and "depth" in e.message.lower() for e in parser.error_log)
 
 
 Doc = tuple[dict, list[dict], list[str]]  # the feed's fields, its entries' fields, warnings
@@ -254,24 +309,71 @@ def _feedparser(data: bytes, url: str, headers: dict[str, str]) -> Doc | FeedRea
             "id": feed.get("id"), "ttl": feed.get("ttl", "")}, entries, warnings
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+def _parser(huge_tree: bool = False, **options) -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=huge_tree, remove_comments=True,
+                           **options)
 
 
-def _fast(data: bytes) -> Doc | None:
+#: feedparser (the lenient parser, for what lxml rejects) costs ~22 us a tag and ~0.5 us a byte
+#: of escaped HTML: documents beyond these take it seconds (2M tags: 105 s, 1 GB) and are refused.
+LENIENT_MAX_BYTES = 4 * 1024 * 1024
+LENIENT_MAX_TAGS = 50_000
+
+
+TOO_DEEP = "too deep"  # what _fast says of a document nested deeper than MAX_DEPTH
+_CHUNK = 1 << 16
+
+
+def _fast(data: bytes, limit: int) -> Doc | str | None:
     """Well-formed Atom 1.0 or RSS 2.0 without a DTD or xml:base, read with lxml: ~10x
-    feedparser's speed, for the feeds most sites serve. None: leave it to feedparser."""
+    feedparser's speed, for the feeds most sites serve; the first `limit` entries (and how
+    many there are, as the feed's "count"). TOO_DEEP: refused. None: leave it to feedparser."""
     if b"<!DOCTYPE" in data[:4096].upper() or b"xml:base" in data:
         return None
     try:
-        root = etree.fromstring(data, _PARSER)
-    except (etree.XMLSyntaxError, ValueError):
+        root, count = _bounded_tree(_pull_parser(), data, limit)
+    except etree.XMLSyntaxError as exc:
+        fatal = str(exc).lower()  # the error that stopped libxml2 (the error logs also hold earlier parses')
+        if "excessive depth" in fatal:
+            return TOO_DEEP
+        if "text node too long" not in fatal or _too_deep(data):
+            return None
+        try:  # a text node over libxml2's 10 MB: an entry far over any story cap (which then cuts
+            # it), not a reason to hand 10 MB of text to feedparser
+            root, count = _bounded_tree(_pull_parser(huge_tree=True), data, limit)
+        except (etree.XMLSyntaxError, ValueError):
+            return None
+    except ValueError:
         return None
     if root.tag == f"{ATOM}feed":
-        return _atom(root)
+        return _atom(root, count)
     if root.tag == "rss" and root.get("version", "").startswith("2"):
         channel = root.find("channel")
-        return _rss(channel) if channel is not None else None
+        return _rss(channel, count) if channel is not None else None
     return None
+
+
+def _pull_parser(huge_tree: bool = False) -> etree.XMLPullParser:
+    return etree.XMLPullParser(events=("end",), tag=(f"{ATOM}entry", "item"), resolve_entities=False,
+                               no_network=True, huge_tree=huge_tree, remove_comments=True)
+
+
+def _bounded_tree(parser: etree.XMLPullParser, data: bytes, limit: int):
+    """(the document's root, its number of entries), keeping only the first `limit` entries
+    (Atom entries of the feed, RSS items of the channel) in the tree: 420,000 tiny items in
+    32 MB made a 450 MB tree. Raises XMLSyntaxError."""
+    count = 0
+    for start in range(0, len(data), _CHUNK):
+        parser.feed(data[start : start + _CHUNK])
+        for _, element in parser.read_events():
+            parent = element.getparent()
+            if parent is None or parent.tag not in ("channel", f"{ATOM}feed"):
+                continue
+            count += 1
+            if count > limit:
+                parent.remove(element)
+    root = parser.close()
+    return root, count
 
 
 def _atom_text(el) -> str:
@@ -299,7 +401,7 @@ def _atom_link(el) -> str | None:
     return None
 
 
-def _atom(root) -> Doc:
+def _atom(root, count: int) -> Doc:
     entries = []
     for e in root.iterfind(f"{ATOM}entry"):
         title = e.find(f"{ATOM}title")
@@ -311,10 +413,10 @@ def _atom(root) -> Doc:
         })
     title = root.find(f"{ATOM}title")
     return {"title": _atom_text(title) if title is not None else "", "link": _atom_link(root),
-            "id": root.findtext(f"{ATOM}id")}, entries, []
+            "id": root.findtext(f"{ATOM}id"), "count": count}, entries, []
 
 
-def _rss(channel) -> Doc:
+def _rss(channel, count: int) -> Doc:
     entries = []
     for item in channel.iterfind("item"):
         guid = item.find("guid")
@@ -324,10 +426,10 @@ def _rss(channel) -> Doc:
             "summary": item.findtext("description") or "", "date": item.findtext("pubDate"),
         })
     return {"title": channel.findtext("title") or "", "link": channel.findtext("link"),
-            "ttl": channel.findtext("ttl") or ""}, entries, []
+            "ttl": channel.findtext("ttl") or "", "count": count}, entries, []
 
 
-def _parse_json(data: bytes, url: str) -> FeedRead:
+def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -342,7 +444,8 @@ def _parse_json(data: bytes, url: str) -> FeedRead:
     feed_url = doc.get("feed_url") if isinstance(doc.get("feed_url"), str) else url
     origin_feed = {"feed_title": title, "feed_link": home, "feed_id": feed_url, "feed_url": url}
     stories = []
-    for index, item in enumerate(items[:MAX_ITEMS], start=1):
+    cut: list[tuple[str, int, int]] = []
+    for index, item in enumerate(items[: limits.entries_per_feed], start=1):
         if not isinstance(item, dict):
             continue
         link_ = web_url(home or url, item.get("url"))
@@ -354,12 +457,16 @@ def _parse_json(data: bytes, url: str) -> FeedRead:
         ident = item_id(str(raw_id) if raw_id is not None else None, link_, str(item.get("title") or ""),
                         str(item.get("date_modified") or item.get("date_published") or ""))
         story = _story(str(item.get("title") or ""), body, html.escape(summary), link_ or home or url,
-                       Origin(item_id=ident, link=link_, **origin_feed), index)
+                       Origin(item_id=ident, link=link_, **origin_feed), index, limits, cut)
         if story:
             stories.append(story)
+    warnings: list[str] = []
+    past = _past_caps(len(items), limits, cut, warnings)
     if not stories:
-        return FeedRead(title, home, feed_url, ReadResult(skipped="no entries with text"))
-    return FeedRead(title, home, feed_url, ReadResult(stories=tuple(stories)))
+        return FeedRead(title, home, feed_url, ReadResult(skipped="no entries with text", warnings=tuple(warnings),
+                                                          past_caps=past))
+    return FeedRead(title, home, feed_url, ReadResult(stories=tuple(stories), warnings=tuple(warnings),
+                                                      past_caps=past))
 
 
 def _one_line(text: str) -> str:

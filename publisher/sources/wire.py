@@ -25,14 +25,12 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from publisher.model import ReadResult, Story
-from publisher.sources import boundaries
+from publisher.model import Limits, ReadResult, Story
+from publisher.sources import boundaries, caps
 from publisher.sources.boundaries import Gap, TopicScores
 
-#: Files larger than this are skipped: wire dumps are kilobytes, not tens of megabytes.
-MAX_BYTES = 32 * 1024 * 1024
 #: A line at least this long is a story of its own. In real dumps article paragraphs stay
 #: under ~250 characters and one-line stories run to 600 and more.
 LONG_LINE = 500
@@ -128,32 +126,41 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-9])|([。！？])([」』）]*)")
 
 
-def read(data: bytes, topic_scores: TopicScores | None = None) -> ReadResult:
+def read(data: bytes, topic_scores: TopicScores | None = None, limits: Limits = Limits()) -> ReadResult:
     """Turn the bytes of one wire-text file into stories (or a reason to skip it).
-    `topic_scores`: a text's score per topic (1.0 at its threshold), a cue for boundaries."""
-    return read_explained(data, topic_scores)[0]
+    `topic_scores`: a text's score per topic (1.0 at its threshold), a cue for boundaries;
+    `limits`: how much of it is read (the caps warn, naming the key)."""
+    return read_explained(data, topic_scores, limits)[0]
 
 
-def read_explained(data: bytes, topic_scores: TopicScores | None = None) -> tuple[ReadResult, list[Boundary]]:
+def too_large(size: int, limits: Limits) -> str | None:
+    """Why a file of `size` bytes is skipped unread, or None."""
+    if size > limits.bytes_per_file:
+        return f"too large ({size:,} bytes; the limit is {limits.bytes_per_file:,}: limits.bytes_per_file)"
+    return None
+
+
+def read_explained(data: bytes, topic_scores: TopicScores | None = None,
+                   limits: Limits = Limits()) -> tuple[ReadResult, list[Boundary]]:
     """read(), and every gap scored inside runs of paragraphs (placed boundaries and near misses)."""
-    if len(data) > MAX_BYTES:
-        return ReadResult(skipped=f"too large ({len(data):,} bytes; the limit is {MAX_BYTES:,})"), []
+    if too_large(len(data), limits):
+        return ReadResult(skipped=too_large(len(data), limits)), []
     text, warnings, skipped = decode(data)
     if skipped:
         return ReadResult(skipped=skipped), []
-    seg = _segment(text, topic_scores)
+    seg = _segment(text, topic_scores, limits)
     stories = seg.stories
     warnings += tuple(seg.warnings)
     if not stories:
-        why = "its only text is in lines too long to be wire text" if seg.warnings else \
+        why = "its only text is in lines too long to be wire text" if seg.long_lines else \
             "only blank, punctuation or caption lines"
-        return ReadResult(skipped=f"no stories in it ({why})", warnings=warnings), seg.gaps
-    return ReadResult(stories=tuple(stories), warnings=warnings), seg.gaps
+        return ReadResult(skipped=f"no stories in it ({why})", warnings=warnings, past_caps=seg.past_caps), seg.gaps
+    return ReadResult(stories=tuple(stories), warnings=warnings, past_caps=seg.past_caps), seg.gaps
 
 
 def decode(data: bytes) -> tuple[str, tuple[str, ...], str | None]:
     """Bytes to text with normalised line endings: (text, warnings, reason to skip or None)."""
-    if not data.strip():
+    if not data or data.isspace():  # (not data.strip(): a copy of a large file, for a yes or no)
         return "", (), "empty file"
     for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
@@ -171,7 +178,7 @@ def decode(data: bytes) -> tuple[str, tuple[str, ...], str | None]:
         return "", (), f"binary file ({controls} control bytes in the first {len(sample):,})"
     text, warnings = _decode_8bit(data)
     text = _lines(text)
-    if not text.strip():
+    if not text or text.isspace():
         return "", warnings, "empty file"
     return text, warnings, None
 
@@ -344,13 +351,22 @@ class Segmentation:
     stories: list[Story]
     warnings: list[str]
     gaps: list[Boundary]  # every scored gap, in line order
+    past_caps: int = 0  # stories not read or cut short by a cap (see _segment)
+    long_lines: int = 0  # lines dropped as too long to be wire text
 
 
-def _segment(text: str, topic_scores: TopicScores | None = None) -> Segmentation:
+def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits = Limits()) -> Segmentation:
     """segment(), a warning for each line dropped as too long to be wire text, and every gap
-    scored inside runs of paragraphs."""
+    scored inside runs of paragraphs; within the caps of `limits`.
+
+    What one file costs is bounded by lines_per_file (each line is looked at once; each
+    paragraph of a run costs one gap score) and stories_per_file: reading stops at whichever
+    comes first, and what the rest holds is counted as its blocks of text (blank lines between:
+    most often a story each), without reading it. Each story then keeps at most
+    paragraphs_per_story paragraphs and bytes_per_story bytes."""
     stories: list[Story] = []
     warnings: list[str] = []
+    long_lines = 0
     scored: list[Boundary] = []
     run: list[tuple[int, str]] = []  # (line number, text) of the open run of paragraphs
     captions: list[int] = []  # line numbers of captions inside the open run
@@ -373,14 +389,24 @@ def _segment(text: str, topic_scores: TopicScores | None = None) -> Segmentation
                                      truncated=truncated and k == len(cuts) - 2))
         run, captions = [], []
 
-    for number, raw in enumerate(text.split("\n"), start=1):
+    offset = 0  # where the next line starts, in text
+    number = 0
+    last = ""  # the last line read
+    for number, raw in enumerate(_lines_of(text, limits.lines_per_file), start=1):
+        if len(stories) >= limits.stories_per_file:
+            number -= 1
+            break
+        offset += len(raw) + 1
+        last = raw
         line = clean_line(raw)
         if not line or not any(c.isalnum() for c in line):  # blank, or only punctuation ("***", ":")
             close()
             continue
         if len(line) > MAX_LINE:
             close()
-            warnings.append(f"line {number} has {len(line):,} characters: not wire text; dropped")
+            long_lines += 1
+            if long_lines <= 10:  # a file of nothing else says so in a few lines, not thousands
+                warnings.append(f"line {number} has {len(line):,} characters: not wire text; dropped")
             continue
         if is_caption(line):
             if run:
@@ -399,8 +425,64 @@ def _segment(text: str, topic_scores: TopicScores | None = None) -> Segmentation
         run.append((number, line))
         if is_cut_off(line):
             close(truncated=True)
+    if long_lines > 10:
+        warnings.append(f"{long_lines - 10:,} more lines too long to be wire text dropped")
     close()
-    return Segmentation(stories, warnings, scored)
+    return _capped(text, last, stories, warnings, scored, limits, number, offset, long_lines)
+
+
+def _lines_of(text: str, n: int):
+    """The first n lines of text, one at a time (a list of them all would copy what is past the cap)."""
+    start = 0
+    for _ in range(n):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def _capped(text: str, last: str, stories: list[Story], warnings: list[str], scored: list[Boundary],
+            limits: Limits, last_read: int, offset: int, long_lines: int) -> Segmentation:
+    """The stories within the caps, a warning for each cap reached, and the count of what is
+    past them. `last`, `last_read`: the last line read and its number; `offset`: where the text
+    not read starts (past its end when every line was read)."""
+    past = 0
+    found = len(stories)
+    cut_at = None  # the first line of the story the lines cap cut short
+    if offset < len(text):  # reading stopped at a cap: count what is left, do not read it
+        end = text.find("\n", offset)
+        # the cut falls inside a block of text: its story was read (or counted) already
+        mid = last_read > 0 and last.strip() != "" and text[offset : end if end >= 0 else len(text)].strip() != ""
+        more = caps.blocks_after(text, offset, mid)
+        if found >= limits.stories_per_file:
+            warnings.append(f"{'about ' if more else ''}{found + more:,} stories; the first "
+                            f"{limits.stories_per_file:,} read, to line {last_read:,} (limits.stories_per_file)")
+            past += more
+        else:
+            cut = [f"the story at line {stories[-1].first_line:,} cut short"] if mid and stories else []
+            cut += [f"about {more:,} more stories not read"] if more else []
+            if cut:
+                total = text.count("\n") + (0 if text.endswith("\n") else 1)
+                warnings.append(f"{total:,} lines; the first {last_read:,} read, {' and '.join(cut)} "
+                                f"(limits.lines_per_file)")
+            past += more
+            cut_at = stories[-1].first_line if mid and stories else None
+    if found > limits.stories_per_file and offset >= len(text):
+        warnings.append(f"{found:,} stories; the first {limits.stories_per_file:,} read (limits.stories_per_file)")
+    past += max(0, found - limits.stories_per_file)
+    kept, cut_short = [], []
+    for story in stories[: limits.stories_per_file]:
+        paragraphs, key = caps.cap_paragraphs(story.paragraphs, limits)
+        if key:
+            size = len(story.paragraphs) if key == "paragraphs_per_story" else len(story.text.encode())
+            cut_short.append((key, story.first_line, size))
+            story = replace(story, paragraphs=paragraphs)
+        kept.append(story)
+    warnings += caps.cap_warnings(cut_short, limits)
+    past += len({line for _, line, _ in cut_short} | ({cut_at} if cut_at else set()))  # each story once
+    return Segmentation(kept, warnings, scored, past, long_lines)
 
 
 def _one_line_story(number: int, line: str, kicked: tuple[str, str] | None) -> Story:
