@@ -195,7 +195,7 @@ def big_cases() -> dict[str, tuple[str, str, object]]:
                            + b"</channel></rss>"),
         "330k JSON items": ("items.json", "JSON Feed of 330,000 items",
                             lambda: json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [
-                                {"id": str(i), "title": f"Kyiv {i}", "content_text": f"Officials in Kyiv said item {i}."}
+                                {"id": str(i), "title": f"Kyiv {i}", "content_text": f"Kyiv officials said item {i}."}
                                 for i in range(330_000)]}).encode()),
         "2,000 revisions": ("revisions.txt", "2,000 revisions of one story (its page: the newest 50)",
                             lambda: "".join(f"Ukraine's energy ministry in Kyiv said on Monday that repair crews "
