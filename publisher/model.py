@@ -135,8 +135,8 @@ class Limits:
     cap that is reached is a warning naming the file and the key."""
 
     bytes_per_file: int = 32 * 1024 * 1024  # a larger source file is skipped
-    lines_per_file: int = 20_000  # a wire file is read this far; the rest is counted, not read
-    stories_per_file: int = 2_000  # a wire file's stories past this are counted, not read
+    lines_per_file: int = 10_000  # a wire file is read this far; the rest is counted, not read
+    stories_per_file: int = 1_000  # a wire file's stories past this are counted, not read
     entries_per_feed: int = 1_000  # a feed document's entries past this are not read
     paragraphs_per_story: int = 500  # a story's text ends after this many paragraphs
     bytes_per_story: int = 200_000  # ... and after this many bytes of text (UTF-8)

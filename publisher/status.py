@@ -28,7 +28,8 @@ def status(config: Config, now: datetime) -> dict[str, Any]:
     feeds = [{"url": f.url, "title": f.title, "last_success": None, "errors": 0, "last_error": None,
               "last_status": None, "next_fetch": None, "fetched_at": None} for f in config.feed_sources]
     empty = {"service": service, "topics": {t.slug: 0 for t in config.topics}, "merged": {config.merged.slug: 0},
-             "entries": 0, "unclassified": 0, "sources": [], "past_caps": 0, "versions_not_shown": 0, "feeds": feeds, "retracted": []}
+             "entries": 0, "unclassified": 0, "sources": [], "past_caps": 0, "versions_not_shown": 0, "feeds": feeds,
+             "retracted": []}
     if not config.paths.database.exists():
         return empty
     store = Store.open(config.paths.database, now=now, migrate=False)

@@ -85,8 +85,8 @@ def test_a_story_page_shows_at_most_its_cap_of_versions_and_says_how_many_more(p
         assert report.sources[0].new + report.sources[0].revised == 1
     assert report.problems() == [
         "desk.txt: warning: line 1: “Ukraine's energy ministry in Kyiv said on Monday that repair crews restored "
-        "power to the eastern districts of Kharkiv after a Russian drone…” has 5 versions; its page shows the newest 3 "
-        "(limits.versions_per_story)"]
+        "power to the eastern districts of Kharkiv after a Russian drone…” has 5 versions; its page shows the "
+        "newest 3 (limits.versions_per_story)"]
     (page,) = (project.feeds / "stories").glob("*.html")
     html = page.read_text()
     assert "5 versions; the newest 3 are shown" in html
