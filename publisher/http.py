@@ -315,6 +315,11 @@ class _Connection(asyncio.Protocol):
             self.upgrade = True
             return
         for name, value in self.headers:
+            if name == b"transfer-encoding":
+                # Nothing here takes a body, and a chunked one may end in trailer fields, which
+                # httptools buffers without a limit after the headers are done: refuse it whole.
+                self.refusal = _Refuse(413, "a chunked request body")
+                raise self.refusal
             if name == b"content-length":
                 try:
                     declared = int(value)
