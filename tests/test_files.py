@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.sources.files import NotASource, list_sources, read_source, source_file
+from publisher.sources.files import NotASource, display_name, list_sources, read_source, source_file
 
 
 def write(root: Path, name: str, text: str = "story\n") -> Path:
@@ -260,3 +260,14 @@ def test_missing_root_raises_file_not_found(tmp_path):
 def test_root_that_is_a_file_raises_not_a_directory(tmp_path):
     with pytest.raises(NotADirectoryError):
         list_sources(write(tmp_path, "sources"))
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("e\x1b[31m.txt", "e\\x1b[31m.txt"),
+    ("csi\x9b31m.txt", "csi\\x9b31m.txt"),  # an 8-bit CSI: a terminal reads it as ESC [
+    ("nel\x85.txt", "nel\\x85.txt"),
+    ("line\u2028sep.txt", "line\\u2028sep.txt"),
+    ("evil\u202etxt.exe", "evil\\u202etxt.exe"),  # a right-to-left override reorders the line
+])
+def test_a_file_name_is_shown_on_one_line_with_controls_escaped(name, shown):
+    assert display_name(Path(name)) == shown

@@ -61,12 +61,15 @@ class SourceFile:
     parts: tuple[str, ...] = ()  # that read_source opens, one by one, following no link
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls (U+009B is an 8-bit CSI to a terminal), line and paragraph separators, and
+# the bidirectional controls that reorder what a terminal or page shows (U+202E)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def display_name(relative: Path) -> str:
     """A relative path as text that can be printed on one line and stored: undecodable bytes
-    as \\xNN, control characters (a newline in a file name) as \\n, \\t, \\xNN."""
+    as \\xNN, control characters (a newline in a file name, C1 controls, bidi overrides) as
+    \\n, \\t, \\xNN, \\uNNNN."""
     raw = os.fsencode(relative.as_posix())
     text = raw.decode("utf-8", errors="backslashreplace")
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
