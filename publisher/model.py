@@ -134,12 +134,12 @@ class Limits:
     test corpora and the seed: 13 stories, 13 paragraphs a story, 2.9 KB a story, 10 KB); each
     cap that is reached is a warning naming the file and the key."""
 
-    bytes_per_file: int = 32 * 1024 * 1024  # a larger source file is skipped
+    bytes_per_file: int = 8 * 1024 * 1024  # a larger source file is skipped (a day of wire copy is ~3 MB)
     lines_per_file: int = 10_000  # a wire file is read this far; the rest is counted, not read
     stories_per_file: int = 1_000  # a wire file's stories past this are counted, not read
     entries_per_feed: int = 1_000  # a feed document's entries past this are not read
     paragraphs_per_story: int = 500  # a story's text ends after this many paragraphs
-    bytes_per_story: int = 200_000  # ... and after this many bytes of text (UTF-8)
+    bytes_per_story: int = 50_000  # ... and after this many bytes of text (UTF-8; ~8,000 words)
     versions_per_story: int = 50  # a story page shows the newest this many versions and arrivals
 
 

@@ -574,11 +574,13 @@ def test_a_config_edit_to_a_server_limit_says_it_takes_a_restart(running, tmp_pa
 
 
 def test_a_file_dropped_while_a_hostile_one_is_read_is_published_within_seconds(running, tmp_path):
-    # 1M short lines, 31 MB (under the size limit): one story of a million paragraphs that took
-    # 70 s and 3.5 GB; within the [limits] defaults it costs a few seconds
+    # 1M short lines (the was 33 MB: one story of a million paragraphs that took 70 s
+    # and 3.5 GB); 7.9 MB here, under the 8 MiB size limit: within the [limits] defaults it
+    # costs a few seconds
     service = running()
     service.wait_for({"all": 0})
-    hostile = "".join(f"Line {i} was noted.\n" for i in range(1_000_000)).encode()
+    hostile = "".join(f"{i:06x}.\n" for i in range(1_000_000)).encode()
+    assert len(hostile) < 8 * 1024 * 1024
     write_atomically(tmp_path / "sources" / "hostile.txt", hostile)
     time.sleep(1)  # the hostile file is being read
     write_atomically(tmp_path / "sources" / "news.txt", NEW_STORY.encode())
