@@ -266,6 +266,15 @@ class Service:
             return report
         seconds = time.monotonic() - started
         finished = datetime.now(UTC)
+        unwritten = [e for e in report.errors if ": cannot write: " in e]
+        if unwritten:
+            # outputs could not be written (a full disk under feeds/): what is served is partly
+            # the last good publish, so this run failed: one line (not one per file), /healthz
+            # says so, and it is tried again after a back-off
+            more = f" (and {len(unwritten) - 1:,} more files)" if len(unwritten) > 1 else ""
+            self.reload()
+            self._failed(trigger, f"{unwritten[0]}{more}")
+            return report
         self.state.failures, self.state.last_error = 0, None
         self.state.last_run = finished
         if report.ok:

@@ -34,7 +34,27 @@ def _connect_full(*args, **kwargs):
 
 
 os.pwrite, sqlite3.connect = _pwrite_full, _connect_full
+
+_FEEDS_FLAG = os.environ.get("PUBLISHER_TEST_FEEDS_FULL")
+if _FEEDS_FLAG:  # only the published files' disk is full: every file written under feeds/ fails
+    import builtins
+
+    _open = builtins.open
+
+    def _open_full(file, mode="r", *args, **kwargs):
+        if "w" in str(mode) and "/feeds/" in os.fsdecode(file) and os.path.exists(_FEEDS_FLAG):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fsdecode(file))
+        return _open(file, mode, *args, **kwargs)
+
+    builtins.open = _open_full
 '''
+
+
+def feeds_env(tmp: Path, flag: Path) -> dict[str, str]:
+    """As env(), but while `flag` exists only the files written under feeds/ fail (ENOSPC)."""
+    out = env(tmp, tmp / "never-full")
+    out["PUBLISHER_TEST_FEEDS_FULL"] = str(flag)
+    return out
 
 
 def env(tmp: Path, flag: Path) -> dict[str, str]:

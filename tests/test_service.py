@@ -586,3 +586,24 @@ def test_a_file_dropped_while_a_hostile_one_is_read_is_published_within_seconds(
     write_atomically(tmp_path / "sources" / "news.txt", NEW_STORY.encode())
     service.wait_for({"ukraine": 1}, timeout=15)  # a guard: it takes a few seconds
     service.wait_log("hostile.txt: warning: 1,000,000 lines; the first 10,000 read")
+
+
+def test_a_full_disk_under_feeds_fails_the_run_in_one_line_with_healthz_503_until_it_has_room(
+        running, seed, tmp_path, monkeypatch):
+    flag = tmp_path / "feeds-disk-is-full"
+    for name, value in disk_full.feeds_env(tmp_path, flag).items():
+        monkeypatch.setenv(name, value)  # for the `publisher run` child
+    service = running()
+    service.wait_log("schedule run:")
+    flag.touch()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_log("run failed:")
+    r = service.get("/healthz")
+    assert r.status_code == 503 and r.json()["status"] == "failing", r.text
+    assert "cannot write: No space left on device" in r.json()["reason"]
+    flag.unlink()
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5}, timeout=15)  # the retry works
+    assert service.get("/healthz").status_code == 200
+    log_text = service.log_text()
+    assert "Traceback" not in log_text
+    assert not [line for line in log_text.splitlines() if "cannot write" in line and "run failed" not in line]
