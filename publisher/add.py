@@ -12,6 +12,7 @@ from publisher import atomic
 from publisher.config import Config, add_feed
 from publisher.errors import PublisherError
 from publisher.sources import kind_of
+from publisher.sources.files import read_named
 
 
 class AddError(PublisherError):
@@ -40,9 +41,11 @@ def add(config: Config, source: str, *, title: str | None = None, interval: floa
     if title or interval:
         raise AddError("--title and --interval are for feed URLs")
     try:
-        data = path.read_bytes()
+        data = read_named(path, config.limits.bytes_per_file + 1)
     except OSError as exc:
         raise AddError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > config.limits.bytes_per_file:
+        raise AddError(f"{path}: too large (more than {config.limits.bytes_per_file:,} bytes: limits.bytes_per_file)")
     sources = config.paths.sources
     target = sources / path.name
     if target.exists():

@@ -382,9 +382,8 @@ def _check_apart(t: _Checker, paths: Paths, written: dict[str, str], config_dir:
         where = "is the config file's directory" if feeds == config_dir else "holds the config file's directory"
         t.fail("feeds", f'"{written["feeds"]}" {where}: the config file would be served; give the feeds a '
                         f'directory of their own (e.g. "feeds")')
-    for key in ("sources", "feeds"):
-        if getattr(paths, key).exists() and not getattr(paths, key).is_dir():
-            t.fail(key, f'"{written[key]}" is a file, not a directory')
+    if paths.feeds.exists() and not paths.feeds.is_dir():  # (sources: publish says so, and goes on)
+        t.fail("feeds", f'"{written["feeds"]}" is a file, not a directory')
     for inner, outer, why in _APART:
         if real[inner] == real[outer] or real[outer] in real[inner].parents:
             how = "is the same path as" if real[inner] == real[outer] else "is inside"

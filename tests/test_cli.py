@@ -312,3 +312,14 @@ def many_stories(n: int) -> str:
     rng = random.Random(3)
     words = [a + b + c for a in "bdfgklmnprstvz" for b in "aeiou" for c in ("n", "r", "s", "")]
     return "\n\n".join(" ".join(rng.choice(words) for _ in range(60)).capitalize() + "." for _ in range(n)) + "\n"
+
+
+@pytest.mark.parametrize("command", ["classify", "add"])
+def test_a_fifo_named_on_the_command_line_is_one_line_not_a_hang(project, command):
+    fifo = project.root / "pipe.txt"
+    os.mkfifo(fifo)
+    proc = subprocess.run([str(BIN), "--config", str(project.config_path), command, str(fifo)],
+                          capture_output=True, text=True, timeout=30)  # a guard: it used to block for good
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"{fifo}: cannot read: not a regular file"), proc.stderr
+    assert "Traceback" not in proc.stderr
