@@ -314,6 +314,10 @@ class _Connection(asyncio.Protocol):
         if self.parser.should_upgrade():
             self.upgrade = True
             return
+        hosts = sum(1 for name, _ in self.headers if name == b"host")
+        if hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):  # RFC 9112 3.2
+            self.refusal = _Refuse(400, "two Host headers" if hosts else "no Host header")
+            raise self.refusal
         for name, value in self.headers:
             if name == b"transfer-encoding":
                 # Nothing here takes a body, and a chunked one may end in trailer fields, which

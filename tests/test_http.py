@@ -277,12 +277,14 @@ def test_upgrades_get_400_and_are_closed(base, request_bytes):
 @pytest.mark.parametrize("request_bytes", [
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # TLS to a plain port
     b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
-    b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n",
+    b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
     b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
     b"GET / HTTP/9.9\r\n\r\n",
-    b"NOT-A-METHOD / HTTP/1.1\r\n\r\n",
-], ids=["tls", "nul", "raw-utf8", "two-lengths", "te-and-cl", "version", "method"])
+    b"NOT-A-METHOD / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /all/atom.xml HTTP/1.1\r\n\r\n",  # HTTP/1.1 without a Host (RFC 9112: 400)
+    b"GET /all/atom.xml HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",  # two
+], ids=["tls", "nul", "raw-utf8", "two-lengths", "te-and-cl", "version", "method", "no-host", "two-hosts"])
 def test_malformed_requests_get_400_and_are_closed(base, request_bytes):
     sock = connect(base)
     with sock:
