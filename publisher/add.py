@@ -12,7 +12,6 @@ from publisher import atomic
 from publisher.config import Config, add_feed
 from publisher.errors import PublisherError
 from publisher.sources import kind_of
-from publisher.sources.files import read_named
 
 
 class AddError(PublisherError):
@@ -41,7 +40,7 @@ def add(config: Config, source: str, *, title: str | None = None, interval: floa
     if title or interval:
         raise AddError("--title and --interval are for feed URLs")
     try:
-        data = read_named(path, config.limits.bytes_per_file + 1)
+        data = atomic.read_regular(path, config.limits.bytes_per_file + 1, follow=True)
     except OSError as exc:
         raise AddError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > config.limits.bytes_per_file:

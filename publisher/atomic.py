@@ -56,6 +56,21 @@ def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
     return True
 
 
+def read_regular(path: str | Path, limit: int = -1, *, follow: bool = False) -> bytes:
+    """A file's bytes (at most `limit`), opened as nginx opens one: non-blocking, and read only
+    when fstat says it is a regular file, so a FIFO or a device never blocks the reader; a
+    symlink is followed only with `follow` (a path a user named). Raises OSError."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    finally:
+        os.close(fd)
+
+
 def holds(path: Path, data: bytes) -> bool:
     """True when `path` is a regular file of exactly these bytes. The old file is opened as
     nginx opens one (non-blocking, no symlink followed) and read only when fstat says it is a

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
+from publisher.atomic import read_regular
 from publisher.http import NOSNIFF, Response, plain, response
 
 # By file name first (feeds are atom.xml / rss.xml in each feed's directory), then by suffix.
@@ -166,7 +167,7 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
                 files[url] = old
                 continue
             try:
-                data = _read_regular(entry.path)
+                data = read_regular(entry.path)
             except OSError as exc:
                 if errors is not None:
                     errors.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
@@ -176,17 +177,6 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
         files[url[: -len("index.html")]] = files[url]
     return files
 
-
-def _read_regular(path: str) -> bytes:
-    """Read a file without following a symlink put there since it was listed."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
-    finally:
-        os.close(fd)
 
 
 def _accepts_gzip(value: bytes) -> bool:
@@ -296,7 +286,7 @@ class FeedServer:
             self._read.move_to_end(url)
             return cached
         try:
-            data = _read_regular(listed.path)
+            data = read_regular(listed.path)
         except OSError:  # gone since the snapshot (a story left every topic): not found
             return None
         resource = make_resource(data, listed.ctype, listed.key, listed.key[3] / 1e9, self.cache_control)

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from publisher import lock
+from publisher import atomic, lock
 from publisher.ingest import reread_file
 from publisher.publish import publish
 from publisher.report import SourceReport
-from publisher.sources.files import read_named, source_file
+from publisher.sources.files import source_file
 from publisher.classify import classify_story, topic_scorer
 from publisher.config import Config
 from publisher.errors import UnknownStory
@@ -96,7 +96,7 @@ class DryRun:
 def classify_file(config: Config, path: Path) -> DryRun:
     """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed),
     and why each is or is not in each topic. Stores nothing. Raises OSError."""
-    result, gaps = read_file_explained(path.name, read_named(path, config.limits.bytes_per_file + 1), topic_scorer(config.topics), config.limits)
+    result, gaps = read_file_explained(path.name, atomic.read_regular(path, config.limits.bytes_per_file + 1, follow=True), topic_scorer(config.topics), config.limits)
     placed = [g for g in gaps if g.placed]
     missed = sorted((g for g in gaps if not g.placed), key=lambda g: -g.score)[:NEAR_MISSES]
     return DryRun(result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))

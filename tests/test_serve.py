@@ -251,14 +251,14 @@ def test_a_reload_reuses_unchanged_files_and_drops_removed_ones(site):
 def test_an_unreadable_file_is_reported_and_the_rest_served(site, monkeypatch):
     import publisher.serve as serve_mod
 
-    real = serve_mod._read_regular
+    real = serve_mod.read_regular
 
     def failing(path):
         if path.endswith("rss.xml"):
             raise PermissionError(13, "Permission denied")  # CI runs as root: inject it
         return real(path)
 
-    monkeypatch.setattr(serve_mod, "_read_regular", failing)
+    monkeypatch.setattr(serve_mod, "read_regular", failing)
     errors: list[str] = []
     app = FeedServer(site)
     app.reload(errors)

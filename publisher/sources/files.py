@@ -51,20 +51,6 @@ class NotASource(PublisherError):
         self.reason = reason
 
 
-def read_named(path: Path, limit: int) -> bytes:
-    """A file a user names on the command line (`add FILE`, `classify FILE`), read as sources
-    are: opened non-blocking, read only if it is a regular file, at most `limit` bytes (a FIFO
-    would otherwise block, as `cat` does). Raises OSError (NotASource: not a regular file)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file", str(path))
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(limit)
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     path: Path  # where it is (a symlink: the link)
