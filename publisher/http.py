@@ -314,17 +314,16 @@ class _Connection(asyncio.Protocol):
         if self.parser.should_upgrade():
             self.upgrade = True
             return
-        hosts = sum(1 for name, _ in self.headers if name == b"host")
-        if hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):  # RFC 9112 3.2
-            self.refusal = _Refuse(400, "two Host headers" if hosts else "no Host header")
-            raise self.refusal
-        for name, value in self.headers:
-            if name == b"transfer-encoding":
+        hosts = 0
+        for name, value in self.headers:  # one pass: this runs for every request
+            if name == b"host":
+                hosts += 1
+            elif name == b"transfer-encoding":
                 # Nothing here takes a body, and a chunked one may end in trailer fields, which
                 # httptools buffers without a limit after the headers are done: refuse it whole.
                 self.refusal = _Refuse(413, "a chunked request body")
                 raise self.refusal
-            if name == b"content-length":
+            elif name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
@@ -332,6 +331,9 @@ class _Connection(asyncio.Protocol):
                 if declared > self.limits.body_bytes:
                     self.refusal = _Refuse(413, f"a request body of {declared} bytes")
                     raise self.refusal
+        if hosts != 1 and (hosts or self.parser.get_http_version() == "1.1"):  # RFC 9112 3.2
+            self.refusal = _Refuse(400, "two Host headers" if hosts else "no Host header")
+            raise self.refusal
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
