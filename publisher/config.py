@@ -489,27 +489,67 @@ def add_feed(path: Path, url: str, *, title: str | None = None, interval_seconds
     """Append a [[sources.feeds]] table to the config file at `path`, keeping its comments and
     layout (tomlkit), and replace the file atomically. The result is validated first: a URL
     already there, or one that is not http(s), is a ConfigError and the file is untouched."""
-    import tomlkit
-
     current = load(path)
     if any(f.url == url for f in current.feed_sources):
         raise ConfigError(f"{path}: [[sources.feeds]] url: {url} is already a source")
-    text = path.read_text(encoding="utf-8")
+    return add_feeds(path, [FeedSource(url, title, interval_seconds)])
+
+
+def add_feeds(path: Path, feeds: list[FeedSource]) -> Config:
+    """Append a [[sources.feeds]] table for each of `feeds` to the config file at `path` in
+    one write, keeping its comments and layout (tomlkit), and replace the file atomically; the
+    result is validated first (a ConfigError leaves the file untouched)."""
+    import tomlkit
+
+    text = _read(path)
     doc = tomlkit.parse(text)
     if "sources" not in doc:
         doc.append("sources", tomlkit.table(is_super_table=True))
     sources = doc["sources"]
     if "feeds" not in sources:
         sources.append("feeds", tomlkit.aot())
-    entry = tomlkit.table()
-    entry.append("url", url)
-    if title:
-        entry.append("title", title)
-    if interval_seconds:
-        entry.append("interval_seconds", int(interval_seconds) if float(interval_seconds).is_integer()
-                     else interval_seconds)
-    sources["feeds"].append(entry)
+    for feed in feeds:
+        entry = tomlkit.table()
+        entry.append("url", feed.url)
+        if feed.title:
+            entry.append("title", feed.title)
+        if feed.interval_seconds:
+            seconds = feed.interval_seconds
+            entry.append("interval_seconds", int(seconds) if float(seconds).is_integer() else seconds)
+        sources["feeds"].append(entry)
+    return _replace(path, tomlkit.dumps(doc))
+
+
+def remove_feed(path: Path, url: str) -> Config:
+    """Take the [[sources.feeds]] table of `url` out of the config file at `path`, keeping the
+    rest of it as it is (comments included); ConfigError when it is not there."""
+    import tomlkit
+
+    text = _read(path)
+    doc = tomlkit.parse(text)
+    feeds = doc.get("sources", {}).get("feeds")
+    where = [i for i, t in enumerate(feeds or []) if t.get("url") == url]
+    if not where:
+        raise ConfigError(f"{path}: {url} is not a [[sources.feeds]] url")
+    del feeds[where[0]]
+    if not len(feeds):  # no empty [[sources.feeds]] (nor the [sources] add made for it) left behind
+        del doc["sources"]["feeds"]
+        if not len(doc["sources"]):
+            del doc["sources"]
     new_text = tomlkit.dumps(doc)
+    if text.endswith("\n") and not text.endswith("\n\n"):  # the blank line add put before the table
+        new_text = new_text.rstrip("\n") + "\n"
+    return _replace(path, new_text)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+
+
+def _replace(path: Path, new_text: str) -> Config:
     config = parse(tomllib.loads(new_text), path)  # raises ConfigError, naming the key
     try:
         atomic.write(path, new_text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)

@@ -14,13 +14,13 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from publisher import dedup, entries, faults, poll
+from publisher import dedup, entries, faults, poll, subscribe
 from publisher.classify import classify_story, rules_digest, topic_scorer
 from publisher.config import Config, FeedSource
-from publisher.errors import StoreError, UnknownStory
+from publisher.errors import ConfigError, StoreError, UnknownStory
 from publisher.model import Decision, Outcome, ReadResult, Story, story_text
 from publisher.report import Progress, PublishReport, SourceReport
-from publisher.sources import feed, fetch, read_file, wire
+from publisher.sources import feed, fetch, kinds, read_file, wire
 from publisher.sources.fetch import FetchRequest, FetchResult
 from publisher.sources.files import NotASource, SourceFile, list_sources, read_source, source_file
 from publisher.store import FeedState, NewEntry, SourceState, Store
@@ -250,6 +250,11 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         result = ReadResult(skipped=source.skip)
     elif data is None:
         result = ReadResult(skipped=wire.too_large(st.st_size, config.limits))
+    elif kinds.sniff(name, data) == kinds.Kind.OPML:  # feeds to subscribe to, once per content
+        try:
+            result = subscribe.opml(config, data)
+        except ConfigError as exc:
+            return _failed(store, name, now, f"cannot subscribe to its feeds: {exc}")
     else:
         result = read_file(name, data, topic_scorer(config.topics), config.limits)
     try:

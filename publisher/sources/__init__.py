@@ -2,6 +2,7 @@
 
 - wire.py   raw wire copy (plain text, one paragraph a line)
 - feed.py   other people's RSS, Atom and JSON Feed documents
+- kinds.py  which of these a document is (by its content), and OPML / HTML links
 - fetch.py  fetching feed URLs over HTTP
 - files.py  which files under sources/ are sources
 """
@@ -11,27 +12,34 @@ from __future__ import annotations
 from publisher.model import Limits, ReadResult
 from publisher.sources import feed, wire
 from publisher.sources.boundaries import TopicScores
+from publisher.sources.kinds import Kind, skip_reason, sniff
+
+OPML_SKIPPED = "an OPML subscription list: its feeds are subscribed to, not read as stories"
 
 
 def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None,
               limits: Limits = Limits()) -> ReadResult:
-    """What a file dropped into sources/ gives: a feed document (by its name: *.xml, *.atom,
-    *.rss, *.json) or wire copy (`topic_scores`: a cue for story boundaries, see wire.read),
-    within `limits`."""
-    if feed.looks_like_feed(name):
-        return feed.parse(data, url=name, limits=limits).result
-    return wire.read(data, topic_scores, limits)
+    """What a file dropped into sources/ gives, by its content (kinds.sniff): a feed document,
+    wire copy (`topic_scores`: a cue for story boundaries, see wire.read), within `limits`;
+    an OPML file, an HTML page or other markup gives no stories (the reason says what it is;
+    ingest subscribes to an OPML file's feeds)."""
+    return read_file_explained(name, data, topic_scores, limits)[0]
 
 
-def kind_of(name: str) -> str:
-    """What a file of this name is read as, for messages."""
-    return "a feed" if feed.looks_like_feed(name) else "wire copy"
+def kind_of(name: str, data: bytes = b"") -> str:
+    """What a file of this name and content is read as, for messages."""
+    return str(sniff(name, data))
 
 
 def read_file_explained(name: str, data: bytes, topic_scores: TopicScores | None = None,
                         limits: Limits = Limits()):
     """read_file(), and for wire copy every gap scored inside runs of paragraphs (wire.Boundary):
     where stories were split and the near misses (for `publisher classify`)."""
-    if feed.looks_like_feed(name):
+    kind = sniff(name, data)
+    if kind == Kind.FEED:
         return feed.parse(data, url=name, limits=limits).result, []
+    if kind == Kind.OPML:
+        return ReadResult(skipped=OPML_SKIPPED), []
+    if kind != Kind.WIRE:
+        return ReadResult(skipped=skip_reason(kind, data)), []
     return wire.read_explained(data, topic_scores, limits)

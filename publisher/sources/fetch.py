@@ -354,3 +354,53 @@ class _Backend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+# -- addresses a new subscription may have ---------------------------------------------------
+
+RESOLVE_SECONDS = 5.0  # how long one host name may take to resolve when a subscription is checked
+
+
+def origin(url: str) -> tuple[str, int]:
+    """(host, port) of a URL: what "the same host and port" means here."""
+    return _origin(url)
+
+
+def address_problem(url: str, trusted: set[tuple[str, int]] = frozenset(), timeout: float = RESOLVE_SECONDS
+                    ) -> str | None:
+    """Why a URL that the operator did not type (an OPML outline, a feed a page links to) may
+    not be subscribed to, or None: as for a redirect, its host must resolve to public addresses
+    only, unless its host and port are `trusted` (those of a URL the operator configured or
+    typed). Resolved in a daemon thread, at most `timeout` seconds."""
+    try:
+        home = _origin(url)
+    except ValueError:
+        return "not a URL"
+    if home in trusted:
+        return None
+    host, port = home
+    answer: list = []
+
+    def lookup() -> None:
+        try:
+            answer.append([str(info[4][0]) for info in getaddrinfo(host, port)])
+        except (OSError, UnicodeError) as exc:
+            answer.append(exc)
+
+    try:
+        addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        worker = threading.Thread(target=lookup, name="resolve", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if not answer:
+            return f"{host} did not resolve within {timeout:g} s"
+        if isinstance(answer[0], Exception):
+            return f"cannot resolve {host}: {_one_line(str(answer[0])) or type(answer[0]).__name__}"
+        addresses = answer[0]
+    for address in dict.fromkeys(addresses):
+        kind = not_public(address.split("%")[0])
+        if kind is not None:
+            where = f"{address}: {kind}" if host.strip("[]") == address else f"{host} resolves to {address}: {kind}"
+            return f"not a public address ({where})"
+    return None
