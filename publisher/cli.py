@@ -2,7 +2,8 @@
 
     publisher [--config PATH] run
     publisher [--config PATH] publish [--wait SECONDS]
-    publisher [--config PATH] add URL_OR_FILE [--title TEXT] [--interval SECONDS]
+    publisher [--config PATH] add URL_OR_FILE [--title TEXT] [--interval SECONDS] [--yes]
+    publisher [--config PATH] remove URL_OR_FILE
     publisher [--config PATH] status [--json]
     publisher [--config PATH] classify FILE
     publisher [--config PATH] retract ID [--reason TEXT]
@@ -12,7 +13,7 @@
 Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
 not be written (the rest is still published), or the database or the disk failed (one line:
 `publisher: <path>: database error: database or disk is full`); 2 usage or config error, or
-the lock is held.
+the lock is held; 3 (`add`) a web page that links to feeds: listed, none added (--yes adds the first).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher import __version__, stories
-from publisher.add import AddError, add
+from publisher.add import AddError, add, remove
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError, UnknownStory
 from publisher.model import Decision, TopicMatch
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     ad.add_argument("source", metavar="URL_OR_FILE")
     ad.add_argument("--title", metavar="TEXT", help="a feed URL's title (default: the feed's own)")
     ad.add_argument("--interval", type=float, metavar="SECONDS", help="poll a feed URL at most this often")
+    ad.add_argument("--yes", action="store_true", help="a web page's URL: add the first feed it links to")
+    rm = sub.add_parser("remove", help="undo add: a feed URL leaves config.toml, a file leaves sources/")
+    rm.add_argument("source", metavar="URL_OR_FILE")
     st = sub.add_parser("status", help="entries per topic and the last read of every source")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     cl = sub.add_parser("classify", help="dry run: the stories a file gives and their topics; stores nothing")
@@ -74,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "publish":
             return _publish(config, args.wait)
         if args.command == "add":
-            return _add(config, args.source, args.title, args.interval)
+            print(add(config, args.source, title=args.title, interval=args.interval, yes=args.yes).message)
+            return EXIT_OK
+        if args.command == "remove":
+            print(remove(config, args.source).message)
+            return EXIT_OK
         if args.command == "status":
             return _status(config, args.json)
         if args.command == "retract":
@@ -94,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AddError as exc:
+        for line in exc.lines:
+            print(line)
         print(f"publisher: {exc}", file=sys.stderr)
-        return EXIT_USAGE if exc.usage else EXIT_FAILED
+        return exc.code
     except PublisherError as exc:
         print(f"publisher: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -183,11 +193,6 @@ def _status(config: Config, as_json: bool) -> int:
         for r in data["retracted"]:
             why = f": {r['reason']}" if r["reason"] else ""
             print(f"  {r['id']}  {r['title']}  (retracted {r['retracted_at']}{why})")
-    return EXIT_OK
-
-
-def _add(config: Config, source: str, title: str | None, interval: float | None) -> int:
-    print(add(config, source, title=title, interval=interval).message)
     return EXIT_OK
 
 

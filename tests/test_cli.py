@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 import disk_full
-from conftest import SEED
+from conftest import DATA, SEED
 from publisher import lock
 from service_harness import NEW_STORY
 
@@ -222,15 +222,23 @@ def test_retract_and_explain_before_any_publish_create_nothing(project):
 
 # -- add ---------------------------------------------------------------------------------------
 
-def test_add_url_appends_a_feed_keeping_comments_and_layout(project):
+FEED = (DATA / "kinds" / "feed-saved-as.txt").read_bytes()
+PAGE = (DATA / "kinds" / "saved-page.html").read_text()
+
+
+def test_add_url_fetches_it_once_and_appends_a_feed_keeping_comments_and_layout(project, httpserver):
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_data(FEED, content_type="application/rss+xml")
+    url = httpserver.url_for("/feed.xml")
     before = project.config_path.read_text()
-    proc = run(project, "add", "https://news.example/feed.xml", "--title", "Example News", "--interval", "900")
+    proc = run(project, "add", url, "--title", "Example News", "--interval", "900")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"added {url} (“Other Wire”, 1 entry with text now) to ")
     after = project.config_path.read_text()
     assert after.startswith(before)  # nothing above is touched: comments, order, spacing
-    assert after[len(before):].strip() == ('[[sources.feeds]]\nurl = "https://news.example/feed.xml"\n'
+    assert after[len(before):].strip() == (f'[[sources.feeds]]\nurl = "{url}"\n'
                                            'title = "Example News"\ninterval_seconds = 900')
-    assert project.config.feed_sources[0].url == "https://news.example/feed.xml"
+    assert project.config.feed_sources[0].url == url
+    httpserver.check_assertions()  # fetched once
 
 
 @pytest.mark.parametrize("url, message", [
@@ -244,10 +252,96 @@ def test_add_refuses_what_is_not_a_feed_url_and_leaves_the_config_alone(project,
     assert project.config_path.read_text() == before
 
 
-def test_add_the_same_url_twice_is_refused(project):
-    assert run(project, "add", "https://news.example/feed.xml").returncode == 0
-    proc = run(project, "add", "https://news.example/feed.xml")
+def test_add_the_same_url_twice_is_refused(project, httpserver):
+    httpserver.expect_request("/feed.xml").respond_with_data(FEED, content_type="application/rss+xml")
+    assert run(project, "add", httpserver.url_for("/feed.xml")).returncode == 0
+    proc = run(project, "add", httpserver.url_for("/feed.xml"))
     assert proc.returncode == 2 and "is already a source" in proc.stderr
+
+
+def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_reason(project, httpserver):
+    import socket
+
+    httpserver.expect_request("/missing.xml").respond_with_data("Not Found", status=404)
+    httpserver.expect_request("/text").respond_with_data("Kyiv opened shelters on Monday.\n", content_type="text/plain")
+    httpserver.expect_request("/sitemap.xml").respond_with_data((DATA / "kinds" / "sitemap.xml").read_bytes(),
+                                                                content_type="application/xml")
+    httpserver.expect_request("/bare.html").respond_with_data("<!doctype html><title>x</title><p>No feeds</p>",
+                                                              content_type="text/html")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/feed.xml"
+    before = project.config_path.read_text()
+    for url, why in [(httpserver.url_for("/missing.xml"), "HTTP 404 Not Found"),
+                     (closed, "ConnectError"),
+                     (httpserver.url_for("/text"), "plain text or data, not a feed (Content-Type: text/plain"),
+                     (httpserver.url_for("/sitemap.xml"), "XML or other markup that is not a feed (root element "
+                                                          "<urlset>)"),
+                     (httpserver.url_for("/bare.html"), 'an HTML page that links to no feed (no <link rel="alternate">')]:
+        proc = run(project, "add", url)
+        assert proc.returncode == 1, (url, proc.stderr)
+        assert proc.stderr.startswith(f"publisher: {url}: not added: {why}"), proc.stderr
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert project.config_path.read_text() == before
+
+
+def test_add_an_html_page_lists_its_feeds_and_adds_the_first_only_with_yes(project, httpserver):
+    elsewhere = f"http://localhost:{httpserver.port + 1}/private.atom"  # another host and port: checked
+    page = PAGE.replace('<link rel="alternate" type="application/rss+xml" title="Example News RSS" href="/rss.xml">',
+                        f'<link rel="alternate" type="application/atom+xml" href="{elsewhere}">\n'
+                        '<link rel="alternate" type="application/rss+xml" title="Example News RSS" href="/rss.xml">\n'
+                        '<link rel="alternate" type="application/feed+json" href="feed.json">\n'
+                        '<link rel="alternate" type="text/html" hreflang="fr" href="/fr/">\n'
+                        '<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">')
+    httpserver.expect_request("/news/").respond_with_data(page, content_type="text/html; charset=utf-8")
+    url = httpserver.url_for("/news/")
+    before = project.config_path.read_text()
+    proc = run(project, "add", url)
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{url} is an HTML page linking to 3 feeds:"
+    assert lines[1].startswith(f"  {elsewhere}  (application/atom+xml)  not offered: not a public address "
+                               f"(localhost resolves to ") and lines[1].endswith(": loopback)")
+    assert lines[2:] == [f"  {httpserver.url_for('/rss.xml')}  (application/rss+xml, “Example News RSS”)",
+                         f"  {httpserver.url_for('/news/feed.json')}  (application/feed+json)"]
+    assert "loopback" in proc.stdout
+    assert "nothing added" in proc.stderr and "--yes" in proc.stderr
+    assert project.config_path.read_text() == before
+    proc = run(project, "add", url, "--yes")
+    assert proc.returncode == 0, proc.stderr
+    assert [f.url for f in project.config.feed_sources] == [httpserver.url_for("/rss.xml")]
+
+
+def test_remove_undoes_add_for_a_url_and_for_a_file(project, httpserver, tmp_path):
+    httpserver.expect_request("/a.xml").respond_with_data(FEED, content_type="application/rss+xml")
+    httpserver.expect_request("/b.xml").respond_with_data(FEED, content_type="application/rss+xml")
+    before = project.config_path.read_text()
+    assert run(project, "add", httpserver.url_for("/a.xml")).returncode == 0
+    assert run(project, "add", httpserver.url_for("/b.xml")).returncode == 0
+    proc = run(project, "remove", httpserver.url_for("/a.xml"))
+    assert proc.returncode == 0, proc.stderr
+    assert [f.url for f in project.config.feed_sources] == [httpserver.url_for("/b.xml")]
+    assert run(project, "remove", httpserver.url_for("/b.xml")).returncode == 0
+    assert project.config_path.read_text() == before  # comments and layout intact
+    proc = run(project, "remove", httpserver.url_for("/b.xml"))
+    assert proc.returncode == 2 and "is not a [[sources.feeds]] url" in proc.stderr
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "day.txt").write_text("KYIV: Ukraine's capital opened shelters in Kyiv on Monday.\n")
+    assert run(project, "add", str(outside / "day.txt")).returncode == 0
+    assert run(project, "publish").returncode == 0
+    published = (project.feeds / "all" / "atom.xml").read_bytes()
+    proc = run(project, "remove", str(outside / "day.txt"))  # the file add copied from
+    assert proc.returncode == 0, proc.stderr
+    assert not (project.sources / "day.txt").exists() and (outside / "day.txt").exists()
+    assert run(project, "publish").returncode == 0
+    assert (project.feeds / "all" / "atom.xml").read_bytes() == published  # what was published stays
+    assert "day.txt" not in run(project, "status").stdout
+    project.add_source("other.txt", "Another text.\n")
+    assert run(project, "remove", "other.txt").returncode == 0 and not (project.sources / "other.txt").exists()
+    proc = run(project, "remove", "nothing.txt")
+    assert proc.returncode == 2 and "neither a file in" in proc.stderr
 
 
 def test_add_file_copies_it_into_sources(project, tmp_path):
