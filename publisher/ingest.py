@@ -361,7 +361,8 @@ def _ingest_fetch(store: Store, config: Config, now: datetime, source_id: int, s
     rep = store_stories(store, config, now, url, source_id, read, parsed.result)
     if rep.outcome == Outcome.SKIPPED:  # a document that gives nothing is a failing feed
         errors = state.errors + 1
-        rep.outcome = Outcome.FAILED
+        rep.outcome = Outcome.FAILED  # (recorded so: status says what the run's line says)
+        store.finish_read(read, Outcome.FAILED, rep.reason, past_caps=parsed.result.past_caps)
         return rep, replace(state, fetched_at=now, errors=errors, last_error=rep.reason, last_status=result.status,
                             next_fetch=poll.after_failure(now, interval, errors))
     return rep, ok

@@ -154,6 +154,7 @@ class Metrics:
                                   registry=r)
         self.stories = Counter("publisher_stories", "Stories read, by outcome", ["outcome"], registry=r)
         self.files = Counter("publisher_source_files", "Source files read, by outcome", ["outcome"], registry=r)
+        self.polled = Counter("publisher_feeds_polled", "Feed URLs fetched, by outcome", ["outcome"], registry=r)
         self.sources_failed = Counter("publisher_sources_failed", "Sources that failed to be read", registry=r)
         self.feeds_written = Counter("publisher_feeds_written", "Feed files written (changed)", registry=r)
         self.last_success = Gauge("publisher_last_success_timestamp_seconds",
@@ -177,12 +178,15 @@ class Metrics:
 
     def record(self, trigger: str, report: PublishReport, seconds: float, finished: float) -> None:
         self.runs.labels(trigger).inc()
-        self.stories.labels("new").inc(sum(s.new for s in report.sources))
-        self.stories.labels("duplicate").inc(sum(s.duplicate for s in report.sources))
-        self.stories.labels("revised").inc(sum(s.revised for s in report.sources))
+        every = report.sources + report.polled  # files and polled feeds alike
+        self.stories.labels("new").inc(sum(s.new for s in every))
+        self.stories.labels("duplicate").inc(sum(s.duplicate for s in every))
+        self.stories.labels("revised").inc(sum(s.revised for s in every))
         for s in report.sources:
             self.files.labels(s.outcome).inc()
-        self.sources_failed.inc(report.count(Outcome.FAILED))
+        for s in report.polled:
+            self.polled.labels(s.outcome).inc()
+        self.sources_failed.inc(report.count(Outcome.FAILED) + report.count(Outcome.FAILED, polled=True))
         self.feeds_written.inc(len(report.feed_files_written))
         self.duration.observe(seconds)
         self.last_run.set(finished)
