@@ -23,6 +23,8 @@ def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None,
     wire copy (`topic_scores`: a cue for story boundaries, see wire.read), within `limits`;
     an OPML file, an HTML page or other markup gives no stories (the reason says what it is;
     ingest subscribes to an OPML file's feeds)."""
+    if sniff(name, data) == Kind.WIRE:
+        return wire.read(data, topic_scores, limits)
     return read_file_explained(name, data, topic_scores, limits)[0]
 
 
