@@ -277,7 +277,8 @@ def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_re
                      (httpserver.url_for("/text"), "plain text or data, not a feed (Content-Type: text/plain"),
                      (httpserver.url_for("/sitemap.xml"), "XML or other markup that is not a feed (root element "
                                                           "<urlset>)"),
-                     (httpserver.url_for("/bare.html"), 'an HTML page that links to no feed (no <link rel="alternate">')]:
+                     (httpserver.url_for("/bare.html"),
+                      'an HTML page that links to no feed (no <link rel="alternate">')]:
         proc = run(project, "add", url)
         assert proc.returncode == 1, (url, proc.stderr)
         assert proc.stderr.startswith(f"publisher: {url}: not added: {why}"), proc.stderr
