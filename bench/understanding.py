@@ -8,8 +8,8 @@ what kind, topics, how each story's start is marked, furniture lines). For each 
 fresh project with the shipped config.toml, the files are published one at a time in name
 order, then scored:
 
-- boundaries: the start line of every story but a file's first, predicted (the wire reader, as
-  ingest reads the file) against the truth: precision and recall, and recall by how the start
+- boundaries: the start line of every story but a file's first, predicted (the stories ingest
+  stored of the file: the wire reader given what the store knew then) against the truth: precision and recall, and recall by how the start
   is marked (plain: no dateline, byline, kicker or blank line);
 - merged stories (a predicted story holding text of two or more true ones) and split stories
   (a true story spread over two or more predicted ones); furniture lines shown in a story's text;
@@ -33,6 +33,7 @@ import shutil
 import sqlite3
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,10 +68,32 @@ def expected_current(versions: list[dict]) -> dict:
     return shown
 
 
+@dataclass(frozen=True)
+class _Stored:
+    first_line: int
+    last_line: int
+    paragraphs: tuple[str, ...]
+
+
+def _stored_stories(database: Path) -> dict[str, list[_Stored]]:
+    """Each file's stories as ingest read and stored them (its last read, in line order): the
+    reader is given what the store knew when the file came (stories seen before)."""
+    db = sqlite3.connect(database)
+    out: dict[str, list[_Stored]] = defaultdict(list)
+    for location, first, last, paragraphs in db.execute(
+            """SELECT s.location, p.first_line, p.last_line, v.paragraphs FROM provenance p
+               JOIN sources s ON s.id = p.source JOIN versions v ON v.id = p.version
+               WHERE p.read = (SELECT max(read) FROM provenance WHERE source = p.source)
+               ORDER BY s.location, p.first_line"""):
+        out[location].append(_Stored(first, last, tuple(json.loads(paragraphs))))
+    db.close()
+    return out
+
+
 def score_split(split: str, work: Path) -> dict:
     from datetime import datetime
 
-    from _common import publish, read_file, topic_scorer
+    from _common import publish
 
     files = _truth(split)
     if not files:
@@ -94,8 +117,9 @@ def score_split(split: str, work: Path) -> dict:
     missed: list[str] = []
     spurious: list[str] = []
     located: dict[tuple[str, int], int] = {}  # (file, true start) -> predicted story's first line
+    stored = _stored_stories(config.paths.database)
     for txt, truth, lines in files:
-        predicted = read_file(txt.name, txt.read_bytes(), topic_scorer(config.topics)).stories
+        predicted = stored.get(txt.name, [])
         furniture = set(truth["furniture"])
         text_lines = {}  # line -> true story index
         for k, s in enumerate(truth["stories"]):

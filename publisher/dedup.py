@@ -7,6 +7,7 @@ a teaser of a longer article) are found with MinHash LSH and decided on exact sh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -385,3 +386,25 @@ def as_copy(placement: Placement) -> Placement:
     from it only by what the segmentation rules now leave out)."""
     assert placement.compared is not None and placement.entry is not None
     return Placement(Decision.DUPLICATE, entry=placement.entry, version=placement.compared, current=False)
+
+
+# -- recognising a paragraph again (story boundaries by recurrence) ---------------------------
+
+@functools.lru_cache(maxsize=4096)  # a file's paragraphs are keyed up to three times (own ledes, inside, gaps)
+def paragraph_keys(paragraph: str) -> frozenset[int]:
+    """What recognises a paragraph when it comes again: the short-lead band keys of its opening
+    (its first SHORT_LEAD shingles), the very keys every stored version's lede has in the LSH
+    index, so an update that changed a figure in it still meets it; a paragraph with fewer
+    shingles is known only by the hash of its normalised text (an exact copy)."""
+    sh = shingles([paragraph])
+    if len(sh.lead) >= SHORT_LEAD:
+        return frozenset(_bands(signature(sh.lead[:SHORT_LEAD], LEAD_BANDS * LEAD_ROWS), LEAD_BANDS, LEAD_ROWS,
+                                salt=2000))
+    return frozenset((int.from_bytes(hashlib.blake2b(normalise(paragraph).encode(), digest_size=8).digest(),
+                                     "big", signed=True),))
+
+
+def story_keys(paragraphs: Sequence[str], kicker: str | None = None) -> tuple[frozenset[int], ...]:
+    """paragraph_keys of each paragraph dedup compares (a kicker story's summary left out): the
+    lede first."""
+    return tuple(paragraph_keys(p) for p in comparable_paragraphs(paragraphs, kicker))

@@ -20,7 +20,8 @@ from publisher.config import Config, FeedSource
 from publisher.errors import ConfigError, StoreError, UnknownStory
 from publisher.model import Decision, Outcome, ReadResult, Story, story_text
 from publisher.report import Progress, PublishReport, SourceReport
-from publisher.sources import feed, fetch, kinds, read_file, wire
+from publisher.sources import boundaries, feed, fetch, kinds, read_file, wire
+from publisher.sources.boundaries import Known
 from publisher.sources.fetch import FetchRequest, FetchResult
 from publisher.sources.files import NotASource, SourceFile, list_sources, read_source, source_file
 from publisher.store import FeedState, NewEntry, SourceState, Store
@@ -34,6 +35,26 @@ def read_bytes(source: SourceFile, limit: int) -> bytes:
     at most `limit` bytes (limits.bytes_per_file: a byte more tells a file that grew past it).
     (A seam for tests that inject I/O errors: CI runs as root.)"""
     return read_source(source, limit + 1)
+
+
+# -- reading a file ---------------------------------------------------------------------------
+
+def read_source_data(store: Store, config: Config, name: str, data: bytes) -> ReadResult:
+    """What a source file gives, read as ingest reads it: wire copy with the stored stories
+    whose ledes recur inside its runs of paragraphs (a story starts there: boundaries.Known);
+    the store is asked only when a paragraph inside a story meets some stored lede."""
+    scorer = topic_scorer(config.topics)
+    result = read_file(name, data, scorer, config.limits)
+    if kinds.sniff(name, data) != kinds.Kind.WIRE or boundaries.THRESHOLD == float("inf"):
+        return result
+    inside = {p: dedup.paragraph_keys(p) for s in result.stories if len(s.paragraphs) > 1 and not s.kicker
+              for p in s.paragraphs[1:]}
+    if not inside:
+        return result
+    wanted = frozenset().union(*inside.values())
+    stored = [dedup.story_keys(paragraphs, kicker) for kicker, paragraphs in store.texts_with_bands(wanted)]
+    known = Known(tuple(k for k in stored if k and k[0] & wanted))
+    return read_file(name, data, scorer, config.limits, known) if known else result
 
 
 # -- placing one story -----------------------------------------------------------------------
@@ -256,7 +277,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         except ConfigError as exc:
             return _failed(store, name, now, f"cannot subscribe to its feeds: {exc}")
     else:
-        result = read_file(name, data, topic_scorer(config.topics), config.limits)
+        result = read_source_data(store, config, name, data)
     try:
         with store.transaction():
             source_id = store.ensure_source(name)
@@ -398,7 +419,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
         raise UnknownStory(f"{name}: never read from {config.paths.sources}: nothing to read again "
                            f"(`publisher publish` reads it)")
     old = store.file_arrivals(state.id)  # (entry, first line, last line) of its last read
-    result = read_file(name, data, topic_scorer(config.topics), config.limits)
+    result = read_source_data(store, config, name, data)
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
     # a story whose text this file already gave is where it was: no new arrival, nothing counted
     given = [store.given_by(dedup.fingerprint(story.text), state.id) for story in result.stories]

@@ -565,6 +565,27 @@ class Store:
             list(band_keys[len(band_keys) - lead_keys:]) + list(band_keys)).fetchall()
         return [dedup.BandHit(version=r[0], entry=r[1], via_lead=bool(r[2]), minhash=r[3]) for r in rows]
 
+    def texts_with_bands(self, band_keys: Collection[int]) -> list[tuple[str | None, list[str]]]:
+        """(kicker, paragraphs) of the stored versions that have any of these LSH band keys
+        (each band's bucket newest first, at most BUCKET_LIMIT deep), oldest first."""
+        keys = sorted(band_keys)
+        versions: set[int] = set()
+        for at in range(0, len(keys), 400):
+            chunk = keys[at : at + 400]
+            buckets = " UNION ALL ".join(
+                f"SELECT * FROM (SELECT version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {BUCKET_LIMIT})"
+                for _ in chunk)
+            versions.update(r[0] for r in self.sql.execute(buckets, chunk).fetchall())
+        if not versions:
+            return []
+        wanted = sorted(versions)
+        rows = []
+        for at in range(0, len(wanted), 400):
+            chunk = wanted[at : at + 400]
+            rows += self.sql.execute(f"SELECT id, kicker, paragraphs FROM versions WHERE id IN ({','.join('?' * len(chunk))})",
+                                     chunk).fetchall()
+        return [(kicker, json.loads(paragraphs)) for _, kicker, paragraphs in sorted(rows)]
+
     def candidates(self, ranked: dict[int, list[int]]) -> list[dedup.Candidate]:
         """The ranked entries (dedup.rank_candidates: {entry: matched versions}), in that order,
         each with its current version and the other matched versions, as dedup compares them."""

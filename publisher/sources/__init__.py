@@ -11,21 +11,21 @@ from __future__ import annotations
 
 from publisher.model import Limits, ReadResult
 from publisher.sources import feed, wire
-from publisher.sources.boundaries import TopicScores
+from publisher.sources.boundaries import Known, TopicScores
 from publisher.sources.kinds import Kind, skip_reason, sniff
 
 OPML_SKIPPED = "an OPML subscription list: its feeds are subscribed to, not read as stories"
 
 
 def read_file(name: str, data: bytes, topic_scores: TopicScores | None = None,
-              limits: Limits = Limits()) -> ReadResult:
+              limits: Limits = Limits(), known: Known = Known()) -> ReadResult:
     """What a file dropped into sources/ gives, by its content (kinds.sniff): a feed document,
-    wire copy (`topic_scores`: a cue for story boundaries, see wire.read), within `limits`;
-    an OPML file, an HTML page or other markup gives no stories (the reason says what it is;
-    ingest subscribes to an OPML file's feeds)."""
+    wire copy (`topic_scores`, `known`: cues for story boundaries, see wire.read), within
+    `limits`; an OPML file, an HTML page or other markup gives no stories (the reason says what
+    it is; ingest subscribes to an OPML file's feeds)."""
     if sniff(name, data) == Kind.WIRE:
-        return wire.read(data, topic_scores, limits)
-    return read_file_explained(name, data, topic_scores, limits)[0]
+        return wire.read(data, topic_scores, limits, known)
+    return read_file_explained(name, data, topic_scores, limits, known)[0]
 
 
 def kind_of(name: str, data: bytes = b"") -> str:
@@ -34,7 +34,7 @@ def kind_of(name: str, data: bytes = b"") -> str:
 
 
 def read_file_explained(name: str, data: bytes, topic_scores: TopicScores | None = None,
-                        limits: Limits = Limits()):
+                        limits: Limits = Limits(), known: Known = Known()):
     """read_file(), and for wire copy every gap scored inside runs of paragraphs (wire.Boundary):
     where stories were split and the near misses (for `publisher classify`)."""
     kind = sniff(name, data)
@@ -44,4 +44,4 @@ def read_file_explained(name: str, data: bytes, topic_scores: TopicScores | None
         return ReadResult(skipped=OPML_SKIPPED), []
     if kind != Kind.WIRE:
         return ReadResult(skipped=skip_reason(kind, data)), []
-    return wire.read_explained(data, topic_scores, limits)
+    return wire.read_explained(data, topic_scores, limits, known)

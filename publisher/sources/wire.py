@@ -17,7 +17,10 @@ Segmentation rules, applied to each line in this order:
 
 A run of paragraphs with none of these between them may still hold several stories back to
 back: sources/boundaries.py scores every gap in it (cohesion, dateline, lede, continuation,
-topic shift) and the run is split where the score reaches its threshold.
+topic shift) and the run is split where the score reaches its threshold. A paragraph that is
+the lede of a story seen before (a stored one the caller passes as `known`, or another story
+of the same file) starts a story: wire dumps repeat stories, and a copy or an update that
+arrives alone shows where the one run together with its neighbour begins.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from publisher import dedup
 from publisher.model import Limits, ReadResult, Story
 from publisher.sources import boundaries, caps
-from publisher.sources.boundaries import Gap, TopicScores
+from publisher.sources.boundaries import Gap, Known, TopicScores
 
 #: A line at least this long is a story of its own. In real dumps article paragraphs stay
 #: under ~250 characters and one-line stories run to 600 and more.
@@ -126,11 +131,13 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_END = re.compile(r"([.!?…])([\"”’')\]]*)\s+(?=[\"“‘(]?[A-Z0-9])|([。！？])([」』）]*)")
 
 
-def read(data: bytes, topic_scores: TopicScores | None = None, limits: Limits = Limits()) -> ReadResult:
+def read(data: bytes, topic_scores: TopicScores | None = None, limits: Limits = Limits(),
+         known: Known = Known()) -> ReadResult:
     """Turn the bytes of one wire-text file into stories (or a reason to skip it).
     `topic_scores`: a text's score per topic (1.0 at its threshold), a cue for boundaries;
-    `limits`: how much of it is read (the caps warn, naming the key)."""
-    return read_explained(data, topic_scores, limits)[0]
+    `limits`: how much of it is read (the caps warn, naming the key); `known`: stories seen
+    before (stored), whose ledes start a story where they recur (see boundaries.Known)."""
+    return read_explained(data, topic_scores, limits, known)[0]
 
 
 def too_large(size: int, limits: Limits) -> str | None:
@@ -140,15 +147,19 @@ def too_large(size: int, limits: Limits) -> str | None:
     return None
 
 
-def read_explained(data: bytes, topic_scores: TopicScores | None = None,
-                   limits: Limits = Limits()) -> tuple[ReadResult, list[Boundary]]:
+def read_explained(data: bytes, topic_scores: TopicScores | None = None, limits: Limits = Limits(),
+                   known: Known = Known()) -> tuple[ReadResult, list[Boundary]]:
     """read(), and every gap scored inside runs of paragraphs (placed boundaries and near misses)."""
     if too_large(len(data), limits):
         return ReadResult(skipped=too_large(len(data), limits)), []
     text, warnings, skipped = decode(data)
     if skipped:
         return ReadResult(skipped=skipped), []
-    seg = _segment(text, topic_scores, limits)
+    seg = _segment(text, topic_scores, limits, known)
+    if boundaries.THRESHOLD < float("inf"):  # (splitting switched off: bench corpora)
+        own = Known(tuple(dedup.story_keys(s.paragraphs, s.kicker) for s in seg.stories))
+        if recurs_inside(seg.stories, own):  # a story of this file starts inside another one
+            seg = _segment(text, topic_scores, limits, known + own)
     stories = seg.stories
     warnings += tuple(seg.warnings)
     if not stories:
@@ -330,6 +341,14 @@ def _title(kicker: str | None, summary: str | None, first: str) -> str:
     return title
 
 
+def recurs_inside(stories: Sequence[Story], known: Known) -> bool:
+    """Whether a paragraph after the first of one of `stories` meets the lede of a known story
+    (a quick test: boundaries.recurs decides, paragraph by paragraph)."""
+    ledes = frozenset().union(*(k[0] for k in known.stories if k))
+    return any(dedup.paragraph_keys(p) & ledes for s in stories if len(s.paragraphs) > 1 and not s.kicker
+               for p in s.paragraphs[1:])
+
+
 def segment(text: str, topic_scores: TopicScores | None = None) -> list[Story]:
     """Split decoded text (lines separated by \\n) into stories, by the rules in the module doc."""
     return _segment(text, topic_scores).stories
@@ -355,7 +374,8 @@ class Segmentation:
     long_lines: int = 0  # lines dropped as too long to be wire text
 
 
-def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits = Limits()) -> Segmentation:
+def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits = Limits(),
+             known: Known = Known()) -> Segmentation:
     """segment(), a warning for each line dropped as too long to be wire text, and every gap
     scored inside runs of paragraphs; within the caps of `limits`.
 
@@ -374,7 +394,7 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
     def close(truncated: bool = False) -> None:
         nonlocal run, captions
         if run:
-            found = boundaries.gaps([t for _, t in run], topic_scores) \
+            found = boundaries.gaps([t for _, t in run], topic_scores, known) \
                 if boundaries.THRESHOLD < float("inf") else []  # (splitting switched off: bench corpora)
             for g in found:
                 scored.append(Boundary(run[g.index][0], g.score, g.boundary, tuple(g.cues()), g.features))
