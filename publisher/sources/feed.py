@@ -9,6 +9,7 @@ classification treat a feed entry and a wire story alike.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import html
 import json
@@ -24,6 +25,7 @@ from lxml import etree
 from publisher.model import Limits, Origin, ReadResult, Story
 from publisher.render.text import xml_text
 from publisher.sources import caps
+from publisher.sources.wire import map_c1
 
 FEED_SUFFIXES = (".xml", ".atom", ".rss", ".json")
 
@@ -131,7 +133,7 @@ def web_url(base: str, value: object) -> str | None:
 
 def plain(text: str) -> str:
     """A title as plain text (feeds put markup and entities in titles)."""
-    return _SPACE.sub(" ", xml_text(html.unescape(re.sub(r"<[^>]*>", "", text or "")))).strip()
+    return _SPACE.sub(" ", xml_text(map_c1(html.unescape(re.sub(r"<[^>]*>", "", text or ""))))).strip()
 
 
 def item_id(raw_id: str | None, link: str | None, title: str, date: str | None) -> str:
@@ -147,7 +149,7 @@ def _story(title: str, body_html: str, summary_html: str, base: str | None, orig
            index: int, limits: Limits, cut: list[tuple[str, int, int]]) -> Story | None:
     """One entry as a story, within the caps of a story (each cut is added to `cut`: the key,
     the entry's position and its size)."""
-    fragment = body_html or summary_html or ""
+    fragment = map_c1(body_html or summary_html or "")
     most = HTML_PER_TEXT * limits.bytes_per_story
     size = len(fragment)
     if size > most:  # (characters, not bytes: never fewer than the bytes it holds)
@@ -197,21 +199,48 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -
         # Feeds do not declare entities; documents that do are entity-expansion attacks (a
         # "billion laughs" costs expat most of a second and hundreds of MB before its limit).
         return FeedRead(url, None, url, ReadResult(skipped="declares XML entities (refused: entity expansion)"))
-    doc = _fast(data, limits.entries_per_feed)
-    if doc is None:
+    data, headers, recoded = _recode(data, headers, trust_utf8=True)
+    fast = _fast(data, limits.entries_per_feed)
+    if fast is None and recoded is None:  # (lxml refuses bad UTF-8: only then is it checked)
+        data, headers, recoded = _recode(data, headers, trust_utf8=False)
+        if recoded:
+            fast = _fast(data, limits.entries_per_feed)
+    doc: Doc | str | FeedRead | None = fast
+    if fast is None or (isinstance(fast, tuple) and fast[0].get("lacking")):
         tags = data.count(b"<")
-        if len(data) > LENIENT_MAX_BYTES or tags > LENIENT_MAX_TAGS:  # (before the probe: its tree is this size)
+        too_large = len(data) > LENIENT_MAX_BYTES or tags > LENIENT_MAX_TAGS
+        if fast is None and too_large:  # (before the probe: its tree is this size)
             return FeedRead(url, None, url, ReadResult(skipped=(
                 f"not what the fast parser reads (well-formed RSS 2.0 or Atom, no DOCTYPE), and too large for the "
                 f"lenient one ({len(data):,} bytes, {tags:,} tags; it reads at most {LENIENT_MAX_BYTES:,} bytes and "
                 f"{LENIENT_MAX_TAGS:,} tags)")))
-        doc = TOO_DEEP if _too_deep(data) else _feedparser(data, url, headers)
+        if fast is None:
+            doc = TOO_DEEP if _too_deep(data) else _feedparser(data, url, headers)
+        elif not too_large:  # the fast parser found less than feedparser may: the one that finds more
+            lenient = _feedparser(data, url, headers)
+            if not isinstance(lenient, FeedRead):
+                return _more(_read(fast, url, limits, recoded), _read(lenient, url, limits, recoded))
     if doc is TOO_DEEP:
         return FeedRead(url, None, url, ReadResult(
             skipped=f"elements nested more than {MAX_DEPTH} deep (refused: no feed nests so deep)"))
     if isinstance(doc, FeedRead):
         return doc
+    return _read(doc, url, limits, recoded)
+
+
+def _more(fast: FeedRead, lenient: FeedRead) -> FeedRead:
+    """Of two readings of one document, the one with more stories, then more text (the fast
+    one when they tie: it is the one every other feed of its kind gets)."""
+    def size(read: FeedRead) -> tuple[int, int]:
+        stories = read.result.stories
+        return len(stories), sum(len(s.title) + sum(len(p) for p in s.paragraphs) for s in stories)
+    return lenient if size(lenient) > size(fast) else fast
+
+
+def _read(doc: Doc, url: str, limits: Limits, recoded: str | None) -> FeedRead:
+    """A parsed document's stories (feed fields and entries, from either parser)."""
     feed, entries, warnings = doc
+    warnings = ([recoded] if recoded else []) + warnings
     title = plain(feed.get("title", "")) or url
     # Relative URLs resolve against where the feed was fetched; a feed file dropped into
     # sources/ has no such place, so its own site link serves.
@@ -243,6 +272,86 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -
                                                          past_caps=past), ttl_minutes)
     return FeedRead(title, link, feed_id, ReadResult(stories=tuple(stories), warnings=tuple(warnings),
                                                      past_caps=past), ttl_minutes)
+
+
+_XML_DECL = re.compile(rb"""\A<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # (UTF-32's begin as UTF-16's)
+#: What a document is tried as when its declared encoding does not decode it, in this order:
+#: Japanese ones only when they give Japanese text (cp1252 reads almost any bytes as something).
+JAPANESE = ("euc_jp", "cp932")
+_JAPANESE_TEXT = re.compile("[\u3000-\u30ff\u4e00-\u9fff\uff01-\uff60]")
+_KANA = re.compile("[\u3041-\u30ff]")
+
+
+def _recode(data: bytes, headers: dict[str, str], *, trust_utf8: bool) -> tuple[bytes, dict[str, str], str | None]:
+    """(data, headers, None) when the document's declared encoding (its XML declaration, else
+    the HTTP charset, else UTF-8) reads it; else the document as UTF-8, declared so, and the
+    warning saying what was declared and what it was read as. A declaration is wrong when strict
+    decoding fails, or when the bytes are UTF-8 (valid multi-byte sequences: no Latin-1 or
+    Shift_JIS text reads so) but say otherwise. Latin-1 holding cp1252 bytes is not a wrong
+    declaration (browsers read Latin-1 as cp1252; map_c1 maps them). `trust_utf8`: do not check
+    a document declared UTF-8 (lxml refuses bad UTF-8: it is checked once lxml has)."""
+    if data.startswith(_BOMS) or data[:2].count(0) or data.isascii():
+        return data, headers, None
+    head = data[:1024]
+    declared_by = _XML_DECL.search(head)
+    header = _CHARSET.search(next((v for k, v in headers.items() if k.lower() == "content-type"), ""))
+    declared = (declared_by or header).group(1).decode() if declared_by else (header.group(1) if header else "UTF-8")
+    try:
+        codec = codecs.lookup(declared).name
+    except LookupError:
+        return data, headers, None  # (an encoding Python does not know: the parsers say what they say)
+    if codec.startswith(("utf-16", "utf-32")):
+        return data, headers, None
+    if codec == "utf-8":
+        if trust_utf8 or _decodes(data, "utf-8"):
+            return data, headers, None
+        used = _guess(data)
+    elif _decodes(data, "utf-8"):
+        used = "utf-8"
+    elif codec in ("latin_1", "cp1252") or (_decodes(data, codec) and _plausible(data, codec)):
+        return data, headers, None
+    else:
+        used = _guess(data)
+    text = map_c1(data.decode("latin-1")) if used == "cp1252" else data.decode(used)
+    if declared_by:
+        start, end = declared_by.span(1)
+        text = text[:start] + "utf-8" + text[end:]  # (the declaration is ASCII: same offsets)
+    kept = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    kept["Content-Type"] = "application/xml; charset=utf-8"
+    name = {"utf-8": "UTF-8", "euc_jp": "EUC-JP", "cp932": "Shift_JIS", "cp1252": "cp1252"}[used]
+    said = f"declared {declared}" if declared_by or header else "no encoding declared (so UTF-8)"
+    return text.encode("utf-8"), kept, f"{said}, but it is not: read as {name}"
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _plausible(data: bytes, codec: str) -> bool:
+    """Text in a Japanese encoding that reads as Japanese (kana among it); others: yes."""
+    if codec not in JAPANESE and codec not in ("shift_jis", "shift_jis_2004", "shift_jisx0213", "euc_jis_2004",
+                                               "euc_jisx0213", "iso2022_jp"):
+        return True
+    text = data.decode(codec)
+    wide = [c for c in text if ord(c) > 127]
+    return bool(_KANA.search(text)) and sum(1 for c in wide if _JAPANESE_TEXT.match(c)) >= 0.9 * len(wide)
+
+
+def _guess(data: bytes) -> str:
+    """What a document its declaration does not decode is: UTF-8, EUC-JP or Shift_JIS when it
+    decodes so (and, for those two, reads as Japanese), else cp1252 (as the wire reader does)."""
+    if _decodes(data, "utf-8"):
+        return "utf-8"
+    for codec in JAPANESE:
+        if _decodes(data, codec) and _plausible(data, codec):
+            return codec
+    return "cp1252"
 
 
 def _past_caps(entries: int, limits: Limits, cut: list[tuple[str, int, int]], warnings: list[str]) -> int:
@@ -401,9 +510,46 @@ def _atom_link(el) -> str | None:
     return None
 
 
+#: Elements feedparser takes an entry's text from (by local name, in any namespace it knows):
+#: dc:title, dc:description, itunes:summary, media:description, <body>, xhtml:body, <fullitem>,
+#: <abstract>, content:encoded ...
+TEXT_ELEMENTS = {"title", "description", "summary", "content", "encoded", "body", "fullitem", "abstract"}
+MEDIA_GROUP = "{http://search.yahoo.com/mrss/}group"
+
+
+def _lacking(entry, read: set[str], markup_ok: set[str]) -> str | None:
+    """Why the fast parser may read less of this entry than feedparser (None: it reads it all).
+    `read`: the elements it reads, by tag; `markup_ok`: those whose child elements it keeps
+    (Atom xhtml). Cheap: an entry's children, and those of a media:group."""
+    children = list(entry)
+    for group in (c for c in children if c.tag == MEDIA_GROUP):
+        children += list(group)
+    for child in children:
+        tag = child.tag
+        if not isinstance(tag, str):  # a processing instruction
+            continue
+        if tag in read:
+            if len(child) and not (tag in markup_ok and child.get("type") in ("xhtml", "application/xhtml+xml")):
+                return f"markup inside <{tag}>"
+        elif tag.rpartition("}")[2] in TEXT_ELEMENTS:
+            return f"text in <{tag}>"
+    return None
+
+
+def _no_text(entries: list[dict]) -> str | None:
+    if not entries:
+        return "no entries"
+    if any(not (e["title"] or e["content"] or e["summary"]).strip() for e in entries):
+        return "an entry without text"
+    return None
+
+
 def _atom(root, count: int) -> Doc:
     entries = []
+    lacking = None
+    atom_read = {f"{ATOM}title", f"{ATOM}content", f"{ATOM}summary"}
     for e in root.iterfind(f"{ATOM}entry"):
+        lacking = lacking or _lacking(e, atom_read, set(atom_read))
         title = e.find(f"{ATOM}title")
         entries.append({
             "id": e.findtext(f"{ATOM}id"), "title": _atom_text(title) if title is not None else "",
@@ -413,12 +559,17 @@ def _atom(root, count: int) -> Doc:
         })
     title = root.find(f"{ATOM}title")
     return {"title": _atom_text(title) if title is not None else "", "link": _atom_link(root),
-            "id": root.findtext(f"{ATOM}id"), "count": count}, entries, []
+            "id": root.findtext(f"{ATOM}id"), "count": count, "lacking": lacking or _no_text(entries)}, entries, []
+
+
+RSS_READ = {"title", "description", CONTENT_ENCODED}
 
 
 def _rss(channel, count: int) -> Doc:
     entries = []
+    lacking = None
     for item in channel.iterfind("item"):
+        lacking = lacking or _lacking(item, RSS_READ, set())
         guid = item.find("guid")
         entries.append({
             "id": guid.text if guid is not None else None, "title": item.findtext("title") or "",
@@ -426,7 +577,7 @@ def _rss(channel, count: int) -> Doc:
             "summary": item.findtext("description") or "", "date": item.findtext("pubDate"),
         })
     return {"title": channel.findtext("title") or "", "link": channel.findtext("link"),
-            "ttl": channel.findtext("ttl") or "", "count": count}, entries, []
+            "ttl": channel.findtext("ttl") or "", "count": count, "lacking": lacking or _no_text(entries)}, entries, []
 
 
 def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:

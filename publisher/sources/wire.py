@@ -54,6 +54,8 @@ _CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27})
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffc\U00010000-\U0010ffff]|[\ufeff\u200b\u2060]")
 # C1 controls are cp1252 punctuation decoded as Latin-1 somewhere upstream: map them back.
 _C1 = re.compile("[\u0080-\u009f]")
+# ... or UTF-8 decoded as Latin-1 ("\u00e2\u0080\u00a6" for "\u2026"): a lead and its continuations
+_LATIN1_UTF8 = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]{1,3}")
 
 
 def _c1_to_cp1252(m: re.Match) -> str:
@@ -61,6 +63,25 @@ def _c1_to_cp1252(m: re.Match) -> str:
         return bytes([ord(m.group())]).decode("cp1252")
     except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d: nothing there
         return ""
+
+
+def _latin1_utf8(m: re.Match) -> str:
+    run = m.group()
+    if not _C1.search(run):  # ("\u00e9\u00a9" is French text, not a misread character)
+        return run
+    try:
+        return run.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return run
+
+
+def map_c1(text: str) -> str:
+    """C1 control characters (U+0080-U+009F: never text) as what they were: UTF-8 read as
+    Latin-1 decoded again, else cp1252 punctuation (0x93/0x94 quotes, 0x85 ellipsis, 0x96 dash).
+    Wire copy and feed text both go through this."""
+    if not _C1.search(text):
+        return text
+    return _C1.sub(_c1_to_cp1252, _LATIN1_UTF8.sub(_latin1_utf8, text))
 
 _SPACES = re.compile(r"\s+")
 
@@ -219,7 +240,7 @@ def _lines(text: str) -> str:
 
 def clean_line(line: str) -> str:
     """One line of text with XML-illegal characters removed and whitespace collapsed."""
-    line = _XML_ILLEGAL.sub("", _C1.sub(_c1_to_cp1252, line))
+    line = _XML_ILLEGAL.sub("", map_c1(line))
     return unicodedata.normalize("NFC", _SPACES.sub(" ", line)).strip()
 
 
