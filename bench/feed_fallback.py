@@ -143,7 +143,8 @@ def main() -> None:
     b, a = runs["before"][1], runs["after"][1]
     docs = typical()
     tb, ta = time_typical(before, docs), time_typical(after, docs)
-    fell_back = sum(1 for _, data in files if isinstance(doc := after._fast(data, 1000), tuple) and doc[0].get("lacking"))
+    fell_back = sum(1 for _, data in files
+                    if isinstance(doc := after._fast(data, 1000), tuple) and doc[0].get("lacking"))
     lines += [f"| parse() seconds, whole corpus | {b:.2f} | {a:.2f} ({a / b:.2f}x) |",
               f"| parse() seconds, typical feeds (2 x 100 entries, x20) | {tb:.2f} | {ta:.2f} ({ta / tb:.2f}x) |", "",
               f"Fast path read, then fell back to feedparser: {fell_back:,} files.", ""]

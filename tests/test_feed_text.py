@@ -145,3 +145,12 @@ def test_every_case_published_is_valid_and_a_reader_sees_its_text(project, tmp_p
     assert [p for p in expected if p not in everything] == []
     # each fallback case's stories, then one Kyiv, one Kharkiv and one Japanese story (the others: duplicates)
     assert len(texts) == len(set(texts)) == sum(len(titles) for titles, _ in FALLBACK.values()) + 3
+
+
+def test_a_document_too_large_for_feedparser_keeps_the_fast_reading_and_says_what_it_may_miss(monkeypatch):
+    monkeypatch.setattr(feed_mod, "LENIENT_MAX_TAGS", 10)
+    monkeypatch.setattr(feed_mod, "_feedparser", lambda *a: pytest.fail("handed to feedparser"))
+    result = parse((TEXT / "dc-elements.rss").read_bytes(), url="big.rss").result
+    assert [s.title for s in result.stories] == ["Sumy evacuations"]
+    assert result.warnings == ("the fast parser may have missed text (text in <{http://purl.org/dc/elements/1.1/}"
+                               "title>), and the document is too large for the lenient one (741 bytes, 31 tags)",)

@@ -220,6 +220,9 @@ def _parse_xml(data: bytes, url: str, headers: dict[str, str], limits: Limits) -
             lenient = _feedparser(data, url, headers)
             if not isinstance(lenient, FeedRead):
                 return _more(_read(fast, url, limits, recoded), _read(lenient, url, limits, recoded))
+        else:
+            fast[2].append(f"the fast parser may have missed text ({fast[0]['lacking']}), and the document is too "
+                           f"large for the lenient one ({len(data):,} bytes, {tags:,} tags)")
     if doc is TOO_DEEP:
         return FeedRead(url, None, url, ReadResult(
             skipped=f"elements nested more than {MAX_DEPTH} deep (refused: no feed nests so deep)"))
