@@ -285,6 +285,11 @@ _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # (UTF-32's
 JAPANESE = ("euc_jp", "cp932")
 _JAPANESE_TEXT = re.compile("[\u3000-\u30ff\u4e00-\u9fff\uff01-\uff60]")
 _KANA = re.compile("[\u3041-\u30ff]")
+#: What browsers read a declared encoding as (the WHATWG Encoding Standard's labels), by codec
+SUPERSETS = {"latin_1": "cp1252", "ascii": "cp1252", "iso8859_9": "cp1254", "iso8859_11": "cp874",
+             "tis_620": "cp874", "shift_jis": "cp932", "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949",
+             "big5": "big5hkscs"}
+NAMES = {"utf-8": "UTF-8", "euc_jp": "EUC-JP", "cp932": "Shift_JIS", "cp1252": "cp1252"}  # in warnings
 
 
 def _recode(data: bytes, headers: dict[str, str], *, trust_utf8: bool) -> tuple[bytes, dict[str, str], str | None]:
@@ -292,58 +297,76 @@ def _recode(data: bytes, headers: dict[str, str], *, trust_utf8: bool) -> tuple[
     the HTTP charset, else UTF-8) reads it; else the document as UTF-8, declared so, and the
     warning saying what was declared and what it was read as. A declaration is wrong when strict
     decoding fails, or when the bytes are UTF-8 (valid multi-byte sequences: no Latin-1 or
-    Shift_JIS text reads so) but say otherwise. Latin-1 holding cp1252 bytes is not a wrong
-    declaration (browsers read Latin-1 as cp1252; map_c1 maps them). `trust_utf8`: do not check
-    a document declared UTF-8 (lxml refuses bad UTF-8: it is checked once lxml has)."""
+    Shift_JIS text reads so) but say otherwise. An encoding read as the superset browsers read it
+    as (Latin-1 and US-ASCII as cp1252, Shift_JIS as cp932 ...) is not a wrong declaration: it is
+    re-declared without a warning (map_c1 maps Latin-1's C1 characters as cp1252). `trust_utf8`:
+    do not check a document declared UTF-8 (lxml refuses bad UTF-8: it is checked once lxml has)."""
     if data.startswith(_BOMS) or data[:2].count(0) or data.isascii():
         return data, headers, None
-    head = data[:1024]
-    declared_by = _XML_DECL.search(head)
+    declared_by = _XML_DECL.search(data, 0, 1024)
     header = _CHARSET.search(next((v for k, v in headers.items() if k.lower() == "content-type"), ""))
-    declared = (declared_by or header).group(1).decode() if declared_by else (header.group(1) if header else "UTF-8")
+    declared = declared_by.group(1).decode() if declared_by else header.group(1) if header else "UTF-8"
     try:
-        codec = codecs.lookup(declared).name
+        info = codecs.lookup(declared)
     except LookupError:
         return data, headers, None  # (an encoding Python does not know: the parsers say what they say)
-    if codec.startswith(("utf-16", "utf-32")):
+    codec = info.name
+    if not info._is_text_encoding or codec.startswith(("utf-16", "utf-32")):  # (rot13, base64: not text)
         return data, headers, None
+    wide = SUPERSETS.get(codec, codec)
     if codec == "utf-8":
         if trust_utf8 or _decodes(data, "utf-8"):
             return data, headers, None
         used = _guess(data)
     elif _decodes(data, "utf-8"):
         used = "utf-8"
-    elif codec in ("latin_1", "cp1252") or (_decodes(data, codec) and _plausible(data, codec)):
-        return data, headers, None
+    elif codec == "latin_1" or (_decodes(data, codec) and _plausible(data, codec, declared=True)):
+        return data, headers, None  # (Latin-1: lxml reads it, and map_c1 maps its C1 characters)
+    elif wide == "cp1252" or (_decodes(data, wide) and _plausible(data, wide, declared=True)):
+        used = wide
     else:
         used = _guess(data)
-    text = map_c1(data.decode("latin-1")) if used == "cp1252" else data.decode(used)
+    try:
+        text = map_c1(data.decode("latin-1")) if used == "cp1252" else data.decode(used)
+    except (UnicodeError, LookupError):  # (checked above: not expected)
+        return data, headers, None
     if declared_by:
         start, end = declared_by.span(1)
-        text = text[:start] + "utf-8" + text[end:]  # (the declaration is ASCII: same offsets)
+        text = text[:start] + "utf-8" + text[end:]  # (the declaration is ASCII, at the start: same offsets)
     kept = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     kept["Content-Type"] = "application/xml; charset=utf-8"
-    name = {"utf-8": "UTF-8", "euc_jp": "EUC-JP", "cp932": "Shift_JIS", "cp1252": "cp1252"}[used]
+    if used in (codec, wide):
+        return text.encode("utf-8"), kept, None
     said = f"declared {declared}" if declared_by or header else "no encoding declared (so UTF-8)"
-    return text.encode("utf-8"), kept, f"{said}, but it is not: read as {name}"
+    return text.encode("utf-8"), kept, f"{said}, but it is not: read as {NAMES.get(used, used)}"
 
 
 def _decodes(data: bytes, codec: str) -> bool:
     try:
         data.decode(codec)
-    except UnicodeDecodeError:
+    except (UnicodeError, LookupError):  # (idna and the like raise UnicodeError)
         return False
     return True
 
 
-def _plausible(data: bytes, codec: str) -> bool:
-    """Text in a Japanese encoding that reads as Japanese (kana among it); others: yes."""
+_SAMPLE = 1 << 16  # bytes of a document (from its first non-ASCII one) that tell whether it reads as Japanese
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def _plausible(data: bytes, codec: str, *, declared: bool = False) -> bool:
+    """Text in a Japanese encoding that reads as Japanese: 90% of its non-ASCII characters
+    Japanese ones, with kana among them unless it was declared so (a few kanji can be other
+    bytes by chance: cp1252's accented letters read as Shift_JIS). Other encodings: yes."""
     if codec not in JAPANESE and codec not in ("shift_jis", "shift_jis_2004", "shift_jisx0213", "euc_jis_2004",
                                                "euc_jisx0213", "iso2022_jp"):
         return True
-    text = data.decode(codec)
+    first = _NON_ASCII.search(data)
+    if first is None:
+        return True
+    text = data[first.start() : first.start() + _SAMPLE].decode(codec, errors="ignore")
     wide = [c for c in text if ord(c) > 127]
-    return bool(_KANA.search(text)) and sum(1 for c in wide if _JAPANESE_TEXT.match(c)) >= 0.9 * len(wide)
+    japanese = sum(1 for c in wide if _JAPANESE_TEXT.match(c)) >= 0.9 * len(wide)
+    return japanese and (declared or bool(_KANA.search(text)))
 
 
 def _guess(data: bytes) -> str:
