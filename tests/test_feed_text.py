@@ -177,3 +177,13 @@ def test_declarations_read_as_browsers_read_them_and_what_is_not_text(data, warn
         assert result.warnings == warnings
         (story,) = result.stories
         assert text in story.paragraphs[0] and not BAD.search(story.title + story.paragraphs[0])
+
+
+@pytest.mark.parametrize("description", ["Kyiv \u0093winter\u0094 plan\u0085",
+                                         "Kyiv &amp;#147;winter&amp;#148; plan&#133;",
+                                         "&lt;p&gt;Kyiv &amp;#x93;winter&amp;#x94; plan&amp;#133;&lt;/p&gt;"])
+def test_c1_characters_in_a_utf8_feed_read_by_the_fast_parser_are_mapped(description):
+    data = _declared("UTF-8", "Kyiv", description, "utf-8")
+    assert feed_mod._fast(data, 1000)[0]["lacking"] is None  # (no fallback: the fast path's own text)
+    (story,) = parse(data, url="c1.rss").result.stories
+    assert story.paragraphs == ("Kyiv “winter” plan…",) and not BAD.search(story.html), story
