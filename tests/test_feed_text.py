@@ -187,3 +187,24 @@ def test_c1_characters_in_a_utf8_feed_read_by_the_fast_parser_are_mapped(descrip
     assert feed_mod._fast(data, 1000)[0]["lacking"] is None  # (no fallback: the fast path's own text)
     (story,) = parse(data, url="c1.rss").result.stories
     assert story.paragraphs == ("Kyiv “winter” plan…",) and not BAD.search(story.html), story
+
+
+ITUNES = ('<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>P</title>'
+          "<item><title>Kyiv podcast</title><description>{description}</description>"
+          "<itunes:summary>{summary}</itunes:summary></item></channel></rss>")
+
+
+def test_a_summary_repeating_the_description_costs_no_second_parse(monkeypatch):
+    data = ITUNES.format(description="Kyiv after the blackout, and what the grid needs.",
+                         summary="Kyiv after the blackout.").encode()
+    monkeypatch.setattr(feed_mod, "_feedparser", lambda *a: pytest.fail("parsed again by feedparser"))
+    (story,) = parse(data, url="p.rss").result.stories
+    assert story.paragraphs == ("Kyiv after the blackout, and what the grid needs.",)
+
+
+def test_a_summary_longer_than_the_description_is_read_as_feedparser_reads_it():
+    data = ITUNES.format(description="Kyiv after the blackout.",
+                         summary="Kyiv after the blackout, and what the grid needs before the frost.").encode()
+    assert feed_mod._fast(data, 1000)[0]["lacking"] == "text in <{http://www.itunes.com/dtds/podcast-1.0.dtd}summary>"
+    (story,) = parse(data, url="p.rss").result.stories
+    assert story.paragraphs == ("Kyiv after the blackout, and what the grid needs before the frost.",)

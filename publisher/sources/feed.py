@@ -567,22 +567,40 @@ TEXT_ELEMENTS = {"title", "description", "summary", "content", "encoded", "body"
 MEDIA_GROUP = "{http://search.yahoo.com/mrss/}group"
 
 
-def _lacking(entry, read: set[str], markup_ok: set[str]) -> str | None:
+def _lacking(entry, read: set[str], title: str, markup_ok: set[str]) -> str | None:
     """Why the fast parser may read less of this entry than feedparser (None: it reads it all).
-    `read`: the elements it reads, by tag; `markup_ok`: those whose child elements it keeps
-    (Atom xhtml). Cheap: an entry's children, and those of a media:group."""
+    `read`: the elements it reads, by tag (`title`: the title's); `markup_ok`: those whose child
+    elements it keeps (Atom xhtml). Cheap: an entry's children, and those of a media:group. An
+    element it does not read counts when it may add text: a title-like one (dc:title) when the
+    entry has no title, another (itunes:summary, dc:description, xhtml:body ...) when it holds
+    more characters than the longest text read (a podcast's itunes:summary repeating its
+    description does not send every podcast feed to feedparser)."""
     children = list(entry)
-    for group in (c for c in children if c.tag == MEDIA_GROUP):
+    for group in [c for c in children if c.tag == MEDIA_GROUP]:
         children += list(group)
+    longest, titled, unread = 0, False, []
     for child in children:
         tag = child.tag
         if not isinstance(tag, str):  # a processing instruction
             continue
         if tag in read:
-            if len(child) and not (tag in markup_ok and child.get("type") in ("xhtml", "application/xhtml+xml")):
-                return f"markup inside <{tag}>"
+            if len(child):
+                if not (tag in markup_ok and child.get("type") == "xhtml"):
+                    return f"markup inside <{tag}>"
+                size = sum(len(t) for t in child.itertext())
+            else:
+                size = len(child.text or "")
+            if tag == title:
+                titled = titled or size > 0
+            else:
+                longest = max(longest, size)
         elif tag.rpartition("}")[2] in TEXT_ELEMENTS:
-            return f"text in <{tag}>"
+            unread.append(child)
+    for child in unread:
+        size = sum(len(t) for t in child.itertext())
+        title_like = child.tag.rpartition("}")[2] == "title"
+        if (size > 0 and not titled) if title_like else size > longest:
+            return f"text in <{child.tag}>"
     return None
 
 
@@ -593,7 +611,7 @@ _ENTRY_TAG = re.compile(rb"<(?:\w+:)?(?:item|entry)\b", re.IGNORECASE)  # an ent
 def _no_text(entries: list[dict]) -> str | None:
     if not entries:
         return NO_ENTRIES
-    if any(not (e["title"] or e["content"] or e["summary"]).strip() for e in entries):
+    if any(not any(e[key].strip() for key in ("title", "content", "summary")) for e in entries):
         return "an entry without text"
     return None
 
@@ -603,7 +621,7 @@ def _atom(root, count: int) -> Doc:
     lacking = None
     atom_read = {f"{ATOM}title", f"{ATOM}content", f"{ATOM}summary"}
     for e in root.iterfind(f"{ATOM}entry"):
-        lacking = lacking or _lacking(e, atom_read, set(atom_read))
+        lacking = lacking or _lacking(e, atom_read, f"{ATOM}title", atom_read)
         title = e.find(f"{ATOM}title")
         entries.append({
             "id": e.findtext(f"{ATOM}id"), "title": _atom_text(title) if title is not None else "",
@@ -623,7 +641,7 @@ def _rss(channel, count: int) -> Doc:
     entries = []
     lacking = None
     for item in channel.iterfind("item"):
-        lacking = lacking or _lacking(item, RSS_READ, set())
+        lacking = lacking or _lacking(item, RSS_READ, "title", set())
         guid = item.find("guid")
         entries.append({
             "id": guid.text if guid is not None else None, "title": item.findtext("title") or "",
