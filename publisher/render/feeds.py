@@ -4,8 +4,8 @@ Everything that varies comes from the spec: ids, dates and order are the store's
 spec always gives the same bytes. (feedgen stamps `now` on anything left unset: we set it all.)
 
 Links built here (self, alternate, each entry's story page) are under the checked base_url;
-links taken from another feed (its site, its URL, the original article) are written only when
-render.text.safe_link passes them, as on the HTML pages.
+values taken from another feed (its id, its site, its URL, the original article) are written
+only as render.sourcevalues makes them: canonical http(s) URLs and valid ids, or not at all.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from lxml import etree
 
 from publisher import __version__
 from publisher.model import FeedFormat, FeedSpec
-from publisher.render.text import Texts, cached_texts, safe_link, xml_text
+from publisher.render.sourcevalues import canonical_url, source_id
+from publisher.render.text import Texts, cached_texts, xml_text
 
 GENERATOR_URI = "https://github.com/publisher/publisher"
 # RSS elements that hold plain text: the feed's title and description, each item's title.
@@ -46,7 +47,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe.link(href=spec.entry_url(entry), rel="alternate")  # its story page, always
         if entry.origin is not None:  # taken from someone else's feed: say whose
             origin = entry.origin
-            rss_source = safe_link(origin.feed_url) or safe_link(origin.feed_link)
+            rss_source = canonical_url(origin.feed_url) or canonical_url(origin.feed_link)
             if rss_source:  # RSS <source url="the feed's URL">
                 fe.source(url=rss_source, title=xml_text(origin.feed_title))
             fe.register_extension("origin", _AtomSource, atom=True, rss=False)
@@ -67,8 +68,9 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
 
 class _AtomSource(BaseEntryExtension):
     """Atom's <source> of an entry copied from another feed, in full (feedgen writes only a
-    title and a link): the original feed's id, title, its site and its own URL; and the
-    original article as a rel="via" link."""
+    title and a link): the original feed's id (its own when valid, else one minted from it:
+    the validator wants one), title, its site and its own URL; and the original article as a
+    rel="via" link."""
 
     origin = None
     updated = None
@@ -78,12 +80,11 @@ class _AtomSource(BaseEntryExtension):
             return entry
         for old in entry.findall("source"):  # feedgen's elements are in the default namespace
             entry.remove(old)
-        link, site, url = (safe_link(u) for u in (self.origin.link, self.origin.feed_link, self.origin.feed_url))
+        link, site, url = (canonical_url(u) for u in (self.origin.link, self.origin.feed_link, self.origin.feed_url))
         if link:  # the original article (feedgen drops the rel of entry links)
             etree.SubElement(entry, "link", rel="via", href=link)
         source = etree.SubElement(entry, "source")
-        if _iri(self.origin.feed_id):
-            etree.SubElement(source, "id").text = self.origin.feed_id
+        etree.SubElement(source, "id").text = source_id(self.origin.feed_id, self.origin.feed_url)
         etree.SubElement(source, "title").text = xml_text(self.origin.feed_title)
         if site:
             etree.SubElement(source, "link", rel="alternate", href=site)
@@ -91,13 +92,6 @@ class _AtomSource(BaseEntryExtension):
             etree.SubElement(source, "link", rel="self", href=url)
         etree.SubElement(source, "updated").text = self.updated.isoformat()
         return entry
-
-
-def _iri(feed_id: str) -> bool:
-    """A source id worth writing: an http(s) URL, or a tag: or urn: URI, the ids feeds use. A
-    file's name is none, even one that parses as a scheme ("javascript:alert(1).xml"): the
-    source's id is optional, and some readers make a link of an id."""
-    return safe_link(feed_id) is not None or feed_id[:4].lower() in ("tag:", "urn:")
 
 
 def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:

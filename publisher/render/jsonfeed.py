@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from publisher.model import FeedFormat, FeedSpec
-from publisher.render.text import cached_texts, safe_link, xml_text
+from publisher.render.sourcevalues import canonical_url
+from publisher.render.text import cached_texts, xml_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -44,7 +45,8 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
             "date_published": rfc3339(entry.published),
             "date_modified": rfc3339(entry.updated),
         })
-        if entry.origin is not None and safe_link(entry.origin.link):
-            items[-1]["external_url"] = entry.origin.link  # the original article
+        external = canonical_url(entry.origin.link) if entry.origin is not None else None
+        if external:
+            items[-1]["external_url"] = external  # the original article
     feed["items"] = items
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -68,14 +68,21 @@ def looks_like_feed(name: str) -> bool:
     return name.lower().endswith(FEED_SUFFIXES)
 
 
-def sanitize(fragment: str, base: str | None) -> str:
+def sanitize(fragment: str, base: str | None, bad_urls: list[str] | None = None) -> str:
     """Safe HTML: allowed tags and attributes only, http(s)/mailto URLs, relative ones made
-    absolute against `base`, links that do not pass on the reader's page as referrer."""
+    absolute against `base`, links that do not pass on the reader's page as referrer. A URL that
+    urllib cannot even split ("//[x": "Invalid IPv6 URL") is dropped and added to `bad_urls`."""
 
     def absolute(tag: str, attribute: str, value: str) -> str | None:
         if attribute in URL_ATTRIBUTES:
-            value = urljoin(base, value.strip()) if base else value.strip()
-            if urlsplit(value).scheme not in ("http", "https", "mailto"):
+            try:  # (an exception here would not reach us: nh3 prints it, with a traceback)
+                value = urljoin(base, value.strip()) if base else value.strip()
+                scheme = urlsplit(value).scheme
+            except ValueError:
+                if bad_urls is not None:
+                    bad_urls.append(value)
+                return None
+            if scheme not in ("http", "https", "mailto"):
                 return None
         return value
 
@@ -146,9 +153,11 @@ def item_id(raw_id: str | None, link: str | None, title: str, date: str | None) 
 
 
 def _story(title: str, body_html: str, summary_html: str, base: str | None, origin: Origin,
-           index: int, limits: Limits, cut: list[tuple[str, int, int]], c1: bool = True) -> Story | None:
+           index: int, limits: Limits, cut: list[tuple[str, int, int]], c1: bool = True,
+           bad_urls: list[str] | None = None) -> Story | None:
     """One entry as a story, within the caps of a story (each cut is added to `cut`: the key,
-    the entry's position and its size). `c1`: the text may hold C1 characters (to map)."""
+    the entry's position and its size; each link dropped as no URL, to `bad_urls`). `c1`: the text
+    may hold C1 characters (to map)."""
     fragment = body_html or summary_html or ""
     if c1:
         fragment = map_c1(fragment)
@@ -156,7 +165,7 @@ def _story(title: str, body_html: str, summary_html: str, base: str | None, orig
     size = len(fragment)
     if size > most:  # (characters, not bytes: never fewer than the bytes it holds)
         fragment = fragment[:most]
-    clean = sanitize(fragment, base)
+    clean = sanitize(fragment, base, bad_urls)
     paragraphs = paragraphs_of(clean)
     kept, key = caps.cap_paragraphs(paragraphs, limits)
     if key or size > most:
@@ -280,6 +289,7 @@ def _read(doc: Doc, url: str, limits: Limits, recoded: str | None, c1: bool = Tr
     stories = []
     origin_feed = {"feed_title": title, "feed_link": link, "feed_id": feed_id, "feed_url": url}
     cut: list[tuple[str, int, int]] = []
+    bad_urls: list[str] = []
     for index, entry in enumerate(entries[: limits.entries_per_feed], start=1):
         body, summary = entry.get("content") or "", entry.get("summary") or ""
         if len(summary) > len(body):
@@ -288,9 +298,10 @@ def _read(doc: Doc, url: str, limits: Limits, recoded: str | None, c1: bool = Tr
         ident = item_id(entry.get("id"), link_, entry.get("title", ""), entry.get("date"))
         origin = Origin(item_id=ident, link=link_, **origin_feed)
         base = web_url(url_base, entry.get("base")) or link_ or url_base
-        story = _story(entry.get("title", ""), body, summary, base, origin, index, limits, cut, c1)
+        story = _story(entry.get("title", ""), body, summary, base, origin, index, limits, cut, c1, bad_urls)
         if story:
             stories.append(story)
+    warnings += bad_urls_warning(bad_urls)
     past = _past_caps(feed.get("count", len(entries)), limits, cut, warnings)
     ttl = str(feed.get("ttl", "")).strip()
     ttl_minutes = int(ttl) if ttl.isdigit() else None
@@ -668,6 +679,7 @@ def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
     origin_feed = {"feed_title": title, "feed_link": home, "feed_id": feed_url, "feed_url": url}
     stories = []
     cut: list[tuple[str, int, int]] = []
+    bad_urls: list[str] = []
     for index, item in enumerate(items[: limits.entries_per_feed], start=1):
         if not isinstance(item, dict):
             continue
@@ -680,16 +692,23 @@ def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
         ident = item_id(str(raw_id) if raw_id is not None else None, link_, str(item.get("title") or ""),
                         str(item.get("date_modified") or item.get("date_published") or ""))
         story = _story(str(item.get("title") or ""), body, html.escape(summary), link_ or home or url,
-                       Origin(item_id=ident, link=link_, **origin_feed), index, limits, cut)
+                       Origin(item_id=ident, link=link_, **origin_feed), index, limits, cut, bad_urls=bad_urls)
         if story:
             stories.append(story)
-    warnings: list[str] = []
+    warnings: list[str] = bad_urls_warning(bad_urls)
     past = _past_caps(len(items), limits, cut, warnings)
     if not stories:
         return FeedRead(title, home, feed_url, ReadResult(skipped="no entries with text", warnings=tuple(warnings),
                                                           past_caps=past))
     return FeedRead(title, home, feed_url, ReadResult(stories=tuple(stories), warnings=tuple(warnings),
                                                       past_caps=past))
+
+
+def bad_urls_warning(bad_urls: list[str]) -> list[str]:
+    """One warning for the links of a document dropped as no URL at all (none: no warning)."""
+    if not bad_urls:
+        return []
+    return [_one_line(f"{len(bad_urls)} link(s) dropped, not URLs (e.g. {bad_urls[0][:60]!r})")]
 
 
 def _one_line(text: str) -> str:
