@@ -67,6 +67,8 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/writefail.py
 	$(BIN)/python bench/concurrency.py
+	$(BIN)/python bench/feed_fallback.py
+	$(BIN)/python bench/realfeeds.py
 
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke
