@@ -15,7 +15,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from publisher.model import Arrival, Decision, Entry, Origin, PublishedVersion, StoryPage
+from publisher.model import Arrival, Decision, Entry, ItemMeta, Origin, PublishedVersion, StoryPage
 
 ID_FINGERPRINT_CHARS = 24
 
@@ -42,6 +42,45 @@ def next_instant(now: datetime, newest: datetime | None) -> datetime:
     ingest order (feed readers and the W3C validator dislike equal `updated` times)."""
     floor = newest if newest is not None else datetime.min.replace(tzinfo=UTC)
     return max(now.astimezone(UTC), floor + timedelta(microseconds=1))
+
+
+#: A source's date may be this far ahead of the time it was read (clocks differ; time zones
+#: mislabelled): further ahead, or before EARLIEST, it is not a date to show.
+DATE_SKEW = timedelta(days=1)
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_NAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)-(\d\d)-(\d\d)(?!\d)")
+
+
+def source_date(value: datetime | None, now: datetime, skew: timedelta = DATE_SKEW) -> datetime | None:
+    """A date a source gave, as stored: in UTC, never later than when it was read (`now`); None
+    (the time read is shown) when it is missing, before 1990 or more than `skew` ahead."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if value < EARLIEST or value > now + skew:
+        return None
+    return min(value, now.astimezone(UTC))
+
+
+def name_date(name: str) -> datetime | None:
+    """The date in a file's name (YYYY-MM-DD anywhere in it: "2026-11-24_morning.txt"), at
+    midnight UTC; the last one when several (the file's, not a folder's)."""
+    for match in reversed(list(_NAME_DATE.finditer(name))):
+        try:
+            return datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+        except ValueError:  # 2026-02-30
+            continue
+    return None
+
+
+def wire_date(name: str, mtime: datetime | None, now: datetime) -> datetime | None:
+    """A wire story's source date: the date in its file's name, else the file's modification
+    time; never later than when it was read (an archive imported today keeps its dates)."""
+    return source_date(name_date(name), now, timedelta(0)) or source_date(mtime, now, timedelta(0))
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _decision(value: str | None) -> Decision | None:
@@ -78,6 +117,8 @@ def story_page(history: dict[str, Any], topics: tuple[str, ...]) -> StoryPage:
         entry=Entry(entry_id=h["entry_id"], name=h["name"], title=current["title"],
                     paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
                     kicker=current["kicker"], truncated=current["truncated"], html=current["html"],
-                    origin=Origin(**current["origin"]) if current["origin"] else None),
+                    origin=Origin(**current["origin"]) if current["origin"] else None,
+                    source_published=_time(h.get("source_published")), source_updated=_time(h.get("source_updated")),
+                    meta=ItemMeta.from_json(current.get("meta")), topics=topics),
         history=versions, arrivals=arrivals, earlier_versions=h["versions_total"] - len(versions),
         earlier_arrivals=h["arrivals_total"] - len(arrivals))

@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher import dedup, entries, faults, poll, subscribe
@@ -111,12 +111,30 @@ def place_feed_story(store: Store, config: Config, story: Story, *, source: int,
     return decision, entry
 
 
+def source_dated(story: Story, name: str, mtime: datetime | None, now: datetime) -> Story:
+    """The story with the dates it is stored with: a feed item's own (when sane), a wire
+    story's from its file (the date in the name, else the modification time; see entries)."""
+    if story.origin is not None:
+        return replace(story, published=entries.source_date(story.published, now),
+                       updated=entries.source_date(story.updated, now))
+    return replace(story, published=entries.wire_date(name, mtime, now), updated=None)
+
+
+def _mtime(seconds: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # a file dated beyond what a datetime holds
+        return None
+
+
 def store_stories(store: Store, config: Config, now: datetime, name: str, source: int, read: int,
-                  result: ReadResult) -> SourceReport:
-    """Store what one read of a source gave; finish the read. Inside the caller's transaction."""
+                  result: ReadResult, mtime: datetime | None = None) -> SourceReport:
+    """Store what one read of a source gave; finish the read. Inside the caller's transaction.
+    `mtime`: a file's modification time (a wire story's date when its name has none)."""
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
     revised: dict[int, Story] = {}  # entry -> the story that revised it
     for story in result.stories:
+        story = source_dated(story, name, mtime, now)
         if story.origin is not None:
             decision, entry = place_feed_story(store, config, story, source=source, read=read, now=now)
             if decision == Decision.UNCHANGED:
@@ -282,7 +300,8 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         with store.transaction():
             source_id = store.ensure_source(name)
             read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
-            rep = store_stories(store, config, now, name, source_id, read, result)
+            rep = store_stories(store, config, now, name, source_id, read, result,
+                                mtime=_mtime(st.st_mtime))
     except Exception as exc:  # one file's failure is its result, not the run's end
         _raise_if_fatal(exc)
         return _failed(store, name, now, f"cannot store: {type(exc).__name__}: {exc}")
@@ -430,6 +449,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
     for story, entry in zip(result.stories, given):
         if entry is not None:
             continue
+        story = source_dated(story, name, _mtime(st.st_mtime), now)
         was = next((e for e, first, last in old if first <= story.first_line <= last), None)
         first_part = was is not None and was not in kept
         decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=state.id,

@@ -99,8 +99,65 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """An author of an item in someone else's feed (each value checked: see sources/feed.py)."""
+
+    name: str
+    email: str | None = None
+    uri: str | None = None  # an absolute http(s) URL
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A category of an item in someone else's feed (Atom term/label/scheme, RSS text/domain)."""
+
+    term: str
+    label: str | None = None
+    scheme: str | None = None  # an absolute http(s) URL
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an item carries (a podcast's audio, an image): Atom rel="enclosure", RSS
+    <enclosure>, JSON Feed attachments."""
+
+    url: str  # an absolute http(s) URL
+    type: str | None = None  # a MIME type
+    length: int | None = None  # bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMeta:
+    """What an item of someone else's feed says about itself besides its text: kept as its
+    subscribers see it (stored with the version, as JSON)."""
+
+    authors: tuple[Person, ...] = ()
+    categories: tuple[Category, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.authors or self.categories or self.enclosures)
+
+    def to_json(self) -> dict:
+        drop = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
+        out = {"authors": [drop({"name": p.name, "email": p.email, "uri": p.uri}) for p in self.authors],
+               "categories": [drop({"term": c.term, "label": c.label, "scheme": c.scheme}) for c in self.categories],
+               "enclosures": [drop({"url": e.url, "type": e.type, "length": e.length}) for e in self.enclosures]}
+        return {k: v for k, v in out.items() if v}
+
+    @classmethod
+    def from_json(cls, doc: dict | None) -> ItemMeta:
+        doc = doc or {}
+        return cls(authors=tuple(Person(**p) for p in doc.get("authors", ())),
+                   categories=tuple(Category(**c) for c in doc.get("categories", ())),
+                   enclosures=tuple(Enclosure(**e) for e in doc.get("enclosures", ())))
+
+
+@dataclass(frozen=True, slots=True)
 class Story:
-    """One story as a source gave it: no id, no date (those belong to the store)."""
+    """One story as a source gave it: no id and no stored date (those belong to the store);
+    the dates its source gave (a feed item's, a wire file's name or mtime), checked by
+    entries.source_date before they are stored."""
 
     title: str
     paragraphs: tuple[str, ...]
@@ -110,6 +167,9 @@ class Story:
     truncated: bool = False  # the text stops mid-sentence
     html: str | None = None  # sanitised HTML content (feed entries); wire copy has none
     origin: Origin | None = None  # feed entries: where they came from
+    published: datetime | None = None  # the source's date of the story (UTC)
+    updated: datetime | None = None  # a feed item's own updated date (UTC)
+    meta: ItemMeta = ItemMeta()  # a feed item's authors, categories, enclosures
 
     @property
     def text(self) -> str:
@@ -203,11 +263,21 @@ class Entry:
     truncated: bool = False
     html: str | None = None  # sanitised HTML of a story from a feed (else built from paragraphs)
     origin: Origin | None = None
+    source_published: datetime | None = None  # the source's date (stored once; None: none, or not sane)
+    source_updated: datetime | None = None  # a feed item's own updated date
+    meta: ItemMeta = ItemMeta()  # the current version's authors, categories, enclosures
+    topics: tuple[str, ...] = ()  # slugs of the topics it is in
 
     @property
     def revised(self) -> bool:
         """A later version replaced the first text (`updated` moves only then)."""
         return self.updated != self.published
+
+    @property
+    def date_published(self) -> datetime:
+        """The date shown as published: the source's own date, else when it was first seen.
+        (Order, `updated` and the "Updated" note stay on the store's own times.)"""
+        return self.source_published or self.published
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +340,11 @@ class FeedSpec:
     hub: str | None = None  # a WebSub hub: <link rel="hub"> in both formats
     total: int = 0  # stories in the feed in all (entries holds the newest max_entries)
     label: str = ""  # the topic's own title ("Ukraine"), for pages and OPML
+    topics: tuple[tuple[str, str], ...] = ()  # (slug, title) of every topic, in config order: entries' categories
+
+    def topic_url(self, slug: str) -> str:
+        """A topic's page: the scheme of the categories our topics are."""
+        return f"{self.base_url}{slug}/"
 
     @property
     def page_url(self) -> str:

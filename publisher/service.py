@@ -505,14 +505,6 @@ class Service:
         settle_thread.start()
         threading.Thread(target=self._ping_loop, name="websub", daemon=True).start()  # a hub may come later
 
-        shown = f"[{host}]" if ":" in host else host
-        url = f"http://{shown}:{port}/"
-        print(f"publisher: serving {url} (sources: {self.config.paths.sources}, "
-              f"every {cfg.interval_seconds:g} s and on new files)", file=self.out, flush=True)
-        feeds = [t.slug for t in self.config.topics] + [self.config.merged.slug]
-        for slug in feeds:
-            print(f"  {url}{slug}/atom.xml   {url}{slug}/rss.xml", file=self.out, flush=True)
-
         # No access log: it would cost more per request than the answer does (a feed reader's
         # conditional GET is one dict lookup here). Refused clients are counted in the log.
         # Our signal handlers (they stop the scheduler too) stop it through shutdown().
@@ -533,6 +525,14 @@ class Service:
             self.config_changed.set()
 
         previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+        # the serving line after the handlers: a signal sent as soon as it is read is ours
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/"
+        print(f"publisher: serving {url} (sources: {self.config.paths.sources}, "
+              f"every {cfg.interval_seconds:g} s and on new files)", file=self.out, flush=True)
+        feeds = [t.slug for t in self.config.topics] + [self.config.merged.slug]
+        for slug in feeds:
+            print(f"  {url}{slug}/atom.xml   {url}{slug}/rss.xml", file=self.out, flush=True)
         try:
             server.run(sock)
         finally:

@@ -65,7 +65,7 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
         specs.append(FeedSpec(slug=slug, title=f"{site.title}: {title}", feed_id=f"tag:{site.id_authority}:feed/{slug}",
                               base_url=site.base_url, author=site.author, language=site.language,
                               subtitle=subtitle, updated=max(changes), entries=items, hub=config.service.hub,
-                              total=total, label=title))
+                              total=total, label=title, topics=tuple((t.slug, t.title) for t in config.topics)))
     return specs
 
 

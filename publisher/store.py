@@ -32,7 +32,7 @@ from sqlite_utils.migrations import Migrations
 
 from publisher import dedup, entries as entry_rules, frozen
 from publisher.errors import StoreError
-from publisher.model import Decision, Entry, Origin, Outcome, Story, story_text
+from publisher.model import Decision, Entry, ItemMeta, Origin, Outcome, Story, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
@@ -265,6 +265,20 @@ def _reads_past_caps(db: Database) -> None:
     db.execute("ALTER TABLE reads ADD COLUMN past_caps INTEGER NOT NULL DEFAULT 0")
 
 
+@MIGRATIONS(name="0010_source_dates_and_item_meta")
+def _source_dates_and_item_meta(db: Database) -> None:
+    """The dates a source gave a story (a feed item's published and updated dates, a wire
+    file's date), stored once on the entry and shown as its published date; and a feed item's
+    authors, categories and enclosures (JSON), with the version that carried them. Entries
+    stored before keep the dates they have: every new column is NULL for them."""
+    for statement in _statements("""
+        ALTER TABLE entries ADD COLUMN source_published TEXT;
+        ALTER TABLE entries ADD COLUMN source_updated TEXT;
+        ALTER TABLE versions ADD COLUMN meta TEXT
+    """):
+        db.execute(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
@@ -310,6 +324,22 @@ class Applied:
 
 def _origin(text: str | None) -> Origin | None:
     return Origin(**json.loads(text)) if text else None
+
+
+def _meta(text: str | None) -> ItemMeta:
+    return ItemMeta.from_json(json.loads(text)) if text else ItemMeta()
+
+
+def _meta_json(meta: ItemMeta) -> str | None:
+    return json.dumps(meta.to_json(), ensure_ascii=False, sort_keys=True) if meta else None
+
+
+def _time_or_none(dt: datetime | None) -> str | None:
+    return format_time(dt) if dt is not None else None
+
+
+def _parse_or_none(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
 
 
 class _Cursor:
@@ -623,16 +653,24 @@ class Store:
             entry = placement.entry
             if entry is None:
                 assert new_entry is not None
+                # the source's dates: stored once, when the entry is made (never re-dated after)
                 entry = self.sql.execute(
-                    "INSERT INTO entries (entry_id, name, first_seen, updated) VALUES (?, ?, ?, ?)",
-                    [new_entry.entry_id, new_entry.name, instant, instant]).lastrowid
+                    """INSERT INTO entries (entry_id, name, first_seen, updated, source_published, source_updated)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    [new_entry.entry_id, new_entry.name, instant, instant, _time_or_none(story.published),
+                     _time_or_none(story.updated)]).lastrowid
+            elif placement.current and story.origin is not None and story.updated is not None:
+                # a feed's revision of its item: the item's own updated date (published stays)
+                self.sql.execute("UPDATE entries SET source_updated = ? WHERE id = ?",
+                                 [format_time(story.updated), entry])
             version = self.sql.execute(
                 """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
-                                         content_html, origin)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         content_html, origin, meta)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
                  int(story.truncated), instant, story.html,
-                 json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None]).lastrowid
+                 json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None,
+                 _meta_json(story.meta)]).lastrowid
             self.sql.execute("INSERT INTO sketches (version, entry, minhash, shingles) VALUES (?, ?, ?, ?)",
                              [version, entry, sketch.signature.tobytes(), dedup.pack(sketch.shingles)])
             self.sql.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
@@ -716,7 +754,8 @@ class Store:
         entry; its newest `limit` versions that are current or arrived with a decision in
         `shown` (the domain's rule, entries.SHOWN), oldest first; its newest `limit` arrivals;
         and how many of each there are in all."""
-        keys = ("id", "entry_id", "name", "first_seen", "updated", "current_version", "retracted_at", "retract_reason")
+        keys = ("id", "entry_id", "name", "first_seen", "updated", "current_version", "retracted_at", "retract_reason",
+                "source_published", "source_updated")
         row = self.sql.execute(f"SELECT {', '.join(keys)} FROM entries WHERE id = ?", [entry]).fetchone()
         out = dict(zip(keys, row))
         marks = ",".join("?" * len(shown)) or "NULL"
@@ -724,7 +763,7 @@ class Store:
                     WHERE p.version = v.id AND p.decision IN ({marks})))"""
         params = [entry, out["current_version"], *shown]
         out["versions_total"] = self.count_versions(entry, shown)
-        columns = "v.id, v.title, v.kicker, v.paragraphs, v.truncated, v.seen_at, v.content_html, v.origin"
+        columns = "v.id, v.title, v.kicker, v.paragraphs, v.truncated, v.seen_at, v.content_html, v.origin, v.meta"
         rows = self.sql.execute(f"SELECT {columns} FROM versions v WHERE {where} "
                                 "ORDER BY v.seen_at DESC, v.id DESC LIMIT ?", [*params, limit]).fetchall()
         if not any(r[0] == out["current_version"] for r in rows):  # (the current text is always shown)
@@ -733,7 +772,8 @@ class Store:
             rows.sort(key=lambda r: (r[5], r[0]), reverse=True)
         out["versions"] = [{"version": r[0], "title": r[1], "kicker": r[2], "paragraphs": json.loads(r[3]),
                             "truncated": bool(r[4]), "seen_at": r[5], "html": r[6],
-                            "origin": json.loads(r[7]) if r[7] else None, "current": r[0] == out["current_version"]}
+                            "origin": json.loads(r[7]) if r[7] else None, "current": r[0] == out["current_version"],
+                            "meta": json.loads(r[8]) if r[8] else None}
                            for r in reversed(rows)]
         out["arrivals_total"] = self._one(
             "SELECT count(*) FROM provenance p JOIN versions v ON v.id = p.version WHERE v.entry = ?", [entry])
@@ -775,7 +815,8 @@ class Store:
     # -- feeds -------------------------------------------------------------------------------
 
     _ENTRY_COLUMNS = """e.entry_id, e.name, e.first_seen, e.updated, v.title, v.kicker, v.paragraphs, v.truncated,
-                        v.content_html, v.origin"""
+                        v.content_html, v.origin, e.source_published, e.source_updated, v.meta,
+                        (SELECT json_group_array(t.topic) FROM entry_topics t WHERE t.entry = e.id)"""
 
     def feed_entries(self, topic: str | None, limit: int) -> list[Entry]:
         """The newest `limit` entries of a topic (or of any topic, for topic=None), newest
@@ -791,7 +832,9 @@ class Store:
                 ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
         return [Entry(entry_id=r[0], name=r[1], published=parse_time(r[2]), updated=parse_time(r[3]),
                       title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]),
-                      html=r[8], origin=_origin(r[9])) for r in rows]
+                      html=r[8], origin=_origin(r[9]), source_published=_parse_or_none(r[10]),
+                      source_updated=_parse_or_none(r[11]), meta=_meta(r[12]), topics=tuple(sorted(json.loads(r[13]))))
+                for r in rows]
 
     # -- feeds as sources ----------------------------------------------------------------------
 

@@ -196,9 +196,11 @@ def test_a_feed_file_dropped_into_sources_is_read_as_a_feed_sanitised_and_valid(
         assert bad not in content
     assert 'src="https://news.example/img/ship.jpg"' in content
     assert e.source.title == "Harbour & Strait News"
-    assert e.link.startswith("http://127.0.0.1:8080/stories/")  # its own page, not the original
+    assert e.link == "https://news.example/2026/11/coast-guard"  # the original, as its subscribers see it
+    (ours,) = [link.href for link in e.links if link.rel == "related"]  # and its own page here
+    assert ours.startswith("http://127.0.0.1:8080/stories/")
     assert_valid(project)
-    page = (project.feeds / "stories" / e.link.rsplit("/", 1)[1]).read_text()
+    page = (project.feeds / "stories" / ours.rsplit("/", 1)[1]).read_text()
     assert 'href="https://news.example/2026/11/coast-guard"' in page and "<script" not in page
 
 

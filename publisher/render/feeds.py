@@ -21,7 +21,7 @@ from lxml import etree
 from publisher import __version__
 from publisher.model import FeedFormat, FeedSpec
 from publisher.render.sourcevalues import canonical_url, source_id
-from publisher.render.text import Texts, cached_texts, xml_text
+from publisher.render.text import Texts, cached_texts, entry_categories, xml_text
 
 GENERATOR_URI = "https://github.com/publisher/publisher"
 # RSS elements that hold plain text: the feed's title and description, each item's title.
@@ -44,7 +44,11 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         fe = fg.add_entry(order="append")  # feedgen prepends by default: our order is explicit
         fe.id(entry.entry_id)  # RSS: <guid isPermaLink="false">
         fe.title(title)
-        fe.link(href=spec.entry_url(entry), rel="alternate")  # its story page, always
+        # the original article when it has one (RSS <link> too), else its story page
+        original = canonical_url(entry.origin.link) if entry.origin is not None else None
+        fe.link(href=original or spec.entry_url(entry), rel="alternate")
+        fe.register_extension("meta", _ItemMeta, atom=True, rss=True)
+        fe.meta.set(entry, spec, original)
         if entry.origin is not None:  # taken from someone else's feed: say whose
             origin = entry.origin
             rss_source = canonical_url(origin.feed_url) or canonical_url(origin.feed_link)
@@ -61,7 +65,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
             fe.summary(summary_html, type="html")
         else:
             fe.summary(summary)
-        fe.published(entry.published)  # RSS <pubDate>
+        fe.published(entry.date_published)  # RSS <pubDate>: the source's date, else first seen
         fe.updated(entry.updated)
     return fg
 
@@ -94,6 +98,82 @@ class _AtomSource(BaseEntryExtension):
         return entry
 
 
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+
+
+class _ItemMeta(BaseEntryExtension):
+    """An entry's authors, categories (its source's and our topics), enclosures and, when its
+    link is the original article, its story page (rel="related"). Atom carries every enclosure;
+    RSS one (the validator warns on more): the first. RSS <author> is an address: when an
+    author has none, every author of the item is a dc:creator."""
+
+    entry = spec = original = None
+
+    def set(self, entry, spec, original) -> None:
+        self.entry, self.spec, self.original = entry, spec, original
+
+    def _categories(self):
+        return entry_categories(self.entry, self.spec.topics, self.spec.topic_url)
+
+    def extend_atom(self, el):
+        meta = self.entry.meta
+        for person in meta.authors:
+            author = etree.SubElement(el, "author")
+            etree.SubElement(author, "name").text = xml_text(person.name)
+            if person.email:
+                etree.SubElement(author, "email").text = person.email
+            uri = canonical_url(person.uri)
+            if uri:
+                etree.SubElement(author, "uri").text = uri
+        if self.original:
+            etree.SubElement(el, "link", rel="related", type="text/html", href=self.spec.entry_url(self.entry))
+        for enclosure in meta.enclosures:
+            href = canonical_url(enclosure.url)
+            if href:
+                link = etree.SubElement(el, "link", rel="enclosure", href=href)
+                if enclosure.type:
+                    link.set("type", enclosure.type)
+                if enclosure.length is not None:
+                    link.set("length", str(enclosure.length))
+        for c in self._categories():
+            category = etree.SubElement(el, "category", term=c.term)
+            if c.scheme:
+                category.set("scheme", c.scheme)
+            if c.label:
+                category.set("label", c.label)
+        return el
+
+    def extend_rss(self, item):
+        meta = self.entry.meta
+        addresses = all(person.email for person in meta.authors)  # (both in one item: the validator warns)
+        for person in meta.authors:
+            name = xml_text(person.name)
+            if addresses:
+                etree.SubElement(item, "author").text = f"{person.email} ({name})" if name != person.email \
+                    else person.email
+            else:
+                etree.SubElement(item, f"{{{DC_NS}}}creator", nsmap={"dc": DC_NS}).text = name
+        seen = set()  # readers show a category's text only: each text once, our topics' first
+        categories = self._categories()
+        for c in sorted(categories, key=lambda c: c.scheme is None or not c.scheme.startswith(self.spec.base_url)):
+            text = c.label or c.term
+            if text.casefold() not in seen:
+                seen.add(text.casefold())
+                category = etree.SubElement(item, "category")
+                category.text = text
+                if c.scheme:
+                    category.set("domain", c.scheme)
+        first = next((e for e in meta.enclosures if canonical_url(e.url)), None)
+        if first is not None:  # (RSS requires all three: an unknown length is 0, an unknown type generic)
+            etree.SubElement(item, "enclosure", url=canonical_url(first.url), length=str(first.length or 0),
+                             type=first.type or "application/octet-stream")
+        if self.original:
+            etree.SubElement(item, f"{{{ATOM_NS}}}link", nsmap={"atom": ATOM_NS}, rel="related",
+                             type="text/html", href=self.spec.entry_url(self.entry))
+        return item
+
+
 def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:
     # the alternate link last: feedgen makes the last link added the RSS channel <link>
     links = [{"href": self_url, "rel": "self"}, {"href": spec.home_url, "rel": "alternate"}]
@@ -120,6 +200,7 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
         hub = html.escape(spec.hub).encode()
         head = head.replace(self_link, self_link + b'\n    <atom:link href="%s" rel="hub"/>' % hub, 1)
     items = _RSS_PLAIN.sub(lambda m: _numeric_refs(m) if m.group(1) == b"title" else m.group(0), items)
+    items = items.replace(b' xmlns:atom="http://www.w3.org/2005/Atom"', b"")  # (declared on <rss>)
     return atom, head + sep + items
 
 

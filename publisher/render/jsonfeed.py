@@ -12,7 +12,7 @@ from typing import Any
 
 from publisher.model import FeedFormat, FeedSpec
 from publisher.render.sourcevalues import canonical_url
-from publisher.render.text import cached_texts, xml_text
+from publisher.render.text import cached_texts, entry_categories, entry_tags, xml_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -42,11 +42,41 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
             "title": title,
             "content_html": content,
             "summary": summary,
-            "date_published": rfc3339(entry.published),
+            "date_published": rfc3339(entry.date_published),  # the source's date, else first seen
             "date_modified": rfc3339(entry.updated),
         })
-        external = canonical_url(entry.origin.link) if entry.origin is not None else None
-        if external:
-            items[-1]["external_url"] = external  # the original article
+        original = canonical_url(entry.origin.link) if entry.origin is not None else None
+        if original:
+            # the original article is the item's url (what readers open, as Atom's alternate
+            # link and RSS <link>); its story page here is the page elsewhere
+            items[-1]["url"], items[-1]["external_url"] = original, spec.entry_url(entry)
+        _add_meta(items[-1], entry, spec)
     feed["items"] = items
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _add_meta(item: dict[str, Any], entry, spec: FeedSpec) -> None:
+    """An item's authors, tags (its source's categories and our topics), attachments."""
+    meta = entry.meta
+    authors = []
+    for person in meta.authors:
+        author = {"name": xml_text(person.name)}
+        url = canonical_url(person.uri) or (f"mailto:{person.email}" if person.email else None)
+        if url:
+            author["url"] = url
+        authors.append(author)
+    if authors:
+        item["authors"] = authors
+    tags = entry_tags(entry_categories(entry, spec.topics, spec.topic_url))
+    if tags:
+        item["tags"] = tags
+    attachments = []
+    for enclosure in meta.enclosures:
+        href = canonical_url(enclosure.url)
+        if href:
+            attachment: dict[str, Any] = {"url": href, "mime_type": enclosure.type or "application/octet-stream"}
+            if enclosure.length is not None:
+                attachment["size_in_bytes"] = enclosure.length
+            attachments.append(attachment)
+    if attachments:
+        item["attachments"] = attachments

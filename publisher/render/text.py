@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from publisher.model import Entry
+from publisher.model import Category, Entry
 
 SUMMARY_MAX = 300
 # Characters XML 1.0 (and HTML) cannot carry: C0 controls but tab/newline/CR, lone surrogates,
@@ -104,3 +104,26 @@ def cached_texts(entry: Entry, cache: dict | None) -> Texts:
         if cache is not None:
             cache[key] = texts
     return texts
+
+
+def entry_categories(entry: Entry, topics: tuple[tuple[str, str], ...], topic_url) -> tuple[Category, ...]:
+    """The categories every format gives an entry: its source's (as the item had them), then
+    each of our topics it is in (term: the slug, label: the topic's title, scheme: the topic's
+    page, `topic_url(slug)`), in config order; one per term and scheme."""
+    out: dict[tuple[str, str | None], Category] = {}
+    for c in entry.meta.categories:
+        out.setdefault((c.term.casefold(), c.scheme), Category(xml_text(c.term), c.label and xml_text(c.label),
+                                                               c.scheme if safe_link(c.scheme) else None))
+    for slug, title in topics:
+        if slug in entry.topics:
+            out.setdefault((slug, topic_url(slug)), Category(slug, xml_text(title), topic_url(slug)))
+    return tuple(out.values())
+
+
+def entry_tags(categories: tuple[Category, ...]) -> list[str]:
+    """Categories as JSON Feed tags (and RSS category texts): each shown once, by its label."""
+    seen: dict[str, str] = {}
+    for c in categories:
+        text = c.label or c.term
+        seen.setdefault(text.casefold(), text)
+    return list(seen.values())

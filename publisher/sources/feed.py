@@ -14,7 +14,9 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -22,7 +24,7 @@ import feedparser
 import nh3
 from lxml import etree
 
-from publisher.model import Limits, Origin, ReadResult, Story
+from publisher.model import Category, Enclosure, ItemMeta, Limits, Origin, Person, ReadResult, Story
 from publisher.render.text import xml_text
 from publisher.sources import caps
 from publisher.sources.wire import map_c1
@@ -186,6 +188,82 @@ def _story(title: str, body_html: str, summary_html: str, base: str | None, orig
                  html=clean, origin=origin)
 
 
+# -- an item's metadata: dates, authors, categories, enclosures ------------------------------------
+
+META_TEXT_MAX = 200  # characters of a name, a term, a label
+AUTHORS_MAX, CATEGORIES_MAX, ENCLOSURES_MAX = 20, 50, 20  # per item
+_EMAIL = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_RSS_AUTHOR = re.compile(r"\s*(\S+@\S+?)\s*(?:\((.*)\))?\s*")  # "jdoe@example.com (John Doe)"
+_MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+
+
+def item_date(value: object) -> datetime | None:
+    """A date as a feed writes it (RFC 822, RFC 3339 and the variants feedparser knows, or
+    feedparser's own struct_time), in UTC; None when it is none. (Whether it is sane is the
+    store's question: entries.source_date.)"""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = feedparser.datetimes._parse_date(value.strip()[:100])
+        except Exception:  # feedparser's date handlers are meant not to raise
+            return None
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _meta_text(value: object) -> str | None:
+    return plain(value[: 4 * META_TEXT_MAX])[:META_TEXT_MAX] or None if isinstance(value, str) else None
+
+
+def _email(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip().removeprefix("mailto:")
+    return value if len(value) <= 254 and _EMAIL.fullmatch(value) else None
+
+
+def item_meta(authors: list[dict], categories: list[dict], enclosures: list[dict], base: str | None) -> ItemMeta:
+    """An item's authors, categories and enclosures as raw values ({name, email, uri}, {term,
+    label, scheme}, {url, type, length}), each value checked: plain text for names, terms and
+    labels; an address for an email; absolute http(s) URLs (against `base`) for a uri, a
+    scheme or an enclosure; a MIME type; a length in bytes. What fails is dropped (an author
+    without a name or an email, a category without a term, an enclosure without a URL)."""
+    people: dict[tuple, Person] = {}
+    for a in authors:
+        email = _email(a.get("email"))
+        name = _meta_text(a.get("name")) or email
+        if name and len(people) < AUTHORS_MAX:
+            person = Person(name=name, email=email, uri=web_url(base or "", a.get("uri")))
+            people.setdefault((person.name, person.email, person.uri), person)
+    terms: dict[tuple, Category] = {}
+    for c in categories:
+        term = _meta_text(c.get("term"))
+        if term and len(terms) < CATEGORIES_MAX:
+            scheme = web_url("", c.get("scheme"))
+            label = _meta_text(c.get("label"))
+            terms.setdefault((term, scheme), Category(term=term, label=label if label != term else None,
+                                                      scheme=scheme))
+    files: dict[str, Enclosure] = {}
+    for e in enclosures:
+        url = web_url(base or "", e.get("url"))
+        if url and len(files) < ENCLOSURES_MAX:
+            kind = str(e.get("type") or "").split(";")[0].strip()
+            length = str(e.get("length") if e.get("length") is not None else "").strip()
+            files.setdefault(url, Enclosure(url=url, type=kind.lower() if _MIME.fullmatch(kind) else None,
+                                            length=int(length) if length.isdigit() and len(length) < 16 else None))
+    return ItemMeta(tuple(people.values()), tuple(terms.values()), tuple(files.values()))
+
+
+def _dated(story: Story, entry: dict, meta: ItemMeta) -> Story:
+    """The story with its item's own dates and metadata."""
+    updated = item_date(entry.get("updated"))
+    published = item_date(entry.get("published")) or updated
+    return replace(story, published=published, updated=updated if updated != published else None, meta=meta)
+
+
 def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None, limits: Limits = Limits()) -> FeedRead:
     """Parse a feed document fetched from (or named) `url`, within `limits` (entries_per_feed,
     and the caps of a story). Never raises on bad input: a document that gives nothing is a
@@ -197,6 +275,7 @@ def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None, limit
 
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+DC = "{http://purl.org/dc/elements/1.1/}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
@@ -300,7 +379,9 @@ def _read(doc: Doc, url: str, limits: Limits, recoded: str | None, c1: bool = Tr
         base = web_url(url_base, entry.get("base")) or link_ or url_base
         story = _story(entry.get("title", ""), body, summary, base, origin, index, limits, cut, c1, bad_urls)
         if story:
-            stories.append(story)
+            meta = item_meta(entry.get("authors") or feed.get("authors") or [], entry.get("categories") or [],
+                             entry.get("enclosures") or [], base)
+            stories.append(_dated(story, entry, meta))
     warnings += bad_urls_warning(bad_urls)
     past = _past_caps(feed.get("count", len(entries)), limits, cut, warnings)
     ttl = str(feed.get("ttl", "")).strip()
@@ -474,9 +555,27 @@ def _feedparser(data: bytes, url: str, headers: dict[str, str]) -> Doc | FeedRea
             "summary": as_html(entry.get("summary_detail"), entry.get("summary", "")),
             "date": dict.get(entry, "updated") or dict.get(entry, "published"),  # (not feedparser's fallback)
             "base": (entry.get("content") or [{}])[0].get("base"),
+            **_feedparser_meta(entry),
         })
     return {"title": as_html(feed.get("title_detail"), feed.get("title", "")), "link": feed.get("link"),
-            "id": feed.get("id"), "ttl": feed.get("ttl", "")}, entries, warnings
+            "id": feed.get("id"), "ttl": feed.get("ttl", ""),
+            "authors": _feedparser_meta(feed)["authors"]}, entries, warnings
+
+
+def _feedparser_meta(entry) -> dict:
+    """An entry's (or a feed's) dates, authors, categories and enclosures as feedparser gives them."""
+    def one(d) -> bool:
+        return isinstance(d, dict)
+    authors = [{"name": a.get("name"), "email": a.get("email"), "uri": a.get("href")}
+               for a in (dict.get(entry, "authors") or []) if one(a)]
+    if not authors and dict.get(entry, "author"):  # an RSS <author> feedparser did not split
+        authors = [_rss_author(dict.get(entry, "author"))]
+    return {"published": dict.get(entry, "published_parsed"), "updated": dict.get(entry, "updated_parsed"),
+            "authors": authors,
+            "categories": [{"term": t.get("term"), "label": t.get("label"), "scheme": t.get("scheme")}
+                           for t in (dict.get(entry, "tags") or []) if one(t)],
+            "enclosures": [{"url": e.get("href"), "type": e.get("type"), "length": e.get("length")}
+                           for e in (dict.get(entry, "enclosures") or []) if one(e)]}
 
 
 def _parser(huge_tree: bool = False, **options) -> etree.XMLParser:
@@ -627,6 +726,13 @@ def _no_text(entries: list[dict]) -> str | None:
     return None
 
 
+def _atom_authors(el) -> list[dict]:
+    if el is None:
+        return []
+    return [{"name": a.findtext(f"{ATOM}name"), "email": a.findtext(f"{ATOM}email"), "uri": a.findtext(f"{ATOM}uri")}
+            for a in el.findall(f"{ATOM}author")]
+
+
 def _atom(root, count: int) -> Doc:
     entries = []
     lacking = None
@@ -639,10 +745,17 @@ def _atom(root, count: int) -> Doc:
             "link": _atom_link(e), "content": _atom_text(e.find(f"{ATOM}content")),
             "summary": _atom_text(e.find(f"{ATOM}summary")),
             "date": e.findtext(f"{ATOM}updated") or e.findtext(f"{ATOM}published"),
+            "published": e.findtext(f"{ATOM}published"), "updated": e.findtext(f"{ATOM}updated"),
+            "authors": _atom_authors(e) or _atom_authors(e.find(f"{ATOM}source")),
+            "categories": [{"term": c.get("term"), "label": c.get("label"), "scheme": c.get("scheme")}
+                           for c in e.findall(f"{ATOM}category")],
+            "enclosures": [{"url": link.get("href"), "type": link.get("type"), "length": link.get("length")}
+                           for link in e.findall(f"{ATOM}link") if link.get("rel") == "enclosure"],
         })
     title = root.find(f"{ATOM}title")
     return {"title": _atom_text(title) if title is not None else "", "link": _atom_link(root),
-            "id": root.findtext(f"{ATOM}id"), "count": count, "lacking": lacking or _no_text(entries)}, entries, []
+            "id": root.findtext(f"{ATOM}id"), "count": count, "lacking": lacking or _no_text(entries),
+            "authors": _atom_authors(root)}, entries, []
 
 
 RSS_READ = {"title", "description", CONTENT_ENCODED}
@@ -658,9 +771,43 @@ def _rss(channel, count: int) -> Doc:
             "id": guid.text if guid is not None else None, "title": item.findtext("title") or "",
             "link": item.findtext("link"), "content": item.findtext(CONTENT_ENCODED) or "",
             "summary": item.findtext("description") or "", "date": item.findtext("pubDate"),
+            "published": item.findtext("pubDate") or item.findtext(f"{DC}date"),
+            "authors": [_rss_author(a.text) for a in item.findall("author") if a.text]
+            + [{"name": a.text} for a in item.findall(f"{DC}creator") if a.text],
+            "categories": [{"term": c.text, "scheme": c.get("domain")} for c in item.findall("category")],
+            "enclosures": [{"url": e.get("url"), "type": e.get("type"), "length": e.get("length")}
+                           for e in item.findall("enclosure")],
         })
     return {"title": channel.findtext("title") or "", "link": channel.findtext("link"),
             "ttl": channel.findtext("ttl") or "", "count": count, "lacking": lacking or _no_text(entries)}, entries, []
+
+
+def _rss_author(text: str) -> dict:
+    """An RSS <author>: "jdoe@example.com (John Doe)", an address, or (as feeds write it) a name."""
+    match = _RSS_AUTHOR.fullmatch(text)
+    if match and _email(match[1]):
+        return {"name": match[2], "email": match[1]}
+    return {"name": text}
+
+
+def _json_meta(item: dict, feed_authors: list) -> dict:
+    def people(doc) -> list[dict]:
+        found = doc.get("authors") if isinstance(doc.get("authors"), list) else [doc.get("author")]
+        out = []
+        for a in found:
+            if isinstance(a, dict):
+                link = a.get("url") if isinstance(a.get("url"), str) else ""
+                email = link[7:] if link.lower().startswith("mailto:") else None
+                out.append({"name": a.get("name"), "email": email, "uri": None if email else link})
+        return out
+
+    files = item.get("attachments") if isinstance(item.get("attachments"), list) else []
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    return {"published": item.get("date_published"), "updated": item.get("date_modified"),
+            "authors": people(item) or feed_authors,
+            "categories": [{"term": t} for t in tags if isinstance(t, str)],
+            "enclosures": [{"url": f.get("url"), "type": f.get("mime_type"), "length": f.get("size_in_bytes")}
+                           for f in files if isinstance(f, dict)]}
 
 
 def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
@@ -694,7 +841,9 @@ def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
         story = _story(str(item.get("title") or ""), body, html.escape(summary), link_ or home or url,
                        Origin(item_id=ident, link=link_, **origin_feed), index, limits, cut, bad_urls=bad_urls)
         if story:
-            stories.append(story)
+            fields = _json_meta(item, _json_meta(doc, [])["authors"])
+            stories.append(_dated(story, fields, item_meta(fields["authors"], fields["categories"],
+                                                           fields["enclosures"], link_ or home or url)))
     warnings: list[str] = bad_urls_warning(bad_urls)
     past = _past_caps(len(items), limits, cut, warnings)
     if not stories:
