@@ -263,3 +263,20 @@ def test_an_entry_over_libxml2s_text_node_limit_is_read_by_the_fast_parser_and_c
     (story,) = result.stories
     assert story.paragraphs == ("Kyiv officials said the grid held.",) * 500
     assert result.warnings[0].endswith("; the first 500 read (limits.paragraphs_per_story)")
+
+
+@pytest.mark.parametrize("html, text", [
+    ('<div><math xmlns="http://www.w3.org/1998/Math/MathML"><mrow><mi>a</mi><mo>+</mo><mi>b</mi></mrow></math></div>',
+     "a + b"),
+    ('<p>A chart <svg width="30"><title>Grid load</title><desc>Peak at 9</desc><circle r="5"/></svg> today</p>',
+     "A chart Grid load Peak at 9 today"),
+    ('<p>x <svg><script>alert(1)</script><style>p{}</style><title>t</title>', "x t"),  # never closed
+    ('<p>x <svg><a href="javascript:alert(1)">y</a><foreignObject><img src=x onerror=alert(1)></foreignObject></svg>',
+     "x y"),
+])
+def test_svg_and_mathml_keep_their_words_and_never_their_markup(html, text):
+    # (ammonia drops foreign content whole: a formula's or a drawing's only text went with it)
+    clean = sanitize(html, "https://news.example/")
+    assert " ".join(clean.replace("<p>", " ").replace("</p>", " ").split()) == text
+    for bad in ("<svg", "<math", "script", "alert", "onerror", "<img", "<style"):
+        assert bad not in clean

@@ -80,6 +80,7 @@ def test_an_rss_item_keeps_its_date_authors_categories_enclosures_and_link():
     assert rail.published is None and rail.origin.link is None  # no date; a javascript: link dropped
     assert rail.meta.categories == (Category("Transport"),)  # a javascript: domain dropped
     assert rail.meta.enclosures == ()  # a javascript: URL is no enclosure
+    assert rail.meta.authors == (Person("dispatch@radio.example.com", "dispatch@radio.example.com"),)
     assert s["Kyiv metro stations stay open overnight"].meta.authors == (Person("not an address"),)
 
 
@@ -175,6 +176,10 @@ def test_a_subscriber_sees_the_items_own_dates_authors_enclosures_and_link(publi
         # RSS carries one enclosure an item (the first); Atom and JSON Feed all of them
         assert len(schools.enclosures) == (1 if fmt == "rss.xml" else 2), fmt
         assert schools.published == datetime(2026, 11, 22, 6, 15, tzinfo=UTC), fmt
+        if fmt == "rss.xml":  # an address alone is no "address (Real Name)" <author>: a dc:creator
+            rss = feedparser.parse((published.feeds / "ukraine" / fmt).read_bytes()).entries
+            (rail,) = [e for e in rss if e.title == "Ukraine's rail operator adds evacuation trains"]
+            assert rail.author == "dispatch@radio.example.com" and "<author>" not in str(rail)
         # a date in the future, before 1990 or none: the time it was read
         for title in ("Ukraine's grid operator extends outages", "Kyiv metro stations stay open overnight",
                       "Ukraine's rail operator adds evacuation trains"):
@@ -258,12 +263,12 @@ def test_a_copy_from_another_source_changes_no_metadata(published):
 def test_a_store_made_before_0010_is_migrated_and_nothing_is_re_dated(project):
     """tests/data/store/pre-0010.sql: `sqlite3 publisher.db .dump` of a store published on
     2026-11-24 12:00 UTC by the code before 0010 (git archive e55f365), from
-    tests/data/store/pre-0010-wire.txt as sources/2026-11-20_desk.txt and tests/data/feeds/meta.rss
-    as sources/radio.rss."""
+    tests/data/store/pre-0010-wire.txt as sources/2026-11-20_desk.txt and
+    tests/data/store/pre-0010-radio.rss (meta.rss as it was then) as sources/radio.rss."""
     with sqlite3.connect(project.database) as db:
         db.executescript((DATA / "store" / "pre-0010.sql").read_text())
     project.add_source("2026-11-20_desk.txt", (DATA / "store" / "pre-0010-wire.txt").read_bytes())
-    shutil.copy(FEEDS / "meta.rss", project.sources / "radio.rss")
+    shutil.copy(DATA / "store" / "pre-0010-radio.rss", project.sources / "radio.rss")
     with sqlite3.connect(project.database) as db:
         stored = db.execute("SELECT entry_id, first_seen, updated FROM entries ORDER BY id").fetchall()
     assert len(stored) == 5

@@ -73,7 +73,8 @@ def test_a_feed_entry_updating_a_seed_story_is_a_revision(project, seed, seed_ar
     (after,) = entries(project, "ukraine")
     assert after.id in before and after.updated > before[after.id].updated
     assert "deliveries would start soon" in after.content[0].value
-    assert any(l.get("rel") == "via" and l["href"] == "https://other.example/a1" for l in after.links)
+    assert after.link == "https://other.example/a1"  # the original article
+    assert any(l.get("rel") == "related" and "/stories/" in l["href"] for l in after.links)  # and our page
     assert after.source.title == "Other Wire"
 
 

@@ -147,7 +147,7 @@ def test_an_iri_host_is_punycoded_and_its_path_percent_encoded(project):
     rss = (project.feeds / "all" / "rss.xml").read_text()
     atom = (project.feeds / "all" / "atom.xml").read_text()
     assert 'url="http://xn--bcher-kva.example/stra%C3%9Fe/nachrichten"' in rss  # RSS <source url>
-    assert 'href="http://xn--bcher-kva.example/stra%C3%9Fe/kyiv-messe?seite=%C3%BC"' in atom  # rel=via
+    assert 'href="http://xn--bcher-kva.example/stra%C3%9Fe/kyiv-messe?seite=%C3%BC"' in atom  # the entry's link
     assert "bücher.example" not in rss + atom
     assert_valid(project)
     entry, _ = only_entry(project, "Kyiv book fair opens despite the sirens",

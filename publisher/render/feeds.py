@@ -73,8 +73,8 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
 class _AtomSource(BaseEntryExtension):
     """Atom's <source> of an entry copied from another feed, in full (feedgen writes only a
     title and a link): the original feed's id (its own when valid, else one minted from it:
-    the validator wants one), title, its site and its own URL; and the original article as a
-    rel="via" link."""
+    the validator wants one), title, its site and its own URL. (The original article is the
+    entry's alternate link.)"""
 
     origin = None
     updated = None
@@ -84,9 +84,7 @@ class _AtomSource(BaseEntryExtension):
             return entry
         for old in entry.findall("source"):  # feedgen's elements are in the default namespace
             entry.remove(old)
-        link, site, url = (canonical_url(u) for u in (self.origin.link, self.origin.feed_link, self.origin.feed_url))
-        if link:  # the original article (feedgen drops the rel of entry links)
-            etree.SubElement(entry, "link", rel="via", href=link)
+        site, url = (canonical_url(u) for u in (self.origin.feed_link, self.origin.feed_url))
         source = etree.SubElement(entry, "source")
         etree.SubElement(source, "id").text = source_id(self.origin.feed_id, self.origin.feed_url)
         etree.SubElement(source, "title").text = xml_text(self.origin.feed_title)
@@ -146,12 +144,13 @@ class _ItemMeta(BaseEntryExtension):
 
     def extend_rss(self, item):
         meta = self.entry.meta
-        addresses = all(person.email for person in meta.authors)  # (both in one item: the validator warns)
+        # <author> is "address (Real Name)": when an author lacks either, every author is a
+        # dc:creator (both kinds in one item, or an address alone: the validator warns)
+        addresses = all(person.email and xml_text(person.name) not in ("", person.email) for person in meta.authors)
         for person in meta.authors:
-            name = xml_text(person.name)
+            name = xml_text(person.name) or person.email
             if addresses:
-                etree.SubElement(item, "author").text = f"{person.email} ({name})" if name != person.email \
-                    else person.email
+                etree.SubElement(item, "author").text = f"{person.email} ({name})"
             else:
                 etree.SubElement(item, f"{{{DC_NS}}}creator", nsmap={"dc": DC_NS}).text = name
         seen = set()  # readers show a category's text only: each text once, our topics' first

@@ -70,6 +70,21 @@ def looks_like_feed(name: str) -> bool:
     return name.lower().endswith(FEED_SUFFIXES)
 
 
+#: SVG and MathML: ammonia drops them whole (foreign content is a known mutation-XSS route), and
+#: with them a formula's or a drawing's only text ("a + b", an SVG <title>). They are replaced by
+#: that text, escaped, before cleaning: the story keeps its words, never the markup.
+_FOREIGN_HINT = re.compile(r"<\s*(?:svg|math)\b", re.IGNORECASE)
+_FOREIGN = re.compile(r"<\s*(svg|math)\b.*?(?:<\s*/\s*\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+_ANY_TAG = re.compile(r"<[^>]*>?")
+_CODE = re.compile(r"<\s*(script|style)\b.*?(?:<\s*/\s*\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+
+
+def _foreign_text(match: re.Match) -> str:
+    words = _ANY_TAG.sub(" ", _CODE.sub(" ", match.group(0)))
+    text = _SPACE.sub(" ", html.unescape(words)).strip()
+    return f" {html.escape(text, quote=False)} " if text else " "
+
+
 def sanitize(fragment: str, base: str | None, bad_urls: list[str] | None = None) -> str:
     """Safe HTML: allowed tags and attributes only, http(s)/mailto URLs, relative ones made
     absolute against `base`, links that do not pass on the reader's page as referrer. A URL that
@@ -88,6 +103,8 @@ def sanitize(fragment: str, base: str | None, bad_urls: list[str] | None = None)
                 return None
         return value
 
+    if _FOREIGN_HINT.search(fragment):
+        fragment = _FOREIGN.sub(_foreign_text, fragment)
     return nh3.clean(fragment, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      url_schemes={"http", "https", "mailto"}, attribute_filter=absolute,
                      link_rel="noopener noreferrer nofollow", strip_comments=True).strip()
