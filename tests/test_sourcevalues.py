@@ -4,7 +4,9 @@ with the W3C validator and read with `reader` as a subscriber would."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -199,3 +201,21 @@ def test_a_link_urllib_cannot_split_is_dropped_with_one_warning_naming_the_file_
     entry, _ = only_entry(project, "Sumy restores power after a drone attack",
                           "https://sumy-bulletin.example/power")
     assert "Power was restored in Sumy" in text_of(entry) and "[x" not in text_of(entry)
+
+
+def test_text_that_reads_as_a_character_reference_is_written_as_escaped_html_and_read_as_it_came(project):
+    # a title holding "&amp;" as text, a text holding "&#38;": undeclared HTML to the validator
+    # when written as plain text (ContainsUndeclaredHTML); "AT&T" reads as no reference
+    publish_alone(project, "source-entity-text.atom")
+    atom = (project.feeds / "all" / "atom.xml").read_text()
+    assert '<title type="html">Kyiv &amp;amp;amp; Lviv' in atom
+    assert_valid(project)
+    got = subscribed(project)
+    (a,), (r,) = got["atom.xml"], got["rss.xml"]
+    title = "Kyiv &amp; Lviv share spare transformers"
+    assert html.unescape(a.title) == title  # an HTML title (feedparser hands HTML over as it is)
+    assert r.title == title  # RSS: text
+    assert a.link == r.link == "https://lviv-grid.example/share"
+    for entry in (a, r):
+        shown = html.unescape(re.sub(r"<[^>]+>", "", text_of(entry)))
+        assert "transformers &#38; repair crews" in shown and "AT&T was not involved" in shown

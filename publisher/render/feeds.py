@@ -11,6 +11,7 @@ only as render.sourcevalues makes them: canonical http(s) URLs and valid ids, or
 from __future__ import annotations
 
 import html
+from html.entities import name2codepoint
 import re
 from datetime import datetime
 
@@ -61,7 +62,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
         # content and summary() leaves a description it did not set alone, so: this order.
         fe.description(summary_html)
         fe.content(content, type="html")  # Atom <content>; RSS <content:encoded>
-        if "<" in summary:  # text that looks like markup: say it is HTML, escaped (see _atom_titles)
+        if looks_like_markup(summary):  # say it is HTML, escaped (see _html_title)
             fe.summary(summary_html, type="html")
         else:
             fe.summary(summary)
@@ -203,15 +204,25 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     return atom, head + sep + items
 
 
-# An entry title whose text holds "<" (escaped as &lt;): "<title>" directly inside <entry>.
-_ATOM_ENTRY_TITLE = re.compile(rb"(<entry>\s*(?:<[^>]*>[^<]*</[^>]*>\s*)*?)<title>([^<]*&lt;[^<]*)</title>")
+# An entry title whose text holds "<" or "&" (escaped): "<title>" directly inside <entry>.
+_ATOM_ENTRY_TITLE = re.compile(rb"(<entry>\s*(?:<[^>]*>[^<]*</[^>]*>\s*)*?)<title>([^<]*&(?:lt|amp);[^<]*)</title>")
+_ENTITY_LIKE = re.compile(r"&(#?\w+)")
+
+
+def looks_like_markup(text: str) -> bool:
+    """Plain text that validators (and some readers) would take for HTML: a "<", or what reads
+    as a character reference ("&amp", "&#38", "&eacute"; not "AT&T" nor "R&D")."""
+    return "<" in text or any(name in name2codepoint or name == "apos" or not name.isalpha()
+                              for name in _ENTITY_LIKE.findall(text))
 
 
 def _html_title(m: re.Match) -> bytes:
-    """Atom titles are plain text unless typed; text such as "a <b> story" is shown as text by
-    readers either way, but validators (and some readers) take a plain-text title holding tags
-    for undeclared HTML. So such a title is declared type="html" and escaped once more: every
-    reader then shows exactly the text."""
+    """Atom titles are plain text unless typed; text such as "a <b> story" or "&amp; co" is
+    shown as text by readers either way, but validators (and some readers) take such a
+    plain-text title for undeclared HTML. So it is declared type="html" and escaped once more:
+    every reader then shows exactly the text."""
+    if not looks_like_markup(html.unescape(m.group(2).decode())):
+        return m.group(0)
     return m.group(1) + b'<title type="html">' + m.group(2).replace(b"&", b"&amp;") + b"</title>"
 
 
