@@ -290,3 +290,24 @@ def test_a_store_made_before_0010_is_migrated_and_nothing_is_re_dated(project):
     before = project.site_bytes()
     assert project.publish(LATER).ok
     assert project.site_bytes() == before
+
+
+def test_hostile_metadata_is_dropped_or_made_valid_and_never_costs_a_feed_or_a_file(project):
+    # an attacker-reviewer's findings: a control character or a lone surrogate in an address
+    # stopped two feeds from being written; a superscript-digit length lost the whole file; two
+    # addressed authors made two RSS <author>s; a source filed its item under our own topic
+    for name in ("meta-hostile.rss", "meta-hostile.json"):
+        shutil.copy(FEEDS / name, project.sources / name)
+    report = project.publish()
+    assert report.ok and [s.outcome for s in report.sources] == ["new", "new"], report.problems()
+    for slug in ("all", "ukraine"):
+        for fmt in ("atom.xml", "rss.xml", "feed.json"):
+            assert (project.feeds / slug / fmt).exists(), (slug, fmt)
+    assert_valid(project)
+    rss = (project.feeds / "ukraine" / "rss.xml").read_text()
+    assert "<author>" not in rss and ">John Doe</dc:creator>" in rss and ">Jane Roe</dc:creator>" in rss
+    assert ">€@x.com</dc:creator>" in rss and "\x01" not in rss  # not an address: a name, as it came
+    atom = feedparser.parse((project.feeds / "all" / "atom.xml").read_bytes())
+    trams = next(e for e in atom.entries if e.title == "Kyiv trams return after repairs")
+    assert [t.term for t in trams.tags if "taiwan" in t.term.lower()] == []  # not forged into our topic
+    assert [l.get("length") for l in trams.links if l.rel == "enclosure"] in ([None], ["0"], [])

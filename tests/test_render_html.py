@@ -214,3 +214,45 @@ def test_a_source_without_a_web_link_is_named_as_text_not_linked(origin):
     assert meta[0].xpath(".//a") == []
     links = page.xpath("//@href | //@src")
     assert all(not re.match(r"(?i)[a-z][a-z0-9+.-]*:", u) or u.startswith("https://") for u in links), links
+
+
+# -- the front page as a reader opens it ----------------------------------------------------------
+
+def test_each_front_page_headline_has_a_line_that_does_not_repeat_it_where_it_came_from_and_a_badge():
+    lede = ("The premier said that security would be tightened in transport hubs, while the president "
+            "thanked the public for their calm")
+    wire = entry(1, "PUBLIC SAFETY: The premier said that security would be tightened in transport hubs",
+                 [lede], kicker="PUBLIC SAFETY", updated=T1)
+    fed = entry(2, "Kyiv opens winter shelters", ["Kyiv opened 40 heated shelters on Monday, the city said."],
+                origin=Origin(item_id="x", link="https://radio.example/a", feed_title="Metadata Radio",
+                              feed_link="https://radio.example/", feed_id="https://radio.example/",
+                              feed_url="https://radio.example/rss.xml"))
+    same_minute = entry(3, "Grid holds", ["The grid held through the night, the operator said."],
+                        updated=T0 + timedelta(seconds=20))
+    page = doc(index_page(SITE, [spec("all", "All", [wire, fed, same_minute])]))
+    items = page.xpath('//ul[@class="headlines"]/li')
+    assert [li.xpath('p[@class="teaser"]')[0].text_content() for li in items] == [
+        "…while the president thanked the public for their calm",  # the lede's rest, not the headline again
+        "Kyiv opened 40 heated shelters on Monday, the city said.",
+        "The grid held through the night, the operator said."]
+    assert [li.xpath('span[@class="meta"]')[0].text_content().split(" · ")[1] for li in items] == [
+        "wire copy", "Metadata Radio", "wire copy"]
+    # a revision in a later minute is badged; one in the same minute shows as no update
+    assert [bool(li.xpath('span[@class="badge"]')) for li in items] == [True, False, False]
+
+
+def test_the_front_page_shows_each_feed_url_in_a_field_to_copy_without_script():
+    page = doc(index_page(SITE, [spec("ukraine", "Ukraine", [entry(1)])]))
+    (field,) = page.xpath('//p[@class="feed-url"]//input')
+    assert field.get("readonly") is not None and field.get("value") == "https://news.example/feeds/ukraine/atom.xml"
+    assert not page.xpath("//script") and "onclick" not in lxml.html.tostring(page).decode()
+
+
+def test_a_revision_within_the_minute_gets_no_updated_note_on_its_story_page():
+    quick = entry(1, "Grid holds", ["The grid held."], updated=T0 + timedelta(seconds=40))
+    later = entry(2, "Grid holds", ["The grid held."], updated=T0 + timedelta(minutes=1))
+    for e, shown in ((quick, False), (later, True)):
+        page = StoryPage(entry_id=e.entry_id, name=e.name, published=e.published, updated=e.updated, topics=(),
+                         entry=e)
+        (meta,) = doc(story_page(SITE, page, [])).xpath('//article/p[@class="meta"]')[:1]
+        assert ("updated" in meta.text_content()) is shown, e.updated

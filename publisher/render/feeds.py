@@ -147,7 +147,8 @@ class _ItemMeta(BaseEntryExtension):
         meta = self.entry.meta
         # <author> is "address (Real Name)": when an author lacks either, every author is a
         # dc:creator (both kinds in one item, or an address alone: the validator warns)
-        addresses = all(person.email and xml_text(person.name) not in ("", person.email) for person in meta.authors)
+        addresses = len(meta.authors) == 1 and all(  # (RSS allows one <author>: several are dc:creators)
+            person.email and xml_text(person.name) not in ("", person.email) for person in meta.authors)
         for person in meta.authors:
             name = xml_text(person.name) or person.email
             if addresses:

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from publisher.model import Category, Entry
+from publisher.render.sourcevalues import canonical_url
 
 SUMMARY_MAX = 300
+_SPACE = re.compile(r"\s+")
 # Characters XML 1.0 (and HTML) cannot carry: C0 controls but tab/newline/CR, lone surrogates,
 # U+FFFE/U+FFFF.
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -54,9 +56,16 @@ def human_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
 
 
+def shows_update(entry: Entry) -> bool:
+    """A revision a reader is told about: one that came in a later minute than the first text
+    (both times are shown to the minute: "updated 15:26, first published 15:26" says nothing)."""
+    return entry.revised and human_time(entry.updated) != human_time(entry.published)
+
+
 def updated_note(entry: Entry) -> str | None:
-    """The one-line note ending a revised story's content (None when it was never revised)."""
-    if not entry.revised:
+    """The one-line note ending a revised story's content (None when it was never revised, or
+    revised within the minute)."""
+    if not shows_update(entry):
         return None
     return f"Updated: {human_time(entry.updated)} (first published {human_time(entry.published)})."
 
@@ -86,6 +95,32 @@ def summary_text(entry: Entry) -> str:
     return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
 
 
+TEASER_MAX = 160
+
+
+def teaser(entry: Entry) -> str:
+    """One line under a headline that does not repeat it: the story's first text after its
+    headline (a wire story's headline is often its lede's opening), cut at a word boundary;
+    "" when the story has no more words than its headline."""
+    title = _SPACE.sub(" ", xml_text(entry.title)).strip().rstrip("…").rstrip()
+    kicker = _SPACE.sub(" ", xml_text(entry.kicker or "")).strip()
+    if kicker and title.startswith(kicker):  # "PUBLIC SAFETY: The premier said ...": its lede
+        title = title[len(kicker):].lstrip(" :")
+    for paragraph in entry.paragraphs:
+        text = _SPACE.sub(" ", xml_text(paragraph)).strip()
+        if title and text.startswith(title):  # the rest of the lede, said to be its rest
+            text = text[len(title):].lstrip(" .,;:—–-")
+            text = "…" + text if text else text
+        if len(text) >= 20 and text.casefold() != title.casefold():
+            break
+    else:
+        return ""
+    if len(text) <= TEASER_MAX:
+        return text
+    cut = text[: TEASER_MAX - 1]
+    return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
+
+
 Texts = tuple[str, str, str, str]  # title, summary, summary as HTML, content HTML
 
 
@@ -111,9 +146,12 @@ def entry_categories(entry: Entry, topics: tuple[tuple[str, str], ...], topic_ur
     each of our topics it is in (term: the slug, label: the topic's title, scheme: the topic's
     page, `topic_url(slug)`), in config order; one per term and scheme."""
     out: dict[tuple[str, str | None], Category] = {}
+    ours = {topic_url(slug) for slug, _ in topics}
     for c in entry.meta.categories:
+        if canonical_url(c.scheme) in ours:  # a source does not file a story under our topics
+            continue
         out.setdefault((c.term.casefold(), c.scheme), Category(xml_text(c.term), c.label and xml_text(c.label),
-                                                               c.scheme if safe_link(c.scheme) else None))
+                                                               canonical_url(c.scheme)))
     for slug, title in topics:
         if slug in entry.topics:
             out.setdefault((slug, topic_url(slug)), Category(slug, xml_text(title), topic_url(slug)))

@@ -209,7 +209,7 @@ def _story(title: str, body_html: str, summary_html: str, base: str | None, orig
 
 META_TEXT_MAX = 200  # characters of a name, a term, a label
 AUTHORS_MAX, CATEGORIES_MAX, ENCLOSURES_MAX = 20, 50, 20  # per item
-_EMAIL = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 _RSS_AUTHOR = re.compile(r"\s*(\S+@\S+?)\s*(?:\((.*)\))?\s*")  # "jdoe@example.com (John Doe)"
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 
@@ -270,7 +270,8 @@ def item_meta(authors: list[dict], categories: list[dict], enclosures: list[dict
             kind = str(e.get("type") or "").split(";")[0].strip()
             length = str(e.get("length") if e.get("length") is not None else "").strip()
             files.setdefault(url, Enclosure(url=url, type=kind.lower() if _MIME.fullmatch(kind) else None,
-                                            length=int(length) if length.isdigit() and len(length) < 16 else None))
+                                            length=int(length) if length.isascii() and length.isdigit()
+                                            and len(length) < 16 else None))
     return ItemMeta(tuple(people.values()), tuple(terms.values()), tuple(files.values()))
 
 
