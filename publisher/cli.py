@@ -11,6 +11,9 @@
     publisher [--config PATH] explain ID
     publisher [--config PATH] reread FILE
 
+The config: --config PATH, else $PUBLISHER_CONFIG, else ./config.toml, else
+/etc/publisher/config.toml (config.locate); `init` needs none.
+
 Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
 not be written (the rest is still published), or the database or the disk failed (one line:
 `publisher: <path>: database error: database or disk is full`); 2 usage or config error, or

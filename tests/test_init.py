@@ -158,10 +158,11 @@ def test_make_clean_removes_what_publish_made_and_nothing_else(tmp_path):
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], check=True)
     (root / "sources" / "mine.txt").write_text("UKRAINE: Kyiv opened more shelters in Ukraine.\n")  # the user's
-    env = {"PYTHONPATH": str(root)}
+    env = {"PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": ""}  # bytecode caches are generated too
     assert publisher("--config", str(root / "config.toml"), "publish", cwd=root, env=env).returncode == 0
     assert publisher("status", cwd=root, env=env).returncode == 0
     assert (root / "feeds" / "index.html").is_file() and (root / "publisher.db").is_file()
+    assert (root / "publisher" / "__pycache__").is_dir()
     proc = subprocess.run(["make", "clean"], cwd=root, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     left = subprocess.run([*git, "status", "--porcelain", "--ignored"], capture_output=True, text=True).stdout
