@@ -1,5 +1,6 @@
 # make run   — set up .venv when needed, then run the service (`publisher run`) on ./config.toml
 # make test  — set up .venv with the test dependencies when needed, then run the tests
+# make clean — remove everything generated (the venv, feeds/ output, the database, caches)
 # Python: python3.11 when installed (what the pins are tested with), else python3 (3.11 or newer).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
@@ -73,5 +74,9 @@ bench: $(VENV)/.bench-installed
 smoke: $(VENV)/.run-installed
 	../shared/tools/smoke
 
+# Everything generated (the venv, what `publisher publish` writes with the shipped [paths], build
+# and test caches) and nothing else: feeds/README.md (tracked) and whatever is in sources/ stay.
 clean:
-	rm -rf $(VENV) feeds/*/ publisher.db publisher.db-* publisher.db.*lock
+	rm -rf $(VENV) publisher.db publisher.db-* publisher.db.*lock *.egg-info build dist .pytest_cache .hypothesis bench/work
+	[ ! -d feeds ] || find feeds -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	find publisher tests bench -name __pycache__ -type d -prune -exec rm -rf {} +

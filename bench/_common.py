@@ -35,7 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"  # where results go unless a bench is given --out
 WORK = ROOT / "bench" / "work"  # scratch projects and corpora (git-ignored)
-CONFIG = ROOT / "config.toml"  # the shipped config: topics, site, limits
+# the shipped config (topics, site, limits), as frozen for the tests: the checkout's config.toml
+# is the user's (`publisher add` appends feeds to it), and a bench must not poll them
+CONFIG = ROOT / "tests" / "data" / "config.toml"
 BIN = Path(sys.executable).parent / "publisher"  # the command, as installed beside this Python
 
 if str(ROOT) not in sys.path:

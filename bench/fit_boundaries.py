@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from _common import ROOT, parser
+from _common import CONFIG, ROOT, parser
 
 DATA = ROOT / "tests" / "data"
 
@@ -26,7 +26,7 @@ def examples(splits: str):
     from publisher.classify import topic_scorer
     from publisher.sources import wire
 
-    scorer = topic_scorer(config_mod.load(ROOT / "config.toml").topics)
+    scorer = topic_scorer(config_mod.load(CONFIG).topics)
     labelled = []  # (file, the true story starts in it, its label)
     for split in splits.split(","):
         for txt in sorted((DATA / "understanding" / split).glob("*.txt")):

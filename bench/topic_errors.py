@@ -15,7 +15,7 @@ import json
 import re
 import sys
 
-from _common import ROOT, parser
+from _common import CONFIG, ROOT, parser
 
 DATA = ROOT / "tests" / "data" / "understanding"
 _KICKER = re.compile(r"^([A-Z0-9][A-Z0-9 '’&-]{2,40}):\s+")
@@ -44,7 +44,7 @@ def main() -> int:
     from publisher import config as config_mod
     from publisher.classify import classify_story
 
-    topics = config_mod.load(ROOT / "config.toml").topics
+    topics = config_mod.load(CONFIG).topics
     for split in args.split.split(","):
         wrong = total = 0
         tp = {t.slug: 0 for t in topics}

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from _common import RESULTS, ROOT, machine_info, now_iso, parser, shipped_config, temp_scratch, write_results  # noqa
+from _common import CONFIG, RESULTS, ROOT, machine_info, now_iso, parser, shipped_config, temp_scratch, write_results  # noqa
 
 DATA = ROOT / "tests" / "data" / "understanding"
 SPLITS = ("tune", "heldout", "fresh")
@@ -256,7 +256,7 @@ def read_cost(rounds: int = 20) -> dict:
 
     from _common import boundaries, load, topic_scorer, wire
 
-    scorer = topic_scorer(load(ROOT / "config.toml").topics)
+    scorer = topic_scorer(load(CONFIG).topics)
     data = [t.read_bytes() for split in SPLITS for t in sorted((DATA / split).glob("*.txt"))]
     stories = sum(len(wire.read(d).stories) for d in data)
     threshold, best = boundaries.THRESHOLD, {}

@@ -1,5 +1,6 @@
 """The `publisher` command.
 
+    publisher init [DIR]
     publisher [--config PATH] run
     publisher [--config PATH] publish [--wait SECONDS]
     publisher [--config PATH] add URL_OR_FILE [--title TEXT] [--interval SECONDS] [--yes]
@@ -9,6 +10,9 @@
     publisher [--config PATH] retract ID [--reason TEXT]
     publisher [--config PATH] explain ID
     publisher [--config PATH] reread FILE
+
+The config: --config PATH, else $PUBLISHER_CONFIG, else ./config.toml, else
+/etc/publisher/config.toml (config.locate); `init` needs none.
 
 Exit status: 0 success (skipped files are not failures); 1 some source failed or a file could
 not be written (the rest is still published), or the database or the disk failed (one line:
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from publisher import __version__, stories
 from publisher.add import AddError, add, remove
-from publisher.config import Config, load
+from publisher.config import Config, load, locate
 from publisher.errors import ConfigError, LockHeld, PublisherError, UnknownStory
 from publisher.model import Decision, TopicMatch
 from publisher.publish import publish
@@ -39,10 +43,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="publisher", description="Wire copy in, clean topic feeds out.")
-    p.add_argument("--config", type=Path, default=Path("config.toml"), metavar="PATH",
-                   help="config file (default: ./config.toml)")
+    p.add_argument("--config", type=Path, default=None, metavar="PATH",
+                   help="config file (default: $PUBLISHER_CONFIG, else ./config.toml, else /etc/publisher/config.toml)")
     p.add_argument("--version", action="version", version=f"publisher {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    it = sub.add_parser("init", help="a new project: DIR/config.toml (commented) and DIR/sources/")
+    it.add_argument("dir", type=Path, nargs="?", default=Path("."), metavar="DIR", help="where (default: .)")
     sub.add_parser("run", help="the service: publish on a schedule and on new files, serve the feeds over HTTP")
     pb = sub.add_parser("publish", help="read sources, update the store, write changed feeds (once)")
     pb.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
@@ -71,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = load(args.config)
+        if args.command == "init":
+            from publisher.scaffold import init
+            print("\n".join(init(args.dir)))
+            return EXIT_OK
+        config = load(locate(args.config))
         if args.command == "run":
             from publisher import service  # the service's libraries load only for `run`
             return service.run(config)

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -152,6 +153,36 @@ class _Checker:
         unknown = sorted(set(self.table) - self.seen)
         if unknown:
             self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.seen))})")
+
+
+#: where `publisher` looks for its config when neither --config nor $PUBLISHER_CONFIG names one,
+#: after ./config.toml
+SYSTEM_CONFIG = Path("/etc/publisher/config.toml")
+CONFIG_ENV = "PUBLISHER_CONFIG"
+
+
+def locate(given: str | Path | None, environ: Mapping[str, str] = os.environ, system: Path = SYSTEM_CONFIG) -> Path:
+    """The config file to use: `given` (--config), else $PUBLISHER_CONFIG, else ./config.toml,
+    else `system` (/etc/publisher/config.toml). A file named by --config or the variable is used
+    as named (load() says when it is missing); the other two only when they exist. None found:
+    a ConfigError saying where it looked."""
+    if given is not None:
+        return Path(given)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    for candidate in (Path("config.toml"), system):
+        if candidate.exists():
+            return candidate
+    raise ConfigError(f"no config file: looked at --config (not given), ${CONFIG_ENV} "
+                      f"({'set to nothing' if CONFIG_ENV in environ else 'not set'}), ./config.toml, {system}; "
+                      f"run `publisher init` to create one")
+
+
+def template() -> str:
+    """The config `publisher init` writes: the shipped config.toml, commented, as package data."""
+    from importlib.resources import files
+
+    return files("publisher").joinpath("data", "config.toml").read_text(encoding="utf-8")
 
 
 def load(path: str | Path) -> Config:

@@ -35,6 +35,12 @@ sys.path.append(str(ROOT / "bench"))
 pytest_plugins = ["service_harness"]
 
 DATA = Path(__file__).resolve().parent / "data"
+# The tests' config: a frozen copy of the shipped config.toml (its topics, site, dedup). Never the
+# checkout's config.toml, which `publisher add` edits, nor its sources/, which the user fills:
+# `make test` passes whatever a user did in the checkout (test_config checks the copy against it).
+CONFIG = DATA / "config.toml"
+# the shipped sample wire files (sources/ in the checkout), frozen likewise
+SAMPLES = DATA / "golden" / "samples"
 SHARED = ROOT.parent / "shared"
 SEED = SHARED / "seeds" / "000_605cfe10b1b30347.txt"
 VALIDATOR = SHARED / "tools" / "validate-feeds"
@@ -85,10 +91,32 @@ class Project:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    """A scratch project using the shipped config.toml (its topics), with an empty sources/."""
-    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
+    """A scratch project using (a copy of) the shipped config.toml (its topics), with an empty sources/."""
+    shutil.copy(CONFIG, tmp_path / "config.toml")
     (tmp_path / "sources").mkdir()
     return Project(tmp_path, tmp_path / "config.toml")
+
+
+def checkout_copy(dest: Path) -> Path:
+    """A copy of this checkout at `dest` (a fresh dir named anything but `shared`): the files git
+    tracks, plus untracked ones it does not ignore (no .venv, no feeds output, no database); and
+    ../shared beside it as a symlink when there is one (the seed, the validator). Skips the test
+    when this is not a git checkout."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                                capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"not a git checkout, or no git: {exc}")
+    for name in sorted(set(listed.decode().split("\0")) - {""}):
+        source = ROOT / name
+        if source.is_file():  # a tracked file the user deleted is simply not there
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    if SHARED.is_dir() and not (dest.parent / "shared").exists():
+        (dest.parent / "shared").symlink_to(SHARED, target_is_directory=True)
+    return dest
 
 
 @pytest.fixture

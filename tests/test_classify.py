@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from conftest import DATA, ROOT
+from conftest import CONFIG, DATA
 from publisher import config as config_mod
 from publisher.classify import MAX_HITS_PER_TERM, classify, classify_story, rules_digest, score
 from publisher.model import Rule, Topic
 from publisher.sources import wire
 
-SHIPPED = config_mod.load(ROOT / "config.toml")
+SHIPPED = config_mod.load(CONFIG)
 CASES = sorted((DATA / "classify").glob("*.txt"))
 
 
@@ -90,7 +90,7 @@ def test_a_story_can_be_in_several_topics():
 
 def test_rules_digest_changes_with_any_rule_and_only_then():
     base = SHIPPED.topics
-    assert rules_digest(base) == rules_digest(config_mod.load(ROOT / "config.toml").topics)
+    assert rules_digest(base) == rules_digest(config_mod.load(CONFIG).topics)
     changed = (base[0].__class__(**{**{f: getattr(base[0], f) for f in base[0].__slots__}, "threshold": 99}),) + base[1:]
     assert rules_digest(changed) != rules_digest(base)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from publisher.errors import ConfigError, PublisherError
 from publisher.model import Limits
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = REPO / "config.toml"
+# The tests read the frozen copy (conftest.CONFIG): the checkout's config.toml is the user's.
+SHIPPED = Path(__file__).resolve().parent / "data" / "config.toml"
 CASES = Path(__file__).resolve().parent / "data" / "config"
 
 MINIMAL = """\
@@ -47,6 +49,19 @@ def load_error(path: Path) -> ConfigError:
 
 
 # --- the shipped config.toml ---------------------------------------------------------------
+
+def test_the_checkouts_config_parses_and_has_the_tests_topics_and_dedup_settings():
+    """The tests run on tests/data/config.toml, a frozen copy of the shipped config.toml, so that
+    `publisher add` (a [[sources.feeds]] table appended) cannot break `make test`. This keeps the
+    copy from drifting: what the tests rely on (topics, dedup) must be the checkout's too."""
+    config.load(REPO / "config.toml")
+    checkout = tomllib.loads((REPO / "config.toml").read_text(encoding="utf-8"))
+    frozen = tomllib.loads(SHIPPED.read_text(encoding="utf-8"))
+    assert frozen["topics"] and checkout["topics"] == frozen["topics"], \
+        "config.toml's [[topics]] differ from tests/data/config.toml's: copy them over"
+    assert checkout["dedup"] == frozen["dedup"], "config.toml's [dedup] differs from tests/data/config.toml's"
+    assert "sources" not in frozen, "the tests' config polls no feed"
+
 
 def test_shipped_config_has_the_two_topics_in_order():
     cfg = config.load(SHIPPED)

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA, NOW, ROOT, Project
+from conftest import CONFIG, DATA, NOW, Project
 from publisher import config as config_mod
 from publisher import dedup
 from publisher.publish import publish
@@ -34,7 +34,7 @@ from publisher.sources import wire
 
 CASES_DIR = DATA / "dedup"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
-SHIPPED = config_mod.load(ROOT / "config.toml").dedup
+SHIPPED = config_mod.load(CONFIG).dedup
 LATER = NOW + timedelta(hours=2)
 #: A case's Jaccard range must keep at least this far from `resemblance` (on its side of it).
 MARGIN = 0.05
@@ -119,7 +119,7 @@ def when(text: str) -> datetime:
 def new_project(root: Path) -> Project:
     """A scratch project like the `project` fixture's, for tests that need several."""
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "config.toml", root / "config.toml")
+    shutil.copy(CONFIG, root / "config.toml")
     (root / "sources").mkdir()
     return Project(root, root / "config.toml")
 

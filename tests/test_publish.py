@@ -10,7 +10,7 @@ from datetime import timedelta
 import feedparser
 import pytest
 
-from conftest import NOW, ROOT, SEED, VALIDATOR
+from conftest import NOW, SAMPLES, SEED, VALIDATOR
 from publisher import atomic, ingest as ingest_mod, lock, site as site_mod
 from publisher.status import status as publisher_status
 from publisher.classify import classify_story, score
@@ -403,7 +403,7 @@ def test_a_killed_process_leaves_no_stale_lock(project):
 
 
 def test_the_shipped_sample_sources_publish_cleanly(project):
-    for path in sorted((ROOT / "sources").glob("*.txt")):
+    for path in sorted(SAMPLES.glob("*.txt")):
         project.add_source(path.name, path.read_bytes())
     report = project.publish()
     assert report.ok and report.problems() == []
