@@ -65,10 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     rt = sub.add_parser("retract", help="take a story out of every feed, at once, for good (until unretract)")
     rt.add_argument("id", metavar="ID", help=_ID_HELP)
     rt.add_argument("--reason", metavar="TEXT", help="why (shown by status and explain)")
-    ur = sub.add_parser("unretract", help="undo retract: the story is back in its feeds, at once")
+    why = "undo retract: the story is back in its feeds, at once"
+    ur = sub.add_parser("unretract", help=why, description=why)
     ur.add_argument("id", metavar="ID", help=_ID_HELP)
-    ls = sub.add_parser("list", help="the newest stories, one a line: id hash, first seen, updated, topics, name "
-                                     "(retracted ones too, marked RETRACTED)")
+    why = ("the newest stories first, one a line: the start of the id's hash (an ID for explain, retract), "
+           "first seen, updated, topics, name; retracted ones too, marked RETRACTED")
+    ls = sub.add_parser("list", help=why, description=why)
     ls.add_argument("--topic", metavar="SLUG", help="only this topic's stories (the merged feed's slug: any topic's)")
     ls.add_argument("--limit", type=int, default=stories.LIST_LIMIT, metavar="N",
                     help=f"at most N stories (default: {stories.LIST_LIMIT})")
