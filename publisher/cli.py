@@ -33,7 +33,7 @@ from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError, UnknownStory
 from publisher.model import Decision, TopicMatch
 from publisher.publish import publish
-from publisher.report import Progress
+from publisher.report import Progress, PublishReport
 from publisher.status import status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -231,7 +231,7 @@ def _unretract(config: Config, ref: str) -> int:
     return _rewritten(config, r.report)
 
 
-def _rewritten(config: Config, report) -> int:
+def _rewritten(config: Config, report: PublishReport) -> int:
     """After retract/unretract wrote the feeds again: its problems, and the WebSub pings."""
     for line in report.problems():
         print(line, file=sys.stderr)
