@@ -8,6 +8,8 @@
     publisher [--config PATH] status [--json]
     publisher [--config PATH] classify FILE
     publisher [--config PATH] retract ID [--reason TEXT]
+    publisher [--config PATH] unretract ID
+    publisher [--config PATH] list [--topic SLUG] [--limit N]
     publisher [--config PATH] explain ID
     publisher [--config PATH] reread FILE
 
@@ -35,10 +37,12 @@ from publisher.config import Config, load, locate
 from publisher.errors import ConfigError, LockHeld, PublisherError, UnknownStory
 from publisher.model import Decision, TopicMatch
 from publisher.publish import publish
-from publisher.report import Progress
+from publisher.report import Progress, PublishReport
 from publisher.status import status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_ID_HELP = ("the story: its tag: id, its name, its page's URL or path (/stories/NAME.html), or the first "
+            f"{stories.HASH_PREFIX_MIN}+ hex digits of its id's hash (as `list` shows)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,11 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     cl = sub.add_parser("classify", help="dry run: the stories a file gives and their topics; stores nothing")
     cl.add_argument("file", type=Path, metavar="FILE")
-    rt = sub.add_parser("retract", help="take a story out of every feed (on the next publish), for good")
-    rt.add_argument("id", metavar="ID", help="the entry's tag: id or its name")
+    rt = sub.add_parser("retract", help="take a story out of every feed, at once, for good (until unretract)")
+    rt.add_argument("id", metavar="ID", help=_ID_HELP)
     rt.add_argument("--reason", metavar="TEXT", help="why (shown by status and explain)")
+    why = "undo retract: the story is back in its feeds, at once"
+    ur = sub.add_parser("unretract", help=why, description=why)
+    ur.add_argument("id", metavar="ID", help=_ID_HELP)
+    why = ("the newest stories first, one a line: the start of the id's hash (an ID for explain, retract), "
+           "first seen, updated, topics, name; retracted ones too, marked RETRACTED")
+    ls = sub.add_parser("list", help=why, description=why)
+    ls.add_argument("--topic", metavar="SLUG", help="only this topic's stories (the merged feed's slug: any topic's)")
+    ls.add_argument("--limit", type=int, default=stories.LIST_LIMIT, metavar="N",
+                    help=f"at most N stories (default: {stories.LIST_LIMIT})")
     ex = sub.add_parser("explain", help="a story's history: versions, sources, matches, topics")
-    ex.add_argument("id", metavar="ID", help="the entry's tag: id or its name")
+    ex.add_argument("id", metavar="ID", help=_ID_HELP)
     rr = sub.add_parser("reread", help="place a file's stories again with today's rules (split an old merge)")
     rr.add_argument("file", metavar="FILE", help="a file in sources/ (its path or its name there)")
     return p
@@ -97,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return _status(config, args.json)
         if args.command == "retract":
             return _retract(config, args.id, args.reason)
+        if args.command == "unretract":
+            return _unretract(config, args.id)
+        if args.command == "list":
+            return _list(config, args.topic, args.limit)
         if args.command == "explain":
             return _explain(config, args.id)
         if args.command == "reread":
@@ -209,9 +226,39 @@ def _status(config: Config, as_json: bool) -> int:
 def _retract(config: Config, ref: str, reason: str | None) -> int:
     r = stories.retract(config, ref, reason, datetime.now(UTC))
     if r.done:
-        print(f"retracted {r.entry_id} ({r.title}); it leaves every feed on the next publish")
+        print(f"retracted {r.entry_id} ({r.title}); it is out of every feed")
     else:
         print(f"{r.entry_id} ({r.title}) was already retracted on {r.retracted_at}")
+    return _rewritten(config, r.report)
+
+
+def _unretract(config: Config, ref: str) -> int:
+    r = stories.unretract(config, ref, datetime.now(UTC))
+    if r.done:
+        print(f"unretracted {r.entry_id} ({r.title}); it is back in its feeds")
+    else:
+        print(f"{r.entry_id} ({r.title}) is not retracted")
+    return _rewritten(config, r.report)
+
+
+def _rewritten(config: Config, report: PublishReport) -> int:
+    """After retract/unretract wrote the feeds again: its problems, and the WebSub pings."""
+    for line in report.problems():
+        print(line, file=sys.stderr)
+    if config.service.hub and report.feed_files_written:
+        from publisher import websub
+        urls = websub.changed_urls(config.site.base_url, config.paths.feeds, report.feed_files_written)
+        for line in websub.notify(config.service.hub, urls):
+            print(line, file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _list(config: Config, topic: str | None, limit: int) -> int:
+    for s in stories.list_stories(config, topic, max(0, limit), datetime.now(UTC)):
+        short = s["id"].rpartition("/")[2][:12]
+        mark = "  RETRACTED" if s["retracted_at"] else ""
+        print(f"{short}  {s['first_seen'][:19]}Z  {s['updated'][:19]}Z  {','.join(s['topics']) or '-'}  "
+              f"{s['name']}{mark}")
     return EXIT_OK
 
 

@@ -62,3 +62,19 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
         finally:
             store.close()
     return report
+
+
+def rewrite(store: Store, config: Config) -> PublishReport:
+    """Write every output that changed from what the store holds now, reading no source (after
+    a retract or unretract: the feeds and pages change at once, not on the next publish). The
+    caller holds the write lock. The last run's record (status, /healthz) is left as it was."""
+    report = PublishReport()
+    if store.meta("publish_running") == "1":  # the last publish was killed mid-way
+        atomic.remove_temp_files(config.paths.feeds, report.errors.append)
+    with store.transaction():
+        store.set_meta("publish_running", "1")
+    ingest.classify_entries(store, config)
+    site.write_all(store, config, report)
+    with store.transaction():
+        store.set_meta("publish_running", "0")
+    return report

@@ -693,6 +693,34 @@ class Store:
         """An entry by its tag: id or its name."""
         return self._one("SELECT id FROM entries WHERE entry_id = ? OR name = ?", [ref, ref])
 
+    def entries_by_hash_prefix(self, prefix: str, limit: int = 10) -> list[tuple[int, str, str]]:
+        """(row id, entry id, name) of the entries whose id's hex part (after ":story/") starts
+        with `prefix` (lower-case hex), at most `limit`, in id order."""
+        rows = self.sql.execute(
+            """SELECT id, entry_id, name FROM entries
+               WHERE substr(entry_id, instr(entry_id, ':story/') + 7, ?) = ? AND instr(entry_id, ':story/') > 0
+               ORDER BY id LIMIT ?""", [len(prefix), prefix, limit]).fetchall()
+        return [tuple(r) for r in rows]
+
+    def list_entries(self, topic: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` entries (retracted ones included), newest first (by first_seen,
+        then row id), of one topic, of any topic (topic="*") or of all (None, unclassified ones
+        too): id, name, title, topics, first_seen, updated, retracted_at."""
+        if topic is None:
+            where, params = "", [limit]
+        elif topic == "*":
+            where, params = "WHERE EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)", [limit]
+        else:
+            where, params = "WHERE EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = ? AND t.entry = e.id)", \
+                [topic, limit]
+        rows = self.sql.execute(
+            f"""SELECT e.entry_id, e.name, v.title, e.first_seen, e.updated, e.retracted_at,
+                       (SELECT json_group_array(t.topic) FROM entry_topics t WHERE t.entry = e.id)
+                FROM entries e JOIN versions v ON v.id = e.current_version {where}
+                ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
+        keys = ("id", "name", "title", "first_seen", "updated", "retracted_at")
+        return [dict(zip(keys, r[:6]), topics=sorted(json.loads(r[6]))) for r in rows]
+
     def retract(self, entry: int, reason: str | None, now: datetime) -> bool:
         """Tombstone an entry: it leaves every feed, and so do later copies and revisions of it.
         Returns False when it was already retracted."""
@@ -700,12 +728,27 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
         return cur.rowcount == 1
 
+    def unretract(self, entry: int, now: datetime) -> bool:
+        """Undo retract: the entry is published again. Its feeds changed now: recorded per topic
+        (meta `unretracted:<slug>`, and `unretracted:*` for any), as latest_retraction reads it.
+        Returns False when it was not retracted."""
+        cur = self.sql.execute("UPDATE entries SET retracted_at = NULL, retract_reason = NULL, page_stale = 1 "
+                              "WHERE id = ? AND retracted_at IS NOT NULL", [entry])
+        if cur.rowcount != 1:
+            return False
+        for topic in (*self.topics_of(entry), "*"):
+            self.set_meta(f"unretracted:{topic}", format_time(now))
+        return True
+
     def latest_retraction(self, topic: str | None) -> datetime | None:
-        """When an entry of this topic (None: of any topic) was last retracted: the feed changed."""
+        """When an entry of this topic (None: of any topic) was last retracted or brought back
+        (unretract): the feed changed."""
         value = self._one(
             """SELECT max(e.retracted_at) FROM entries e WHERE e.retracted_at IS NOT NULL AND EXISTS
                (SELECT 1 FROM entry_topics t WHERE t.entry = e.id AND (? IS NULL OR t.topic = ?))""", [topic, topic])
-        return parse_time(value) if value else None
+        back = self.meta(f"unretracted:{topic or '*'}")
+        times = [parse_time(v) for v in (value, back) if v]
+        return max(times) if times else None
 
     def retracted(self) -> list[dict[str, Any]]:
         rows = self.sql.execute(

@@ -1,19 +1,22 @@
-"""Use cases about single stories: retract one, explain one, and the dry run of `classify FILE`.
+"""Use cases about single stories: find one, list them, retract one (and bring it back),
+explain one, and the dry run of `classify FILE`.
 
 Each returns data; the CLI prints it. Nothing here prints, and nothing but the store runs SQL.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from publisher import atomic, lock
 from publisher.ingest import reread_file
-from publisher.publish import publish
-from publisher.report import SourceReport
+from publisher.publish import publish, rewrite
+from publisher.report import PublishReport, SourceReport
 from publisher.sources.files import source_file
 from publisher.classify import classify_story, topic_scorer
 from publisher.config import Config
@@ -31,6 +34,7 @@ class Retraction:
     title: str
     done: bool  # False: it was already retracted (at retracted_at)
     retracted_at: str | None
+    report: PublishReport | None = None  # the feeds and pages written again
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,28 +47,106 @@ def _current(history: dict[str, Any]) -> dict[str, Any]:
     return next(v for v in history["versions"] if v["current"])
 
 
-def _find(store: Store, ref: str, hint: str = "") -> int:
+HASH_PREFIX_MIN = 6  # hex digits of an id's hash that `explain`, `retract` and `unretract` accept
+_HEX = re.compile(r"[0-9a-f]+")
+CANDIDATES_SHOWN = 5
+NOT_FOUND_HINT = " (nor a story page URL or a prefix of an id's hash; see `publisher list`)"
+
+
+def page_name(ref: str) -> str | None:
+    """The story name a story page's URL or path gives (".../stories/<name>.html"), or None."""
+    path = unquote(urlsplit(ref).path)
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[-2] == "stories" and parts[-1].endswith(".html") and len(parts[-1]) > 5:
+        return parts[-1][: -len(".html")]
+    return None
+
+
+def hash_prefix(ref: str) -> str | None:
+    """`ref` as a prefix of an id's hash (at least HASH_PREFIX_MIN hex digits), or None."""
+    text = ref.lower()
+    return text if len(text) >= HASH_PREFIX_MIN and _HEX.fullmatch(text) else None
+
+
+def find_story(store: Store, ref: str) -> int:
+    """The entry `ref` names: its full tag: id, its name (its page's), its page's URL or path,
+    or a prefix of its id's hash (HASH_PREFIX_MIN hex digits or more). Raises UnknownStory,
+    listing the candidates when a prefix names more than one."""
+    ref = ref.strip()
     entry = store.find_entry(ref)
-    if entry is None:
-        raise UnknownStory(f"no story with id or name {ref!r}{hint}")
-    return entry
+    if entry is None and (name := page_name(ref)) is not None:
+        entry = store.find_entry(name)
+    if entry is not None:
+        return entry
+    if (prefix := hash_prefix(ref)) is not None:
+        found = store.entries_by_hash_prefix(prefix, CANDIDATES_SHOWN + 1)
+        if len(found) == 1:
+            return found[0][0]
+        if found:
+            listed = ", ".join(f"{entry_id} ({name})" for _, entry_id, name in found[:CANDIDATES_SHOWN])
+            more = ", ..." if len(found) > CANDIDATES_SHOWN else ""
+            raise UnknownStory(f"{ref!r} is the start of more than one story's id: {listed}{more}; "
+                               f"give more of it")
+    raise UnknownStory(f"no story with id or name {ref!r}{NOT_FOUND_HINT}")
+
+
+def _no_database(config: Config) -> None:
+    if not config.paths.database.exists():
+        raise UnknownStory(f"no database yet ({config.paths.database}): nothing has been published")
 
 
 def retract(config: Config, ref: str, reason: str | None, now: datetime, wait: float = 30) -> Retraction:
-    """Tombstone a story: it leaves every feed on the next publish, and copies and revisions
-    of it stay out."""
-    if not config.paths.database.exists():
-        raise UnknownStory(f"no database yet ({config.paths.database}): nothing has been published")
+    """Tombstone a story: it leaves every feed at once (the feeds and pages are written again
+    here, under the write lock; a running service serves them within a second or so), and
+    copies and revisions of it stay out. Its page stays, saying it was retracted."""
+    _no_database(config)
     with lock.held(config.paths.lock, wait=wait):
         store = Store.open(config.paths.database, now=now)
         try:
-            entry = _find(store, ref, " (see `publisher status`, the feeds' ids)")
+            entry = find_story(store, ref)
             with store.transaction():
                 done = store.retract(entry, reason, now)
+            report = rewrite(store, config)
             history = store.history(entry)
         finally:
             store.close()
-    return Retraction(history["entry_id"], _current(history)["title"], done, history["retracted_at"])
+    return Retraction(history["entry_id"], _current(history)["title"], done, history["retracted_at"], report)
+
+
+def unretract(config: Config, ref: str, now: datetime, wait: float = 30) -> Retraction:
+    """Undo retract: the story is back in its feeds (written again here, as retract does).
+    done=False: it was not retracted."""
+    _no_database(config)
+    with lock.held(config.paths.lock, wait=wait):
+        store = Store.open(config.paths.database, now=now)
+        try:
+            entry = find_story(store, ref)
+            with store.transaction():
+                done = store.unretract(entry, now)
+            report = rewrite(store, config)
+            history = store.history(entry)
+        finally:
+            store.close()
+    return Retraction(history["entry_id"], _current(history)["title"], done, history["retracted_at"], report)
+
+
+LIST_LIMIT = 20
+
+
+def list_stories(config: Config, topic: str | None, limit: int, now: datetime) -> list[dict[str, Any]]:
+    """The newest `limit` stories, newest first (by first seen), retracted ones included (their
+    retracted_at set): of one topic (the merged feed's slug: of any topic), or of all (None:
+    unclassified ones too). Each: id, name, title, topics, first_seen, updated, retracted_at."""
+    slugs = [t.slug for t in config.topics]
+    if topic is not None and topic not in (*slugs, config.merged.slug):
+        raise UnknownStory(f"no topic {topic!r} (topics: {', '.join([*slugs, config.merged.slug])})")
+    if not config.paths.database.exists():
+        raise UnknownStory(f"no database yet ({config.paths.database}): run `publisher publish` first")
+    store = Store.open(config.paths.database, now=now, migrate=False)
+    try:
+        return store.list_entries("*" if topic == config.merged.slug else topic, limit)
+    finally:
+        store.close()
 
 
 def explain(config: Config, ref: str, now: datetime) -> Explanation:
@@ -74,7 +156,7 @@ def explain(config: Config, ref: str, now: datetime) -> Explanation:
         raise UnknownStory(f"no database yet ({config.paths.database}): run `publisher publish` first")
     store = Store.open(config.paths.database, now=now, migrate=False)
     try:
-        history = store.history(_find(store, ref))
+        history = store.history(find_story(store, ref))
     finally:
         store.close()
     current = _current(history)
