@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
 import subprocess
 
 import httpx
@@ -44,6 +45,24 @@ def test_the_unit_runs_as_an_unprivileged_user_with_a_stop_timeout_above_ours():
     assert float(service["TimeoutStopSec"]) > STOP_SECONDS
     assert service["NoNewPrivileges"] == "yes"
     assert unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_systemctl_reload_sends_sighup_which_reads_the_config_again():
+    assert unit()["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (Debian package systemd)")
+def test_systemd_analyze_security_rates_the_unit_exposure_3_or_below():
+    proc = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", "--no-pager",
+                           str(DEPLOY / "publisher.service")], capture_output=True, text=True, timeout=60)
+    if "--offline" in proc.stderr and "unrecognized" in proc.stderr:
+        pytest.skip(f"this systemd-analyze has no --offline: {proc.stderr.strip()}")
+    m = re.search(r"Overall exposure level for publisher\.service: (\d+\.\d+)", proc.stdout)
+    assert m, f"no exposure level in the output: {proc.stdout[-500:]} {proc.stderr}"
+    assert float(m.group(1)) <= 3.0, proc.stdout
 
 
 # -- nginx -------------------------------------------------------------------------------------
