@@ -98,6 +98,26 @@ def test_the_nginx_config_passes_nginx_t(tmp_path, project):
                           timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "syntax is ok" in proc.stderr and "test is successful" in proc.stderr
+    assert "[warn]" not in proc.stderr and "[emerg]" not in proc.stderr, proc.stderr
+
+
+@needs_nginx
+def test_a_feed_directory_without_its_slash_is_moved_to_it_by_both_servers(published, nginx):
+    app = FeedServer(published.feeds, cache_max_age=60)
+    app.reload()
+    with serving(app) as embedded:
+        for base in (embedded, nginx):
+            for slug in ("all", "ukraine", "taiwan-security"):
+                for method in ("GET", "HEAD"):
+                    status, headers, _ = raw_request(base, f"/{slug}", method=method)
+                    assert (status, headers.get("location")) == (301, f"/{slug}/"), (base, slug, method)
+                    assert headers["cache-control"] == "public, max-age=60", base
+                page = httpx.get(base + f"/{slug}", follow_redirects=True)
+                assert page.status_code == 200 and page.url.path == f"/{slug}/", (base, slug)
+                assert page.headers["content-type"] == "text/html; charset=utf-8"
+            # what is no directory with a page stays not found
+            for target in ("/nope", "/stories", "/all/atom.xml/", "/README.md", "/all/atom.xml"[:-4]):
+                assert raw_request(base, target)[0] == 404, (base, target)
 
 
 @needs_nginx
