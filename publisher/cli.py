@@ -1,6 +1,6 @@
 """The `publisher` command.
 
-    publisher [--config PATH] run
+    publisher [--config PATH] [--log-level LEVEL] run [--access-log]
     publisher [--config PATH] publish [--wait SECONDS]
     publisher [--config PATH] add URL_OR_FILE [--title TEXT] [--interval SECONDS] [--yes]
     publisher [--config PATH] remove URL_OR_FILE
@@ -41,9 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="publisher", description="Wire copy in, clean topic feeds out.")
     p.add_argument("--config", type=Path, default=Path("config.toml"), metavar="PATH",
                    help="config file (default: ./config.toml)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), metavar="LEVEL",
+                   help="log lines of this level and above: debug, info, warning, error (default: info for run)")
     p.add_argument("--version", action="version", version=f"publisher {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="the service: publish on a schedule and on new files, serve the feeds over HTTP")
+    rn = sub.add_parser("run", help="the service: publish on a schedule and on new files, serve the feeds over HTTP")
+    rn.add_argument("--access-log", action="store_true", help="log one line per request (or [server] access_log)")
     pb = sub.add_parser("publish", help="read sources, update the store, write changed feeds (once)")
     pb.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                     help="how long to wait while another process is writing (default: 30)")
@@ -70,11 +73,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.log_level:
+        from publisher import logs
+        logs.setup(args.log_level)
     try:
         config = load(args.config)
         if args.command == "run":
             from publisher import service  # the service's libraries load only for `run`
-            return service.run(config)
+            return service.run(config, log_level=args.log_level or "info", access_log=args.access_log)
         if args.command == "publish":
             return _publish(config, args.wait)
         if args.command == "add":
