@@ -1,7 +1,7 @@
 """The `publisher` command.
 
     publisher init [DIR]
-    publisher [--config PATH] run
+    publisher [--config PATH] [--log-level LEVEL] run [--access-log]
     publisher [--config PATH] publish [--wait SECONDS]
     publisher [--config PATH] add URL_OR_FILE [--title TEXT] [--interval SECONDS] [--yes]
     publisher [--config PATH] remove URL_OR_FILE
@@ -49,11 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="publisher", description="Wire copy in, clean topic feeds out.")
     p.add_argument("--config", type=Path, default=None, metavar="PATH",
                    help="config file (default: $PUBLISHER_CONFIG, else ./config.toml, else /etc/publisher/config.toml)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), metavar="LEVEL",
+                   help="log lines of this level and above: debug, info, warning, error (default: info for run)")
     p.add_argument("--version", action="version", version=f"publisher {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     it = sub.add_parser("init", help="a new project: DIR/config.toml (commented) and DIR/sources/")
     it.add_argument("dir", type=Path, nargs="?", default=Path("."), metavar="DIR", help="where (default: .)")
-    sub.add_parser("run", help="the service: publish on a schedule and on new files, serve the feeds over HTTP")
+    rn = sub.add_parser("run", help="the service: publish on a schedule and on new files, serve the feeds over HTTP")
+    rn.add_argument("--access-log", action="store_true", help="log one line per request (or [server] access_log)")
     pb = sub.add_parser("publish", help="read sources, update the store, write changed feeds (once)")
     pb.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                     help="how long to wait while another process is writing (default: 30)")
@@ -89,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.log_level:
+        from publisher import logs
+        logs.setup(args.log_level)
     try:
         if args.command == "init":
             from publisher.scaffold import init
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load(locate(args.config))
         if args.command == "run":
             from publisher import service  # the service's libraries load only for `run`
-            return service.run(config)
+            return service.run(config, log_level=args.log_level or "info", access_log=args.access_log)
         if args.command == "publish":
             return _publish(config, args.wait)
         if args.command == "add":

@@ -80,6 +80,7 @@ class ServiceSettings:
     header_timeout_seconds: float = 10.0  # [server] a client sends its request headers within this, or 408
     keepalive_timeout_seconds: float = 5.0  # [server] an idle kept-alive connection is closed after this
     max_connections: int = 1000  # [server] connections open at once; more are answered 503
+    access_log: bool = False  # [server] one log line per request (or `run --access-log`)
     hub: str | None = None  # [websub] a WebSub hub URL, pinged after a feed changes
 
 
@@ -314,6 +315,7 @@ def _service(file: str, top: _Checker) -> ServiceSettings:
     max_connections = server.get("max_connections", int, d.max_connections)
     if not 1 <= max_connections <= 100_000:
         server.fail("max_connections", f"must be between 1 and 100000, got {max_connections}")
+    access_log = server.get("access_log", bool, d.access_log)
     server.done()
     websub = _Checker(file, "[websub]", top.get("websub", dict, {}))
     hub = websub.get("hub", str, None)
@@ -322,7 +324,8 @@ def _service(file: str, top: _Checker) -> ServiceSettings:
     websub.done()
     return ServiceSettings(interval_seconds=interval, misfire_grace_seconds=grace, settle_seconds=settle,
                    host=host, port=port, cache_max_age=max_age, header_timeout_seconds=header_timeout,
-                   keepalive_timeout_seconds=keepalive_timeout, max_connections=max_connections, hub=hub)
+                   keepalive_timeout_seconds=keepalive_timeout, max_connections=max_connections, hub=hub,
+                   access_log=access_log)
 
 
 def _dedup(t: _Checker) -> DedupSettings:

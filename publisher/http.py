@@ -45,7 +45,7 @@ import uvloop
 log = logging.getLogger("publisher")
 
 REASONS = {
-    200: "OK", 304: "Not Modified", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    200: "OK", 301: "Moved Permanently", 304: "Not Modified", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
     408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
 }
@@ -173,7 +173,7 @@ _WAITING, _REQUEST, _IDLE, _CLOSING, _LINGER = range(5)
 class _Connection(asyncio.Protocol):
     __slots__ = ("server", "limits", "transport", "parser", "client", "state", "deadline", "url", "headers",
                  "in_headers", "header_bytes", "completed", "body_bytes", "upgrade", "refusal", "paused",
-                 "send_deadline", "queue", "dropped")
+                 "send_deadline", "queue", "dropped", "began")
 
     def __init__(self, server: Server):
         self.server = server
@@ -195,6 +195,7 @@ class _Connection(asyncio.Protocol):
         self.send_deadline = 0.0  # ... until then
         self.queue: deque[tuple[Response, bytes]] = deque()  # (answer, its tail)
         self.dropped = 0  # bytes read and dropped while lingering
+        self.began = 0.0  # when the request's first byte came (kept only for the access log)
 
     # -- asyncio.Protocol --
 
@@ -286,6 +287,8 @@ class _Connection(asyncio.Protocol):
         if self.state == _IDLE:  # the first request's time runs from the connection
             self.deadline = self.server.loop.time() + self.limits.header_timeout
         self.state = _REQUEST
+        if self.server.access is not None:
+            self.began = self.server.loop.time()
         self.url = b""
         self.headers = []
         self.body_bytes = 0
@@ -357,6 +360,8 @@ class _Connection(asyncio.Protocol):
         except Exception as exc:  # a bug: one counted line, a 500, and the service goes on
             server.note(self.client, f"internal error: {type(exc).__name__}: {exc}")
             answer = _REFUSALS[500]
+        if server.access is not None:
+            server.access(self.client, self.parser.get_method(), path, answer, server.loop.time() - self.began)
         keep = not server.stopping and self.parser.should_keep_alive()
         if not keep:
             tail = server.tail_close
@@ -426,13 +431,18 @@ class _Connection(asyncio.Protocol):
 
 # -- the server --------------------------------------------------------------------------------
 
+# The access log: (client address, method, path, the answer, seconds since the request's first byte)
+Access = Callable[[str, bytes, str, Response, float], None]
+
+
 class Server:
     """Serves `respond` on a listening socket in a uvloop loop. `run(sock)` blocks until
     `shutdown()` (callable from a signal handler or another thread)."""
 
     def __init__(self, respond: Callable[[bytes, str, list[tuple[bytes, bytes]]], Response],
-                 limits: Limits = Limits(), errors: ClientErrors | None = None):
+                 limits: Limits = Limits(), errors: ClientErrors | None = None, access: Access | None = None):
         self.respond = respond
+        self.access = access  # called after each answer, or None: no access log (nothing is timed)
         self.limits = limits
         self.errors = errors or ClientErrors()
         self.connections: set[_Connection] = set()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from publisher.atomic import read_regular
 from publisher.http import NOSNIFF, Response, plain, response
@@ -229,6 +230,14 @@ _NOT_ALLOWED = plain(405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
 _NO_STORE = (b"cache-control", b"no-store")
 
 
+def _moved(path: str, cache_control: str, head: bool) -> Response:
+    """301 to `path` on this host: the path alone in Location (RFC 9110 allows a relative
+    reference), so it is right behind a proxy too; nginx.conf says the same (absolute_redirect off)."""
+    location = quote(path, safe="/-._~!$&'()*+,;=:@").encode()
+    return plain(301, b"Moved Permanently\n", [(b"location", location), (b"cache-control", cache_control.encode())],
+                 head=head)
+
+
 class FeedServer:
     """What is served: `respond` answers one request. `routes` adds computed pages
     (/healthz, /metrics)."""
@@ -259,6 +268,8 @@ class FeedServer:
         if resource is None:
             route = self.routes.get(path)
             if route is None:
+                if path + "/" in self.files and path[-1:] != "/":  # a directory with its page: /all -> /all/
+                    return _moved(path + "/", self.cache_control, head)
                 return _NOT_FOUNDS[head]
             status, ctype, body = route()
             return plain(status, body, [(b"content-type", ctype.encode()), _NO_STORE], head=head)

@@ -46,6 +46,11 @@ from publisher.sources.files import ignored
 from publisher import websub
 
 log = logging.getLogger("publisher")
+access_log = logging.getLogger("publisher.access")
+# What starts a run, as logged ("schedule run: ...") and counted (publisher_runs{trigger=...}):
+# the files on the schedule, the feed URLs on it, a file pickup, and the two runs a config
+# reload (SIGHUP, or the file written) brings forward: files, then feeds.
+TRIGGERS = ("schedule", "poll", "watch", "reload", "reload-poll")
 LOCK_WAIT_SECONDS = 30.0  # how long a run waits for another writer (a `publisher publish`)
 STOP_SECONDS = 10.0  # what a stop may take, all in all
 
@@ -54,10 +59,13 @@ STOP_SECONDS = 10.0  # what a stop may take, all in all
 
 def health(now: datetime, *, started: datetime, last_run: datetime | None, last_success: datetime | None,
            next_run: datetime | None, interval: float, grace: float, scheduler_running: bool,
-           failures: int = 0, last_error: str | None = None) -> tuple[bool, dict]:
+           failures: int = 0, last_error: str | None = None, config_error: str | None = None) -> tuple[bool, dict]:
     """Is the service keeping to its schedule? Late when the scheduler is not running, or when
     no run has finished for an interval plus the misfire grace (a run hangs, or runs are missed);
-    failing while runs fail (`failures` in a row, the last with `last_error`)."""
+    failing while runs fail (`failures` in a row, the last with `last_error`). A config file
+    that could not be read again (`config_error`) is said, but is no failure: the last good
+    config is in force and everything is served and published (200, so a load balancer keeps
+    sending traffic; a monitor alerts on config_error not being null)."""
     since = last_run or started
     late = not scheduler_running or now - since > timedelta(seconds=interval + grace)
     doc = {
@@ -68,6 +76,7 @@ def health(now: datetime, *, started: datetime, last_run: datetime | None, last_
         "next_run": _iso(next_run),
         "interval_seconds": interval,
         "failures": failures,
+        "config_error": f"{config_error}; running on the last good config" if config_error else None,
     }
     if late:
         doc["reason"] = "the scheduler is not running" if not scheduler_running else \
@@ -165,7 +174,7 @@ class Metrics:
         self.files_served = Gauge("publisher_files_served", "Files the HTTP server holds", registry=r)
         for outcome in ("new", "duplicate", "revised"):
             self.stories.labels(outcome)
-        for trigger in ("schedule", "watch", "poll"):
+        for trigger in TRIGGERS:
             self.runs.labels(trigger)
 
         class Requests:
@@ -210,8 +219,9 @@ class RunState:
 
 
 class Service:
-    def __init__(self, config: Config, out=None):
+    def __init__(self, config: Config, out=None, *, access: bool = False):
         self.config = config
+        self.access_flag = access  # `run --access-log`: on whatever the config says
         self.out = out or sys.stdout
         self.stop = threading.Event()
         self.state = RunState(started=datetime.now(UTC))
@@ -221,6 +231,8 @@ class Service:
         self.settler = Settler(config.service.settle_seconds)
         self.feeds_dirty = threading.Event()
         self.config_changed = threading.Event()  # SIGHUP, or the config file was written
+        self.config_error: str | None = None  # why the config on disk was refused (the last good one runs)
+        self.reloaded = {"publish": threading.Event(), "poll": threading.Event()}  # next run: a reload's
         self.scheduler = None
         self.observer = None
         self.pings: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
@@ -230,13 +242,15 @@ class Service:
 
     def scheduled_run(self) -> None:
         """The files in sources/ (the feeds are polled apart: poll_run)."""
-        self._run("schedule", settle=self.config.service.settle_seconds, next_run=self._next_run(), feeds=False)
+        trigger = "reload" if _take(self.reloaded["publish"]) else "schedule"
+        self._run(trigger, settle=self.config.service.settle_seconds, next_run=self._next_run(), feeds=False)
 
     def poll_run(self) -> None:
         """The feed URLs that are due, in a job of their own: a feed that is slow to answer never
         holds up the files (those in sources/ at start-up included)."""
+        trigger = "reload-poll" if _take(self.reloaded["poll"]) else "poll"
         if self.config.feed_sources:
-            self._run("poll", next_run=self._next_run(), files=False)
+            self._run(trigger, next_run=self._next_run(), files=False)
 
     def _next_run(self) -> datetime | None:
         job = self.scheduler.get_job("publish") if self.scheduler else None
@@ -436,8 +450,10 @@ class Service:
         try:
             new = load(old.path)
         except ConfigError as exc:
+            self.config_error = str(exc)
             log.error("%s; the last good config stays in force", exc)
             return
+        self.config_error = None
         if new == old:
             log.info("%s: config unchanged", old.path)
             return
@@ -457,7 +473,10 @@ class Service:
                 if new.service.interval_seconds != old.service.interval_seconds:
                     self.scheduler.reschedule_job(job, trigger="interval", seconds=new.service.interval_seconds)
                 # new feeds, rules or settings: publish with them now, not at the next interval
+                self.reloaded[job].set()
                 self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
+        if self.server:
+            self.server.access = self._access if self.access_flag or new.service.access_log else None
 
     # -- HTTP routes --
 
@@ -470,8 +489,17 @@ class Service:
                          interval=self.config.service.interval_seconds,
                          grace=self.config.service.misfire_grace_seconds,
                          scheduler_running=bool(self.scheduler and self.scheduler.running),
-                         failures=self.state.failures, last_error=self.state.last_error)
+                         failures=self.state.failures, last_error=self.state.last_error,
+                         config_error=self.config_error)
         return (200 if ok else 503), "application/json", (json.dumps(doc) + "\n").encode()
+
+    @staticmethod
+    def _access(client: str, method: bytes, path: str, answer: http.Response, seconds: float) -> None:
+        """One access log line: client, method and path, status, body bytes, time to answer."""
+        if not path.isprintable():  # a decoded %0a never breaks a line of the log
+            path = path.encode("unicode_escape").decode("ascii")
+        access_log.info('%s "%s %s" %d %d %.3fms', client, method.decode("latin-1"), path, answer.status,
+                        len(answer.body), seconds * 1000)
 
     def _metrics(self) -> tuple[int, str, bytes]:
         from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4  # what Prometheus 2 and 3 both read
@@ -505,12 +533,13 @@ class Service:
         settle_thread.start()
         threading.Thread(target=self._ping_loop, name="websub", daemon=True).start()  # a hub may come later
 
-        # No access log: it would cost more per request than the answer does (a feed reader's
-        # conditional GET is one dict lookup here). Refused clients are counted in the log.
+        # The access log is off by default: a line costs more than the answer (a feed reader's
+        # conditional GET is one dict lookup here); off, a request pays two `is None` checks.
+        # Refused clients are counted in the log either way.
         # Our signal handlers (they stop the scheduler too) stop it through shutdown().
         server = http.Server(self.app.respond, http.Limits(
             header_timeout=cfg.header_timeout_seconds, keepalive_timeout=cfg.keepalive_timeout_seconds,
-            max_connections=cfg.max_connections))
+            max_connections=cfg.max_connections), access=self._access if self.access_flag or cfg.access_log else None)
         self.server = server
 
         def on_signal(signum, frame):
@@ -569,8 +598,17 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(config: Config) -> int:
+def _take(event: threading.Event) -> bool:
+    if event.is_set():
+        event.clear()
+        return True
+    return False
+
+
+def run(config: Config, *, log_level: str = "info", access_log: bool = False) -> int:
     """`publisher run`. Raises LockHeld when another `run` is using the same database."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    from publisher import logs
+
+    logs.setup(log_level)
     with lock.held(config.paths.run_lock, what="`publisher run` is already running on this database"):
-        return Service(config).serve_forever()
+        return Service(config, access=access_log).serve_forever()

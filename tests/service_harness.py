@@ -36,10 +36,10 @@ def service_config(root: Path, *, settle: float = 0.5, interval: float = 300, ex
 class Running:
     """A `publisher run` subprocess; `base` is the URL it serves on."""
 
-    def __init__(self, config: Path):
+    def __init__(self, config: Path, options: tuple[str, ...] = (), run_options: tuple[str, ...] = ()):
         self.config = config
         self.log = config.parent / "service.log"
-        self.proc = subprocess.Popen([str(BIN), "--config", str(config), "run"], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([str(BIN), "--config", str(config), *options, "run", *run_options], stdout=subprocess.PIPE,
                                      stderr=open(self.log, "wb"), text=True, cwd=config.parent)
         first = self.proc.stdout.readline()
         m = re.match(r"publisher: serving (http://\S+)/ ", first)
@@ -91,8 +91,9 @@ def running(tmp_path):
     services: list[Running] = []
 
     def start(**kw) -> Running:
+        options, run_options = kw.pop("options", ()), kw.pop("run_options", ())
         config = kw.pop("config", None) or service_config(tmp_path, **kw)
-        service = Running(config)
+        service = Running(config, options, run_options)
         services.append(service)
         return service
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
 import subprocess
 
 import httpx
@@ -46,6 +47,24 @@ def test_the_unit_runs_as_an_unprivileged_user_with_a_stop_timeout_above_ours():
     assert unit()["Install"]["WantedBy"] == "multi-user.target"
 
 
+def test_systemctl_reload_sends_sighup_which_reads_the_config_again():
+    assert unit()["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (Debian package systemd)")
+def test_systemd_analyze_security_rates_the_unit_exposure_3_or_below():
+    proc = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", "--no-pager",
+                           str(DEPLOY / "publisher.service")], capture_output=True, text=True, timeout=60)
+    if "--offline" in proc.stderr and "unrecognized" in proc.stderr:
+        pytest.skip(f"this systemd-analyze has no --offline: {proc.stderr.strip()}")
+    m = re.search(r"Overall exposure level for publisher\.service: (\d+\.\d+)", proc.stdout)
+    assert m, f"no exposure level in the output: {proc.stdout[-500:]} {proc.stderr}"
+    assert float(m.group(1)) <= 3.0, proc.stdout
+
+
 # -- nginx -------------------------------------------------------------------------------------
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make test installs it with apt-get "
@@ -79,6 +98,26 @@ def test_the_nginx_config_passes_nginx_t(tmp_path, project):
                           timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "syntax is ok" in proc.stderr and "test is successful" in proc.stderr
+    assert "[warn]" not in proc.stderr and "[emerg]" not in proc.stderr, proc.stderr
+
+
+@needs_nginx
+def test_a_feed_directory_without_its_slash_is_moved_to_it_by_both_servers(published, nginx):
+    app = FeedServer(published.feeds, cache_max_age=60)
+    app.reload()
+    with serving(app) as embedded:
+        for base in (embedded, nginx):
+            for slug in ("all", "ukraine", "taiwan-security"):
+                for method in ("GET", "HEAD"):
+                    status, headers, _ = raw_request(base, f"/{slug}", method=method)
+                    assert (status, headers.get("location")) == (301, f"/{slug}/"), (base, slug, method)
+                    assert headers["cache-control"] == "public, max-age=60", base
+                page = httpx.get(base + f"/{slug}", follow_redirects=True)
+                assert page.status_code == 200 and page.url.path == f"/{slug}/", (base, slug)
+                assert page.headers["content-type"] == "text/html; charset=utf-8"
+            # what is no directory with a page stays not found
+            for target in ("/nope", "/stories", "/all/atom.xml/", "/README.md", "/all/atom.xml"[:-4]):
+                assert raw_request(base, target)[0] == 404, (base, target)
 
 
 @needs_nginx

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 
 import disk_full
@@ -334,7 +335,87 @@ def test_a_full_disk_under_run_is_one_line_per_try_with_back_off_and_healthz_503
 
 # -- pure parts --------------------------------------------------------------------------------
 
+def test_log_lines_are_in_utc_and_say_their_zone(running):
+    service = running()
+    service.wait_log("schedule run:")
+    line = next(line for line in service.log_text().splitlines() if "schedule run:" in line)
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) INFO schedule run: ", line)
+    assert m, line
+    logged = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - logged) < timedelta(seconds=30)  # UTC, not local time marked Z
+
+
+def test_log_level_warning_leaves_out_the_info_lines_and_keeps_the_warnings(running, tmp_path):
+    service = running(options=("--log-level", "warning"))
+    service.get("/healthz")
+    write_atomically(tmp_path / "sources" / "binary.txt", bytes(range(256)) * 40)
+    service.wait_log("WARNING binary.txt: skipped:")
+    service.stop()
+    text = service.log_text()
+    assert " INFO " not in text, text
+    quiet = running(config=service.config, options=("--log-level", "debug"))
+    quiet.wait_log("schedule run:")
+    assert " DEBUG " in quiet.log_text()
+
+
+def test_an_unknown_log_level_is_a_usage_error(tmp_path):
+    proc = subprocess.run([str(BIN), "--log-level", "loud", "--config", str(service_config(tmp_path)), "run"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "invalid choice: 'loud'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def access_lines(service) -> list[str]:
+    return [line for line in service.log_text().splitlines() if '"GET ' in line or '"HEAD ' in line]
+
+
+def test_no_access_log_by_default(running):
+    service = running()
+    service.wait_log("schedule run:")
+    assert service.get("/all/atom.xml").status_code == 200
+    assert service.get("/nope").status_code == 404
+    service.stop()
+    assert access_lines(service) == []
+
+
+def test_access_log_is_one_line_per_request_with_client_method_path_status_bytes_and_time(running):
+    service = running(run_options=("--access-log",))
+    service.wait_log("schedule run:")
+    first = service.get("/all/atom.xml", headers={"Accept-Encoding": "identity"})
+    again = service.get("/all/atom.xml", headers={"If-None-Match": first.headers["etag"], "Accept-Encoding": "identity"})
+    assert again.status_code == 304
+    assert service.get("/no%0Ape").status_code == 404
+    assert httpx.head(service.base + "/all/rss.xml").status_code == 200
+    service.stop()
+    lines = access_lines(service)
+    assert len(lines) == 4, service.log_text()
+    size = len(first.content)
+    pattern = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO 127\.0\.0\.1 "%s" %d %d \d+\.\d{3}ms$'
+    for line, (request, status, n) in zip(lines, [("GET /all/atom.xml", 200, size), ("GET /all/atom.xml", 304, 0),
+                                                  (r"GET /no\\npe", 404, 10),
+                                                  ("HEAD /all/rss.xml", 200, 0)]):
+        assert re.match(pattern % (request, status, n), line), (line, request)
+
+
+def test_access_log_can_be_turned_on_in_the_config(running, tmp_path):
+    config = service_config(tmp_path)
+    config.write_text(re.sub(r"(?m)^port = 0$", "port = 0\naccess_log = true", config.read_text(), count=1))
+    assert "access_log = true" in config.read_text()
+    service = running(config=config)
+    assert service.get("/healthz").status_code == 200
+    service.stop()
+    assert [line.split(" INFO ", 1)[1].split('" ')[0] for line in access_lines(service)] == \
+        ['127.0.0.1 "GET /healthz']
+
+
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_health_says_a_broken_config_but_stays_ok_on_the_last_good_one():
+    ok, doc = health(T0 + timedelta(seconds=330), started=T0, last_run=T0 + timedelta(seconds=301),
+                     last_success=T0 + timedelta(seconds=301), next_run=T0 + timedelta(seconds=600),
+                     interval=300, grace=60, scheduler_running=True, config_error="config.toml: line 3: bad")
+    assert ok and doc["status"] == "ok"
+    assert doc["config_error"] == "config.toml: line 3: bad; running on the last good config"
 
 
 def test_health_is_ok_while_runs_keep_to_the_schedule():
@@ -513,10 +594,18 @@ def test_a_bad_config_is_reported_and_the_last_good_one_stays_in_force(running, 
     service.config.write_text(good.replace("max_entries = 50", 'max_entries = "many"'))
     service.wait_log("[feeds] max_entries: expected an integer, got 'many' (a string); the last good config "
                      "stays in force")
+    # /healthz says so, still 200: everything is served and published, on the last good config
+    r = service.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+    assert r.json()["config_error"] == (f"{service.config}: [feeds] max_entries: expected an integer, got 'many' "
+                                        "(a string); running on the last good config")
     write_atomically(tmp_path / "sources" / "a.txt", seed)
     service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})  # still working, on the old config
     service.config.write_text(good.replace("max_entries = 50", "max_entries = 2"))
     service.wait_for({"taiwan-security": 2, "all": 2}, timeout=10)  # the fixed config: in force at once
+    assert service.get("/healthz").json()["config_error"] is None
+    service.wait_log("reload run:")  # the run the reload brought forward says so, not "schedule run"
+    assert service.log_text().count("schedule run:") == 1
 
 
 def test_sighup_reads_the_config_again_and_does_not_stop_the_service(running, seed, tmp_path):
