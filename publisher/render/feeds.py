@@ -24,7 +24,6 @@ from publisher.model import FeedFormat, FeedSpec
 from publisher.render.sourcevalues import canonical_url, source_id
 from publisher.render.text import Texts, cached_texts, entry_categories, xml_text
 
-GENERATOR_URI = "https://github.com/publisher/publisher"
 # RSS elements that hold plain text: the feed's title and description, each item's title.
 _RSS_PLAIN = re.compile(rb"<(title|description)>([^<]*)</\1>")
 
@@ -39,7 +38,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
     fg.author({"name": xml_text(spec.author)})
     fg.language(spec.language)
     fg.updated(spec.updated)  # Atom <updated> and RSS <lastBuildDate>
-    fg.generator("publisher", version=__version__, uri=GENERATOR_URI)
+    fg.generator("publisher", version=__version__)  # (no uri: the project has no public home yet)
     for entry in spec.entries:
         title, summary, summary_html, content = cached_texts(entry, cache)
         fe = fg.add_entry(order="append")  # feedgen prepends by default: our order is explicit

@@ -33,7 +33,7 @@ import httpcore
 
 from publisher import __version__
 
-USER_AGENT = f"publisher/{__version__} (feed aggregator; +https://github.com/publisher/publisher)"
+USER_AGENT = f"publisher/{__version__} (feed aggregator)"  # (no +URL: the project has no public home yet)
 ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 MAX_BYTES = 16 * 1024 * 1024  # a feed bigger than this (after decompression) is refused
