@@ -99,30 +99,24 @@ def retract(config: Config, ref: str, reason: str | None, now: datetime, wait: f
     """Tombstone a story: it leaves every feed at once (the feeds and pages are written again
     here, under the write lock; a running service serves them within a second or so), and
     copies and revisions of it stay out. Its page stays, saying it was retracted."""
-    _no_database(config)
-    with lock.held(config.paths.lock, wait=wait):
-        store = Store.open(config.paths.database, now=now)
-        try:
-            entry = find_story(store, ref)
-            with store.transaction():
-                done = store.retract(entry, reason, now)
-            report = rewrite(store, config)
-            history = store.history(entry)
-        finally:
-            store.close()
-    return Retraction(history["entry_id"], _current(history)["title"], done, history["retracted_at"], report)
+    return _change_retraction(config, ref, now, wait, lambda store, entry: store.retract(entry, reason, now))
 
 
 def unretract(config: Config, ref: str, now: datetime, wait: float = 30) -> Retraction:
     """Undo retract: the story is back in its feeds (written again here, as retract does).
     done=False: it was not retracted."""
+    return _change_retraction(config, ref, now, wait, lambda store, entry: store.unretract(entry, now))
+
+
+def _change_retraction(config: Config, ref: str, now: datetime, wait: float, change) -> Retraction:
+    """`change(store, entry) -> done` in a transaction under the write lock, then the site written again."""
     _no_database(config)
     with lock.held(config.paths.lock, wait=wait):
         store = Store.open(config.paths.database, now=now)
         try:
             entry = find_story(store, ref)
             with store.transaction():
-                done = store.unretract(entry, now)
+                done = change(store, entry)
             report = rewrite(store, config)
             history = store.history(entry)
         finally:
