@@ -239,7 +239,8 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
-                  archive_page_size=archive_page_size, dedup=dedup, service=service, feed_sources=feed_sources, limits=limits)
+                  archive_page_size=archive_page_size, dedup=dedup, service=service, feed_sources=feed_sources,
+                  limits=limits)
 
 
 # [limits] key: (least, most). The most: what is still worth reading in one go (a file above

@@ -31,8 +31,8 @@ Stop = Callable[[], bool]
 
 def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | None = None) -> None:
     """Every output, from what the store holds now: the archive pages that changed, the feeds
-    (Atom, RSS, JSON Feed) that link to them, then the story pages, the feeds' pages (which offer the feeds), the OPML and last the
-    front page (which links to all of them). When `stop`
+    (Atom, RSS, JSON Feed) that link to them, then the story pages, the feeds' pages (which
+    offer the feeds), the OPML and last the front page (which links to all of them). When `stop`
     says so (or an earlier step stopped), no later step runs: the next run writes the rest,
     and meanwhile no page links to a feed that was never written (on a first publish, the
     front page does not exist until everything it lists does)."""

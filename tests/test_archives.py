@@ -285,8 +285,8 @@ def test_a_story_that_left_every_topic_still_answers_200_and_a_retracted_one_410
     add_stories(project, "2026-11-20_a.txt", UKRAINE[:2])
     assert project.publish().ok
     # (the feed: newest first)
-    (other, other_path), (story, path) = [(e.id, urlsplit(e.link).path) for e in
-                                          feedparser.parse((project.feeds / "ukraine" / "atom.xml").read_bytes()).entries]
+    feed = feedparser.parse((project.feeds / "ukraine" / "atom.xml").read_bytes())
+    (other, other_path), (story, path) = [(e.id, urlsplit(e.link).path) for e in feed.entries]
     app = FeedServer(project.feeds)
     with serving(app) as base:
         # one story leaves every topic (a new rule), the other is retracted
