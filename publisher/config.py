@@ -101,6 +101,7 @@ class Config:
     topics: tuple[Topic, ...]
     merged: Merged
     max_entries: int = 50
+    archive_page_size: int = 50  # [feeds]: stories per archive page (default: max_entries)
     dedup: DedupSettings = DedupSettings()
     service: ServiceSettings = ServiceSettings()
     feed_sources: tuple[FeedSource, ...] = ()  # [[sources.feeds]]: inputs
@@ -213,6 +214,10 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     max_entries = feeds.get("max_entries", int, 50)
     if not 1 <= max_entries <= 1000:
         feeds.fail("max_entries", f"must be between 1 and 1000, got {max_entries}")
+    # (at most max_entries: the open page's stories are all in the feed itself, see site.write_archives)
+    archive_page_size = feeds.get("archive_page_size", int, max_entries)
+    if not 1 <= archive_page_size <= max_entries:
+        feeds.fail("archive_page_size", f"must be between 1 and max_entries ({max_entries}), got {archive_page_size}")
     feeds.done()
     merged_t = _Checker(file, "[merged]", top.get("merged", dict, {}))
     merged = Merged(slug=merged_t.get("slug", str, "all"), title=merged_t.get("title", str, "All stories"))
@@ -234,7 +239,8 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         seen[topic.slug] = f'[[topics]] #{i + 1} ("{topic.slug}")'
     top.done()
     return Config(path=path, site=site, paths=paths, topics=topics, merged=merged, max_entries=max_entries,
-                  dedup=dedup, service=service, feed_sources=feed_sources, limits=limits)
+                  archive_page_size=archive_page_size, dedup=dedup, service=service, feed_sources=feed_sources,
+                  limits=limits)
 
 
 # [limits] key: (least, most). The most: what is still worth reading in one go (a file above

@@ -46,6 +46,7 @@ log = logging.getLogger("publisher")
 
 REASONS = {
     200: "OK", 301: "Moved Permanently", 304: "Not Modified", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    410: "Gone",
     408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
 }

@@ -341,6 +341,8 @@ class FeedSpec:
     total: int = 0  # stories in the feed in all (entries holds the newest max_entries)
     label: str = ""  # the topic's own title ("Ukraine"), for pages and OPML
     topics: tuple[tuple[str, str], ...] = ()  # (slug, title) of every topic, in config order: entries' categories
+    archives: int = 0  # closed archive pages of the feed (1 .. archives; the newest is `archives`)
+    archive: int | None = None  # set: this is archive page `archive` of the feed, not its subscription document
 
     def topic_url(self, slug: str) -> str:
         """A topic's page: the scheme of the categories our topics are."""
@@ -348,15 +350,37 @@ class FeedSpec:
 
     @property
     def page_url(self) -> str:
-        """The feed's HTML page (its alternate link)."""
+        """The feed's HTML page, or the archive page's (its alternate link)."""
         return self.home_url
 
     @property
     def home_url(self) -> str:
-        return f"{self.base_url}{self.slug}/"
+        return self.archive_url(self.archive) if self.archive else f"{self.base_url}{self.slug}/"
 
     def url(self, filename: str) -> str:
+        """This document in a format (the archive page's own, for an archive page)."""
+        return self.archive_url(self.archive, filename) if self.archive else self.current_url(filename)
+
+    def current_url(self, filename: str) -> str:
+        """The feed's subscription document in a format (RFC 5005 rel="current")."""
         return f"{self.base_url}{self.slug}/{filename}"
+
+    def archive_url(self, page: int, filename: str = "") -> str:
+        """Archive page `page` of the feed: its HTML page, or a format's document."""
+        return f"{self.base_url}{self.slug}/archive/{page}/{filename}"
+
+    @property
+    def prev_archive(self) -> int | None:
+        """The archive page before this document (RFC 5005 prev-archive): for the subscription
+        document the newest closed page, for an archive page the one before it."""
+        if self.archive:
+            return self.archive - 1 or None
+        return self.archives or None
+
+    @property
+    def next_archive(self) -> int | None:
+        """The archive page after this one (RFC 5005 next-archive), when it is closed too."""
+        return self.archive + 1 if self.archive and self.archive < self.archives else None
 
     def entry_url(self, entry: Entry) -> str:
         """The story's permalink page (feeds/stories/<name>.html)."""

@@ -45,10 +45,15 @@ TYPES_BY_SUFFIX = {
 }
 GZIP_MIN_BYTES = 512  # below this, gzip saves less than its own headers cost
 MAX_FILES = 1_000_000  # a bound on what one snapshot lists
-# Story pages (one per story: there may be 100,000s) are listed, not held: each is read when
-# asked for, and the most recently asked are kept, so memory stays bounded however many.
+# Story pages (one per story: there may be 100,000s) and archive pages (a feed's archive/<n>/,
+# one per archive_page_size stories of it) are listed, not held: each is read when asked for,
+# and the most recently asked are kept, so memory stays bounded however many.
 LAZY_PREFIX = "/stories/"
+LAZY_PART = "/archive/"
 LAZY_CACHE = 2048
+# A retracted story's page is stories/retracted/<name>.html (site.write_pages): its permalink
+# /stories/<name>.html answers 410 Gone with it. The directory itself is not served.
+GONE_PREFIX = "/stories/retracted/"
 
 # Pages may use their inline <style>, https images and media (a feed's story may carry them),
 # and nothing else: no script, no frames, no plugins, no form posting elsewhere.
@@ -82,11 +87,12 @@ class Variant:
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """A file known to be servable, read on request (a story page)."""
+    """A file known to be servable, read on request (a story page, an archive page)."""
 
     path: str
     key: tuple[int, int, int, int]
     ctype: str
+    status: int = 200  # 410: a retracted story's page
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +101,11 @@ class Resource:
     mtime: int  # whole seconds, as Last-Modified says
     plain: Variant
     gzipped: Variant | None  # None when gzip would not help
+    status: int = 200  # not 200 (410): conditional requests do not apply (RFC 9110 13.2.1)
 
 
 def _variant(body: bytes, etag: bytes, ctype: str, last_modified: str, cache_control: str,
-             encoding: bytes | None, vary: bool) -> Variant:
+             encoding: bytes | None, vary: bool, status: int = 200) -> Variant:
     # what a 304 repeats of a 200 (RFC 9110 15.4.5), security headers included: a cache
     # updates the stored response's headers from it
     common = [(b"etag", etag), (b"last-modified", last_modified.encode()),
@@ -110,22 +117,22 @@ def _variant(body: bytes, etag: bytes, ctype: str, last_modified: str, cache_con
     headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()), *common]
     if encoding:
         headers.append((b"content-encoding", encoding))
-    ok = response(200, headers, body)
-    return Variant(body, etag, ok, Response(200, ok.head), response(304, common))
+    ok = response(status, headers, body)
+    return Variant(body, etag, ok, Response(status, ok.head), response(304, common))
 
 
 def make_resource(data: bytes, ctype: str, key: tuple[int, int, int, int], mtime: float,
-                  cache_control: str) -> Resource:
+                  cache_control: str, status: int = 200) -> Resource:
     digest = hashlib.sha256(data).hexdigest()[:32]
     last_modified = http_date(mtime)
     compressed = gzip.compress(data, compresslevel=6, mtime=0) if len(data) >= GZIP_MIN_BYTES else None
     if compressed is not None and len(compressed) >= len(data):
         compressed = None
     vary = compressed is not None
-    plain = _variant(data, f'"{digest}"'.encode(), ctype, last_modified, cache_control, None, vary)
+    plain = _variant(data, f'"{digest}"'.encode(), ctype, last_modified, cache_control, None, vary, status)
     gzipped = _variant(compressed, f'"{digest}-gz"'.encode(), ctype, last_modified, cache_control, b"gzip",
-                       True) if compressed is not None else None
-    return Resource(key, int(mtime), plain, gzipped)
+                       True, status) if compressed is not None else None
+    return Resource(key, int(mtime), plain, gzipped, status)
 
 
 def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | Listed] | None = None,
@@ -135,6 +142,7 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
     neither followed nor served. Files unchanged since `previous` are reused, not read again."""
     previous = previous or {}
     files: dict[str, Resource | Listed] = {}
+    gone: list[tuple[str, Listed]] = []
     stack = [(root, "/")]
     while stack:
         directory, prefix = stack.pop()
@@ -160,7 +168,11 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
                 continue
             url = f"{prefix}{name}"
             key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            if url.startswith(LAZY_PREFIX):
+            if url.startswith(GONE_PREFIX):
+                if prefix == GONE_PREFIX:
+                    gone.append(("/stories/" + name, Listed(entry.path, key, ctype, 410)))
+                continue
+            if url.startswith(LAZY_PREFIX) or LAZY_PART in url:
                 files[url] = Listed(entry.path, key, ctype)
                 continue
             old = previous.get(url)
@@ -174,6 +186,8 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
                     errors.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
                 continue
             files[url] = make_resource(data, ctype, key, st.st_mtime, cache_control)
+    for url, listed in gone:  # (a story's live page wins: one is written before the other is removed)
+        files.setdefault(url, listed)
     for url in [u for u in files if u.endswith("/index.html")]:
         files[url[: -len("index.html")]] = files[url]
     return files
@@ -283,6 +297,8 @@ class FeedServer:
                 accept = value
         variant = resource.gzipped if resource.gzipped is not None and accept and _accepts_gzip(accept) \
             else resource.plain
+        if resource.status != 200:  # 410 Gone: answered whatever the validators
+            return variant.head if head else variant.ok
         if inm is not None:  # If-None-Match wins; If-Modified-Since is then ignored (RFC 9110)
             fresh = _etag_matches(inm, variant.etag)
         else:
@@ -300,7 +316,8 @@ class FeedServer:
             data = read_regular(listed.path)
         except OSError:  # gone since the snapshot (a story left every topic): not found
             return None
-        resource = make_resource(data, listed.ctype, listed.key, listed.key[3] / 1e9, self.cache_control)
+        resource = make_resource(data, listed.ctype, listed.key, listed.key[3] / 1e9, self.cache_control,
+                                 listed.status)
         self._read[url] = resource
         if len(self._read) > LAZY_CACHE:
             self._read.popitem(last=False)

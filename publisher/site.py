@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from publisher import atomic, entries, faults
@@ -24,17 +25,19 @@ from publisher.report import PublishReport
 from publisher.store import Store
 
 PAGES_PER_BATCH = 500
+RETRACTED = "retracted"  # feeds/stories/retracted/: the pages of retracted stories (410 Gone)
 Stop = Callable[[], bool]
 
 
 def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | None = None) -> None:
-    """Every output, from what the store holds now: the feeds (Atom, RSS, JSON Feed) first,
-    then the story pages, the feeds' pages (which offer the feeds), the OPML and last the
-    front page (which links to all of them). When `stop`
+    """Every output, from what the store holds now: the archive pages that changed, the feeds
+    (Atom, RSS, JSON Feed) that link to them, then the story pages, the feeds' pages (which
+    offer the feeds), the OPML and last the front page (which links to all of them). When `stop`
     says so (or an earlier step stopped), no later step runs: the next run writes the rest,
     and meanwhile no page links to a feed that was never written (on a first publish, the
     front page does not exist until everything it lists does)."""
     specs = feed_specs(store, config)
+    write_archives(store, config, specs, report, stop=stop)  # before the feeds that link to them
     failed = write_feeds(config, specs, report, stop=stop)
     write_pages(store, config, specs, report, stop=stop)
     if not _stopped(stop, report):
@@ -55,18 +58,34 @@ def feed_specs(store: Store, config: Config) -> list[FeedSpec]:
     feeds = [(t.slug, t.title, f"{t.title}: stories from {site.title}") for t in config.topics]
     feeds.append((config.merged.slug, config.merged.title, f"{site.description}: every story of every topic"))
     counts = store.topic_counts()
+    archives = store.archive_feeds()
+    size = config.archive_page_size
     specs = []
     for slug, title, subtitle in feeds:
         topic = None if slug == config.merged.slug else slug
         total = counts.get(slug, 0) if topic else store.count_in_any_topic()
-        items = tuple(store.feed_entries(topic, config.max_entries))
+        items = store.feed_entries(topic, config.max_entries)
+        members = archives.get(archive_key(topic), (0, 0))[0]
+        closed = members // size
+        if members > closed * size:  # the open archive page: all of it in the feed (see write_archives)
+            have = {e.entry_id for e in items}
+            late = [e for e in store.archive_entries(archive_key(topic), closed * size + 1, members)[0]
+                    if e.entry_id not in have]
+            if late:  # (a story that joined the topic after newer ones: rare)
+                items = sorted(items + late, key=lambda e: e.published, reverse=True)
         # The feed changed when its newest entry did, or when one of its entries was retracted.
         changes = [e.updated for e in items] + [store.latest_retraction(topic) or store.created_at]
         specs.append(FeedSpec(slug=slug, title=f"{site.title}: {title}", feed_id=f"tag:{site.id_authority}:feed/{slug}",
                               base_url=site.base_url, author=site.author, language=site.language,
-                              subtitle=subtitle, updated=max(changes), entries=items, hub=config.service.hub,
-                              total=total, label=title, topics=tuple((t.slug, t.title) for t in config.topics)))
+                              subtitle=subtitle, updated=max(changes), entries=tuple(items), hub=config.service.hub,
+                              total=total, label=title, topics=tuple((t.slug, t.title) for t in config.topics),
+                              archives=closed))
     return specs
+
+
+def archive_key(topic: str | None) -> str:
+    """A feed's name in the store's archive tables: its topic, or '*' for the merged feed."""
+    return topic or "*"
 
 
 def site_info(config: Config) -> html.SiteInfo:
@@ -92,6 +111,133 @@ def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, st
             continue
         _write_files(config.paths.feeds / spec.slug, files, report)
     return failed
+
+
+ARCHIVE_FORMAT = "1"  # bump when archive documents are rendered differently: every page is written again
+ARCHIVE_BATCH = 100  # archive pages written between two syncs
+
+
+def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
+                   stop: Stop | None = None) -> None:
+    """feeds/<slug>/archive/<n>/ (atom.xml, rss.xml, feed.json, index.html): the closed
+    archive pages whose stories changed, RFC 5005 archived feeds and their HTML pages.
+
+    How stories are put on pages, so that a page holds the same stories for ever: each story
+    gets a place in each feed the first time it joins that feed (Store.set_topics: 1, 2, ... in
+    the order they joined), and page n holds places (n-1)*size+1 .. n*size ([feeds]
+    archive_page_size). Pages by place, not by period of first-seen time: every page is the
+    same size whatever the rate of stories, a page closes by count (no clock in the decision),
+    and a story classified into a topic late (a rule change) joins the open page instead of
+    reopening an old one. The newest page, not yet full, is open: it is not an archive
+    document (RFC 5005 wants an archive's stories fixed), so its stories are all in the feed
+    itself (feed_specs), which links (prev-archive) to the newest closed page.
+
+    A closed page is written again only when one of its stories is retracted, brought back,
+    revised or changes topic (marked stale in the store), once more when the page after it
+    closes (it gains its next-archive link), and when its inputs change (the page size, the
+    site, the feeds' titles, the templates: every page). A publish that adds stories writes the
+    page it closes, if any, and its predecessor; no other archive file. A page whose stories
+    all left keeps its place (empty) so that the pages around it keep their links."""
+    site = site_info(config)
+    size = config.archive_page_size
+    inputs = (f"{ARCHIVE_FORMAT}|{size}|{html.templates_digest()}|{site}|"
+              f"{[(s.slug, s.title, s.subtitle, s.author, s.feed_id, s.label) for s in specs]}|{specs[0].topics}")
+    digest = hashlib.sha256(inputs.encode()).hexdigest()
+    resized = store.meta("archives_digest") != digest
+    if resized:
+        with store.transaction():
+            store.all_archives_stale()
+            store.set_meta("archives_digest", digest)
+    known = store.archive_feeds()
+    batch: list[tuple[str, int]] = []
+    for spec in specs:
+        key = archive_key(None if spec.slug == config.merged.slug else spec.slug)
+        members, closed_before = known.get(key, (0, 0))
+        closed = members // size
+        pages = set(store.stale_archive_pages(key, size, closed))
+        for n in range(closed_before + 1, closed + 1):  # newly closed: it, and the one before gains next-archive
+            pages.update(p for p in (n, n - 1) if p >= 1)
+        complete = True
+        for n in sorted(pages, reverse=True):  # newest first: no page links to one not written yet
+            if _stopped(stop, report):
+                return
+            if _write_archive_page(store, config, site, spec, specs, key, n, report):
+                batch.append((key, n))
+            else:
+                complete = False
+            if len(batch) >= ARCHIVE_BATCH and not _archives_written(store, config, batch, report):
+                return
+        if resized:
+            _remove_pages_past(config.paths.feeds / spec.slug / "archive", closed, report)
+        # (the closed count moves only once every page it closed, and the one before each, is written)
+        if _archives_written(store, config, batch, report) and complete and closed != closed_before:
+            with store.transaction():
+                store.set_archive_closed(key, closed)
+
+
+def _write_archive_page(store: Store, config: Config, site: html.SiteInfo, spec: FeedSpec, specs: list[FeedSpec],
+                        key: str, n: int, report: PublishReport) -> bool:
+    size = config.archive_page_size
+    items, changed = store.archive_entries(key, (n - 1) * size + 1, n * size)
+    page = replace(spec, entries=tuple(items), archive=n, hub=None, total=len(items),
+                   updated=max([e.updated for e in items] + [changed or store.created_at]))
+    directory = config.paths.feeds / spec.slug / "archive" / str(n)
+    try:
+        atom, rss = render(page)
+        files = [(FeedFormat.ATOM.filename, atom), (FeedFormat.RSS.filename, rss),
+                 (FeedFormat.JSON.filename, render_json(page)), ("index.html", html.archive_page(site, page, specs))]
+    except Exception as exc:  # a bug; the page stays as it was, marked for the next run
+        report.errors.append(f"{directory}: cannot render: {type(exc).__name__}: {exc}")
+        return False
+    ok = True
+    for filename, data in files:
+        path = directory / filename
+        if filename.endswith(".html"):
+            report.pages += 1
+        else:
+            report.feed_files += 1
+        try:
+            if atomic.write_if_changed(path, data, sync=False):
+                if filename.endswith(".html"):
+                    report.pages_written += 1
+                else:
+                    report.feed_files_written.append(path)
+        except OSError as exc:
+            report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
+            ok = False
+    return ok
+
+
+def _archives_written(store: Store, config: Config, batch: list[tuple[str, int]], report: PublishReport) -> bool:
+    """Sync what was written, then mark those pages written (a crash before: written again)."""
+    if not batch:
+        return True
+    if not _sync(atomic.sync_filesystem, config.paths.feeds, "cannot sync", report):
+        return False
+    size = config.archive_page_size
+    with store.transaction():
+        for key, n in batch:
+            store.archive_written(key, (n - 1) * size + 1, n * size)
+    batch.clear()
+    return True
+
+
+def _remove_pages_past(directory: Path, closed: int, report: PublishReport) -> None:
+    """After a change of page size: the archive pages numbered past the closed ones are gone."""
+    try:
+        names = [d.name for d in directory.iterdir() if d.name.isdigit() and int(d.name) > closed]
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        report.errors.append(f"{directory}: cannot list: {exc.strerror or exc}")
+        return
+    for name in names:
+        try:
+            for path in (directory / name).iterdir():
+                path.unlink()
+            (directory / name).rmdir()
+        except OSError as exc:
+            report.errors.append(f"{directory / name}: cannot remove: {exc.strerror or exc}")
 
 
 def write_feed_pages(config: Config, pages: list[FeedSpec], specs: list[FeedSpec], report: PublishReport) -> None:
@@ -151,9 +297,12 @@ def _sync(sync: Callable[[Path], None], directory: Path, failure: str, report: P
 def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
                 stop: Stop | None = None) -> None:
     """feeds/stories/<name>.html for every story in a topic whose page changed since it was
-    last written (store.stale_pages); a story in no topic has no page. Pages are synced per
-    batch (one syncfs, not an fsync per page) and only then marked written, so a crash makes
-    the next run write them again."""
+    last written (store.stale_pages). A story never in a topic has no page; one that left every
+    topic keeps it (saying so: its permalink never breaks). A retracted story's page (which
+    says so, without its text) is feeds/stories/retracted/<name>.html instead: the servers
+    answer its permalink with it and 410 Gone. Pages are synced per batch (one syncfs, not an
+    fsync per page) and only then marked written, so a crash makes the next run write them
+    again."""
     site = site_info(config)
     inputs = f"{html.templates_digest()}|{site}|{[(s.slug, s.label) for s in specs]}"
     if config.limits.versions_per_story != Limits().versions_per_story:  # (the default: the digest as it was)
@@ -176,9 +325,10 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
         for entry in batch:
             page = entries.story_page(store.page_history(entry, entries.SHOWN, config.limits.versions_per_story),
                                       store.topics_of(entry))
-            path = directory / f"{page.name}.html"
+            live, gone = directory / f"{page.name}.html", directory / RETRACTED / f"{page.name}.html"
+            path, other = (gone, live) if page.entry is None else (live, gone)
             try:
-                if page.topics:
+                if page.topics or store.ever_in_a_topic(entry):
                     report.pages += 1
                     try:
                         data = html.story_page(site, page, specs)
@@ -189,8 +339,10 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
                     if atomic.write_if_changed(path, data, sync=False):
                         report.pages_written += 1
                         wrote = True
-                else:  # in no topic (never was, or not any more): not published
+                    other.unlink(missing_ok=True)  # (after: the permalink always answers)
+                else:  # never in a topic: never published
                     path.unlink(missing_ok=True)
+                    other.unlink(missing_ok=True)
                 done.append(entry)
             except OSError as exc:
                 failed.add(entry)

@@ -7,6 +7,7 @@ Tables (see MIGRATIONS for the exact schema):
 - sources      every input (kind 'file': a path relative to the sources dir) and its last stat
 - reads        every time a source was read: outcome, reason, counts
 - entry_topics topic membership of each entry's current version under the current rules
+- archive_members  the order each entry joined each feed (its archive page, see site.write_archives)
 - meta         created_at (the date of an empty feed)
 
 Times are stored as UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as it reads.
@@ -275,6 +276,43 @@ def _source_dates_and_item_meta(db: Database) -> None:
         ALTER TABLE entries ADD COLUMN source_published TEXT;
         ALTER TABLE entries ADD COLUMN source_updated TEXT;
         ALTER TABLE versions ADD COLUMN meta TEXT
+    """):
+        db.execute(statement)
+
+
+@MIGRATIONS(name="0012_archives")
+def _archives(db: Database) -> None:
+    """Archive pages (RFC 5005 archived feeds, and their HTML pages): each entry gets a place
+    in each feed it joins, once, the first time it joins (`seq`: 1, 2, ... per feed; the
+    merged feed is '*'), so that a page (seq 1-50, 51-100, ...) holds the same stories for
+    ever. `stale` marks the members whose page must be written again (a new member, a
+    revision, a change of topic, a retraction); `changed` is when a member was last retracted
+    or brought back (the page's date moves then). archive_feeds counts each feed's members and
+    the pages closed when the archive was last written. Entries already in topics join in the
+    order they were first seen."""
+    for statement in _statements("""
+        CREATE TABLE archive_members (
+            feed TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            entry INTEGER NOT NULL REFERENCES entries(id),
+            stale INTEGER NOT NULL DEFAULT 1,
+            changed TEXT,
+            PRIMARY KEY (feed, seq)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX archive_members_entry ON archive_members (entry, feed);
+        CREATE INDEX archive_members_stale ON archive_members (feed, seq) WHERE stale = 1;
+        CREATE TABLE archive_feeds (
+            feed TEXT PRIMARY KEY,
+            members INTEGER NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO archive_members (feed, seq, entry)
+            SELECT t.topic, row_number() OVER (PARTITION BY t.topic ORDER BY e.first_seen, e.id), e.id
+            FROM entry_topics t JOIN entries e ON e.id = t.entry;
+        INSERT INTO archive_members (feed, seq, entry)
+            SELECT '*', row_number() OVER (ORDER BY e.first_seen, e.id), e.id
+            FROM entries e WHERE EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id);
+        INSERT INTO archive_feeds (feed, members) SELECT feed, max(seq) FROM archive_members GROUP BY feed
     """):
         db.execute(statement)
 
@@ -726,7 +764,13 @@ class Store:
         Returns False when it was already retracted."""
         cur = self.sql.execute("UPDATE entries SET retracted_at = ?, retract_reason = ?, page_stale = 1 "
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return False
+        self._archive_changed(entry, now)
+        return True
+
+    def _archive_changed(self, entry: int, now: datetime) -> None:
+        self.sql.execute("UPDATE archive_members SET stale = 1, changed = ? WHERE entry = ?", [format_time(now), entry])
 
     def unretract(self, entry: int, now: datetime) -> bool:
         """Undo retract: the entry is published again. Its feeds changed now: recorded per topic
@@ -736,6 +780,7 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NOT NULL", [entry])
         if cur.rowcount != 1:
             return False
+        self._archive_changed(entry, now)
         for topic in (*self.topics_of(entry), "*"):
             self.set_meta(f"unretracted:{topic}", format_time(now))
         return True
@@ -848,12 +893,25 @@ class Store:
             last = rows[-1][0]
 
     def set_topics(self, entry: int, digest: str, topics: list[tuple[str, float]]) -> None:
+        """The entry's topics under the rules with this digest. A feed it joins for the first
+        time gives it its place in that feed's archive (the merged feed: '*'); every archive
+        page it is on (it changed, or joined, or left) is to be written again."""
         self.sql.execute("DELETE FROM entry_topics WHERE entry = ?", [entry])
         if topics:
             self.sql.executemany("INSERT INTO entry_topics (topic, entry, score) VALUES (?, ?, ?)",
                                      [(slug, entry, score) for slug, score in topics])
+            for feed in (*(slug for slug, _ in topics), "*"):
+                self._join_archive(feed, entry)
+        self.sql.execute("UPDATE archive_members SET stale = 1 WHERE entry = ? AND stale = 0", [entry])
         self.sql.execute("UPDATE entries SET classified = ? || ':' || current_version, page_stale = 1 WHERE id = ?",
                         [digest, entry])
+
+    def _join_archive(self, feed: str, entry: int) -> None:
+        if self._one("SELECT 1 FROM archive_members WHERE entry = ? AND feed = ?", [entry, feed]):
+            return  # (a place is given once: an entry back in a topic is back on its page)
+        seq = self._one("INSERT INTO archive_feeds (feed, members) VALUES (?, 1) ON CONFLICT (feed) "
+                        "DO UPDATE SET members = members + 1 RETURNING members", [feed])
+        self.sql.execute("INSERT INTO archive_members (feed, seq, entry) VALUES (?, ?, ?)", [feed, seq, entry])
 
     # -- feeds -------------------------------------------------------------------------------
 
@@ -873,11 +931,62 @@ class Store:
             f"""SELECT {self._ENTRY_COLUMNS} FROM entries e JOIN versions v ON v.id = e.current_version
                 WHERE e.retracted_at IS NULL AND {where}
                 ORDER BY e.first_seen DESC, e.id DESC LIMIT ?""", params).fetchall()
+        return self._entries(rows)
+
+    @staticmethod
+    def _entries(rows: list[tuple]) -> list[Entry]:
         return [Entry(entry_id=r[0], name=r[1], published=parse_time(r[2]), updated=parse_time(r[3]),
                       title=r[4], kicker=r[5], paragraphs=tuple(json.loads(r[6])), truncated=bool(r[7]),
                       html=r[8], origin=_origin(r[9]), source_published=_parse_or_none(r[10]),
                       source_updated=_parse_or_none(r[11]), meta=_meta(r[12]), topics=tuple(sorted(json.loads(r[13]))))
                 for r in rows]
+
+    # -- archives ----------------------------------------------------------------------------
+
+    def archive_feeds(self) -> dict[str, tuple[int, int]]:
+        """{feed: (members, pages closed when its archive was last written)}; '*': the merged feed."""
+        return {r[0]: (r[1], r[2]) for r in self.sql.execute("SELECT feed, members, closed FROM archive_feeds")
+                .fetchall()}
+
+    def archive_entries(self, feed: str, first: int, last: int) -> tuple[list[Entry], datetime | None]:
+        """The entries with places first..last in a feed's archive that it publishes now (in
+        the topic, not retracted), newest first (by first_seen, then row id); and the latest
+        change of any entry ever placed there (its `updated`, a retraction or its undoing)."""
+        shown = ("EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)" if feed == "*" else
+                 "EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = m.feed AND t.entry = e.id)")
+        rows = self.sql.execute(
+            f"""SELECT {self._ENTRY_COLUMNS} FROM archive_members m JOIN entries e ON e.id = m.entry
+                JOIN versions v ON v.id = e.current_version
+                WHERE m.feed = ? AND m.seq BETWEEN ? AND ? AND e.retracted_at IS NULL AND {shown}
+                ORDER BY e.first_seen DESC, e.id DESC""", [feed, first, last]).fetchall()
+        changed = self._one(
+            """SELECT max(max(e.updated, coalesce(m.changed, ''), coalesce(e.retracted_at, '')))
+               FROM archive_members m JOIN entries e ON e.id = m.entry
+               WHERE m.feed = ? AND m.seq BETWEEN ? AND ?""", [feed, first, last])
+        return self._entries(rows), _parse_or_none(changed)
+
+    def stale_archive_pages(self, feed: str, size: int, closed: int) -> list[int]:
+        """The closed pages (1..closed, of `size` places) of a feed's archive with a member
+        marked stale, oldest first."""
+        return [r[0] for r in self.sql.execute(
+            """SELECT DISTINCT (seq - 1) / ?1 + 1 FROM archive_members
+               WHERE feed = ?2 AND stale = 1 AND seq <= ?3 ORDER BY 1""", [size, feed, closed * size]).fetchall()]
+
+    def archive_written(self, feed: str, first: int, last: int) -> None:
+        self.sql.execute("UPDATE archive_members SET stale = 0 WHERE feed = ? AND seq BETWEEN ? AND ? AND stale = 1",
+                         [feed, first, last])
+
+    def set_archive_closed(self, feed: str, closed: int) -> None:
+        self.sql.execute("UPDATE archive_feeds SET closed = ? WHERE feed = ?", [closed, feed])
+
+    def all_archives_stale(self) -> None:
+        """Every archive page is written again (the page size, the site or the feeds changed)."""
+        self.sql.execute("UPDATE archive_members SET stale = 1 WHERE stale = 0")
+        self.sql.execute("UPDATE archive_feeds SET closed = 0")
+
+    def ever_in_a_topic(self, entry: int) -> bool:
+        """The entry was in a topic once (so its story page was published)."""
+        return self._one("SELECT 1 FROM archive_members WHERE entry = ? AND feed = '*'", [entry]) == 1
 
     # -- feeds as sources ----------------------------------------------------------------------
 

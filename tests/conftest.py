@@ -127,14 +127,14 @@ def seed() -> bytes:
 
 
 @contextmanager
-def http_server(app, **limits):
+def http_server(app, port: int = 0, **limits):
     """Serve a FeedServer with publisher.http (uvloop + llhttp, as `publisher run` does) on a
-    free port of 127.0.0.1, in a thread; `limits` are http.Limits fields (short timeouts, a
-    small cap). Yields (the http.Server, its base URL "http://127.0.0.1:PORT")."""
+    free port of 127.0.0.1 (or `port`), in a thread; `limits` are http.Limits fields (short
+    timeouts, a small cap). Yields (the http.Server, its base URL "http://127.0.0.1:PORT")."""
     from publisher.http import Limits, Server
     from publisher.service import _listen
 
-    sock = _listen("127.0.0.1", 0)
+    sock = _listen("127.0.0.1", port)
     server = Server(app.respond, Limits(**limits))
     thread = threading.Thread(target=server.run, args=(sock,), daemon=True)
     thread.start()
@@ -149,9 +149,9 @@ def http_server(app, **limits):
 
 
 @contextmanager
-def serving(app, **limits) -> Iterator[str]:
+def serving(app, port: int = 0, **limits) -> Iterator[str]:
     """http_server(), yielding only the base URL."""
-    with http_server(app, **limits) as (_, base):
+    with http_server(app, port, **limits) as (_, base):
         yield base
 
 

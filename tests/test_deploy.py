@@ -183,3 +183,38 @@ def test_nginx_refuses_the_headers_the_embedded_server_refuses(published, nginx,
         assert raw_request(embedded, "/all/atom.xml", headers=short)[0] == 200
     assert raw_request(nginx, "/all/atom.xml", headers=extra)[0] == 400  # "Request Header Or Cookie Too Large"
     assert raw_request(nginx, "/all/atom.xml", headers=short)[0] == 200
+
+
+@needs_nginx
+def test_both_servers_answer_a_retracted_storys_permalink_410_with_its_page(project, seed, tmp_path):
+    from datetime import timedelta
+
+    import feedparser
+
+    from conftest import NOW
+    from publisher import stories
+
+    project.add_source(SEED.name, seed)
+    project.publish()
+    kept, retracted = feedparser.parse((project.feeds / "all" / "atom.xml").read_bytes()).entries[:2]
+    assert stories.retract(project.config, retracted.id, "wrong desk", NOW + timedelta(hours=1)).done
+    name = retracted.link.rsplit("/", 1)[1]
+    assert (project.feeds / "stories" / "retracted" / name).exists()
+    app = FeedServer(project.feeds, cache_max_age=60)
+    app.reload()
+    with serving(app) as embedded, nginx_harness.running(tmp_path / "nginx", project.feeds, free_port()) as nginx:
+        for base in (embedded, nginx):
+            gone = httpx.get(f"{base}/stories/{name}", headers={"Accept-Encoding": "identity"})
+            assert gone.status_code == 410, base
+            assert gone.content == (project.feeds / "stories" / "retracted" / name).read_bytes(), base
+            assert "This story was retracted" in gone.text and "wrong desk" in gone.text
+            for header, value in (("content-type", "text/html; charset=utf-8"), ("x-content-type-options", "nosniff"),
+                                  ("cache-control", "public, max-age=60"), ("x-frame-options", "DENY")):
+                assert gone.headers[header] == value, (base, header)
+            assert "default-src 'none'" in gone.headers["content-security-policy"], base
+            assert httpx.head(f"{base}/stories/{name}").status_code == 410, base
+            # the page is only the permalink's answer, and the live pages stay 200
+            assert raw_request(base, f"/stories/retracted/{name}")[0] == 404, base
+            assert raw_request(base, "/stories/retracted/")[0] == 404, base
+            assert raw_request(base, "/stories/" + kept.link.rsplit("/", 1)[1])[0] == 200, base
+            assert raw_request(base, "/stories/no-such-story.html")[0] == 404, base

@@ -425,6 +425,12 @@ def test_feeds_with_a_websub_hub_carry_it_and_stay_valid(project, seed):
 
 # -- pages: front page, feed pages, story pages ------------------------------------------------
 
+def lxml_html(text):
+    import lxml.html
+
+    return lxml.html.fromstring(text)
+
+
 def page_of(project, entry):
     import lxml.html
     from urllib.parse import urlsplit
@@ -501,23 +507,31 @@ def test_a_retracted_storys_page_says_so_and_keeps_no_text(project):
     store.close()
     project.publish(NOW + timedelta(hours=1))
     assert entries(project, "ukraine") == []
-    page = page_of(project, e)
-    data = (project.feeds / "stories" / e.link.rsplit("/", 1)[1]).read_text()
+    name = e.link.rsplit("/", 1)[1]
+    # the page moves to stories/retracted/ (which the servers answer the permalink with, 410 Gone)
+    assert not (project.feeds / "stories" / name).exists()
+    data = (project.feeds / "stories" / "retracted" / name).read_text()
+    page = lxml_html(data)
     assert "secretive" not in data and "parliament" not in data
     assert page.xpath("//h1")[0].text_content() == "Retracted story"
     assert "filed by mistake" in page.xpath("//p[@class='note']")[0].text_content()
 
 
-def test_a_story_that_leaves_every_topic_loses_its_page(project):
+def test_a_story_that_leaves_every_topic_keeps_its_page_saying_so(project):
     project.add_source("a.txt", "KYIV: Ukraine's grid operator in Kyiv said repairs would take weeks, officials said.\n")
+    project.add_source("b.txt", "The harbour master said on Monday that the new breakwater would be finished.\n")
     project.publish()
     (e,) = entries(project, "ukraine")
     page = project.feeds / "stories" / e.link.rsplit("/", 1)[1]
-    assert page.exists()
+    assert page.exists() and "no longer in any topic" not in page.read_text()
     project.config_path.write_text(project.config_path.read_text().replace('exclude = ["eurovision"]',
                                                                            'exclude = ["eurovision", "grid"]'))
     project.publish(NOW + timedelta(hours=1))
-    assert entries(project, "ukraine") == [] and not page.exists()
+    assert entries(project, "ukraine") == [] and page.exists()
+    text = lxml_html(page.read_text()).text_content()
+    assert "no longer in any topic's feed" in text and "repairs would take weeks" in text
+    # a story never in a topic (the harbour) never had a page
+    assert sorted(p.name for p in (project.feeds / "stories").glob("*.html")) == [page.name]
 
 
 HOSTILE = ("ALERT: Taipei police said a <script>alert(1)</script> & ]]> string\x07 appeared on a Taiwan national "

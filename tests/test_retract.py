@@ -51,7 +51,8 @@ def test_retract_takes_the_story_out_of_the_files_at_once_and_unretract_brings_i
         assert story.id not in (project.feeds / slug / "rss.xml").read_text()
         assert story.id not in (project.feeds / slug / "feed.json").read_text()
     page = project.feeds / "stories" / f"{_name(project, story.id)}.html"
-    assert "This story was retracted on" in page.read_text() and "wrong file" in page.read_text()
+    gone = project.feeds / "stories" / "retracted" / page.name  # (served at the permalink, 410 Gone)
+    assert not page.exists() and "This story was retracted on" in gone.read_text() and "wrong file" in gone.read_text()
 
     proc = run(project, "unretract", story.id)
     assert proc.returncode == 0 and proc.stderr == ""
@@ -62,7 +63,7 @@ def test_retract_takes_the_story_out_of_the_files_at_once_and_unretract_brings_i
         after = feedparser.parse((project.feeds / slug / "atom.xml").read_bytes())
         assert after.feed.updated > feedparser.parse(before[slug]).feed.updated
         assert [e.id for e in after.entries] == [e.id for e in feedparser.parse(before[slug]).entries]
-    assert "This story was retracted" not in page.read_text()
+    assert "This story was retracted" not in page.read_text() and not gone.exists()
     explain = run(project, "explain", story.id).stdout
     assert "RETRACTED" not in explain
     # a publish after it changes nothing, and the story stays
@@ -117,15 +118,18 @@ def test_retract_and_unretract_reach_a_running_service_within_5_seconds(running,
     conn = sqlite3.connect(tmp_path / "publisher.db")
     (name,) = conn.execute("SELECT name FROM entries WHERE entry_id = ?", [story.id]).fetchone()
     conn.close()
-    page = service.get(f"/stories/{name}.html")  # the story's page keeps answering, saying so
-    assert page.status_code == 200 and "This story was retracted" in page.text
+    page = service.get(f"/stories/{name}.html")  # the story's permalink keeps answering, saying so: 410 Gone
+    assert page.status_code == 410 and "This story was retracted" in page.text
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert service.get(f"/stories/retracted/{name}.html").status_code == 404  # (only at the permalink)
 
     proc = subprocess.run([*cli, "unretract", story.link], capture_output=True, text=True,  # by its page's URL
                           cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     for slug in ("ukraine", "all"):
         assert _wait_served(service, slug, story.id, present=True) < 5
-    assert "This story was retracted" not in service.get(f"/stories/{name}.html").text
+    page = service.get(f"/stories/{name}.html")
+    assert page.status_code == 200 and "This story was retracted" not in page.text
 
 
 # -- an ID in any form -------------------------------------------------------------------------

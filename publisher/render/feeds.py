@@ -15,7 +15,7 @@ from html.entities import name2codepoint
 import re
 from datetime import datetime
 
-from feedgen.ext.base import BaseEntryExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -174,9 +174,42 @@ class _ItemMeta(BaseEntryExtension):
         return item
 
 
-def _links(fg: FeedGenerator, spec: FeedSpec, self_url: str) -> None:
+FH_NS = "http://purl.org/syndication/history/1.0"
+
+
+class _Archived(BaseExtension):
+    """RFC 5005 section 4: an archive document says so, with <fh:archive/> (in RSS inside the
+    channel, as its appendix B shows)."""
+
+    def extend_ns(self):
+        return {"fh": FH_NS}
+
+    def extend_atom(self, feed):
+        etree.SubElement(feed, f"{{{FH_NS}}}archive")
+        return feed
+
+    def extend_rss(self, feed):
+        etree.SubElement(feed.find("channel"), f"{{{FH_NS}}}archive")
+        return feed
+
+
+def _history_links(spec: FeedSpec, filename: str) -> list[dict[str, str]]:
+    """RFC 5005 links in one format: the subscription document's prev-archive (the newest
+    archive page); an archive page's current, prev-archive and next-archive."""
+    links = []
+    if spec.archive:
+        links.append({"href": spec.current_url(filename), "rel": "current"})
+    if spec.prev_archive:
+        links.append({"href": spec.archive_url(spec.prev_archive, filename), "rel": "prev-archive"})
+    if spec.next_archive:
+        links.append({"href": spec.archive_url(spec.next_archive, filename), "rel": "next-archive"})
+    return links
+
+
+def _links(fg: FeedGenerator, spec: FeedSpec, filename: str) -> None:
     # the alternate link last: feedgen makes the last link added the RSS channel <link>
-    links = [{"href": self_url, "rel": "self"}, {"href": spec.home_url, "rel": "alternate"}]
+    links = [{"href": spec.url(filename), "rel": "self"}, *_history_links(spec, filename),
+             {"href": spec.home_url, "rel": "alternate"}]
     if spec.hub:
         links.insert(1, {"href": spec.hub, "rel": "hub"})
     fg.link(links, replace=True)
@@ -186,19 +219,24 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     """(Atom bytes, RSS bytes) for one feed. Pass the same `cache` dict when rendering several
     feeds of one publish: entries they share are prepared once."""
     fg = _generator(spec, cache)
-    _links(fg, spec, spec.url(FeedFormat.ATOM))
+    if spec.archive:
+        fg.register_extension("archived", _Archived, atom=True, rss=True)
+    _links(fg, spec, FeedFormat.ATOM.filename)
     atom = _ATOM_ENTRY_TITLE.sub(_html_title, fg.atom_str(pretty=True, encoding="UTF-8"))
-    _links(fg, spec, spec.url(FeedFormat.RSS))
+    _links(fg, spec, FeedFormat.RSS.filename)
     rss = fg.rss_str(pretty=True, encoding="UTF-8")
     # Plain-text RSS elements: readers differ on whether "&amp;" in them is markup, so the RSS
     # profile (and the W3C validator) want numeric references for & and < there. Item
     # descriptions are HTML and keep their entities.
     head, sep, items = rss.partition(b"<item>")
     head = _RSS_PLAIN.sub(_numeric_refs, head)
-    if spec.hub:  # feedgen writes only the self atom:link into RSS; WebSub wants the hub too
+    # feedgen writes only the self atom:link into RSS; WebSub wants the hub too, RFC 5005 its links
+    extra = ([{"href": spec.hub, "rel": "hub"}] if spec.hub else []) + _history_links(spec, FeedFormat.RSS.filename)
+    if extra:
         self_link = b'rel="self"/>'
-        hub = html.escape(spec.hub).encode()
-        head = head.replace(self_link, self_link + b'\n    <atom:link href="%s" rel="hub"/>' % hub, 1)
+        links = b"".join(b'\n    <atom:link href="%s" rel="%s"/>' % (html.escape(link["href"]).encode(),
+                                                                       link["rel"].encode()) for link in extra)
+        head = head.replace(self_link, self_link + links, 1)
     items = _RSS_PLAIN.sub(lambda m: _numeric_refs(m) if m.group(1) == b"title" else m.group(0), items)
     items = items.replace(b' xmlns:atom="http://www.w3.org/2005/Atom"', b"")  # (declared on <rss>)
     return atom, head + sep + items

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -88,6 +88,13 @@ def index_page(site: SiteInfo, feeds: Sequence[FeedSpec]) -> bytes:
 def feed_page(site: SiteInfo, spec: FeedSpec, feeds: Sequence[FeedSpec]) -> bytes:
     """feeds/<slug>/index.html: every entry of one feed (its newest max_entries)."""
     return _render("feed.html", site=site, feed=spec, feeds=feeds, root="../", alternates=[spec])
+
+
+def archive_page(site: SiteInfo, spec: FeedSpec, feeds: Sequence[FeedSpec]) -> bytes:
+    """feeds/<slug>/archive/<n>/index.html: the stories of one archive page (spec.archive),
+    linked to the pages before and after it; it offers the feed itself to subscribe to."""
+    return _render("feed.html", site=site, feed=spec, feeds=feeds, root="../../../",
+                   alternates=[replace(spec, archive=None)])
 
 
 def story_page(site: SiteInfo, page: StoryPage, feeds: Sequence[FeedSpec]) -> bytes:

@@ -1,7 +1,10 @@
 """JSON Feed 1.1 (https://jsonfeed.org/version/1.1): FeedSpec in, bytes out. No clock, no disk.
 
 The same entries as the Atom and RSS feeds, with the same ids, in the same order, and the same
-content (render.text), so a reader switching formats sees the same stories.
+content (render.text), so a reader switching formats sees the same stories. JSON Feed has no
+archived feeds (RFC 5005); its paging is `next_url`, "the next n items": the feed's points to
+its newest archive page, each archive page's to the one before, so following next_url reads the
+whole feed back, as prev-archive does in Atom and RSS.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
         "language": spec.language,
         "authors": [{"name": xml_text(spec.author)}],
     }
+    if spec.prev_archive:  # JSON Feed's paging: the next (older) items are the previous archive page's
+        feed["next_url"] = spec.archive_url(spec.prev_archive, FeedFormat.JSON.filename)
     if spec.hub:
         feed["hubs"] = [{"type": "WebSub", "url": spec.hub}]
     items = []
