@@ -8,6 +8,8 @@ Tables (see MIGRATIONS for the exact schema):
 - reads        every time a source was read: outcome, reason, counts
 - entry_topics topic membership of each entry's current version under the current rules
 - meta         created_at (the date of an empty feed)
+- story_search FTS5 full-text index: one row per published entry (rowid = entries.id), its
+               current title and text (publisher.fulltext); retracted entries are not in it
 
 Times are stored as UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as it reads.
 Writes happen inside `transaction()` (BEGIN IMMEDIATE): one writer at a time, and a file's
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -30,8 +33,8 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from publisher import dedup, entries as entry_rules, frozen
-from publisher.errors import StoreError
+from publisher import dedup, entries as entry_rules, frozen, fulltext
+from publisher.errors import QueryTimeout, StoreError
 from publisher.model import Decision, Entry, ItemMeta, Origin, Outcome, Story, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -279,6 +282,26 @@ def _source_dates_and_item_meta(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0011_search")
+def _search(db: Database) -> None:
+    """Full-text search of every published story: an FTS5 table holding each entry's current
+    title and text (its own copy: the text of a version is JSON paragraphs, and highlighting
+    needs the text as indexed), kept current by apply, retract and unretract. Existing
+    published entries are indexed here; retracted ones are not."""
+    db.execute(f"CREATE VIRTUAL TABLE story_search USING fts5(title, body, tokenize='{fulltext.TOKENIZE}')")
+    last = 0
+    while True:
+        rows = db.execute("""SELECT e.id, v.title, v.kicker, v.paragraphs FROM entries e
+                             JOIN versions v ON v.id = e.current_version
+                             WHERE e.id > ? AND e.retracted_at IS NULL ORDER BY e.id LIMIT 1000""", [last]).fetchall()
+        if not rows:
+            return
+        db.conn.executemany("INSERT INTO story_search (rowid, title, body) VALUES (?, ?, ?)",
+                            [(entry, *frozen.search_document_v1(title, kicker, json.loads(paragraphs)))
+                             for entry, title, kicker, paragraphs in rows])
+        last = rows[-1][0]
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
@@ -445,6 +468,33 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open database: {exc}") from None
         return cls(db, path)
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> Store:
+        """Open an existing database for reading only (the service's searches): nothing is
+        created, migrated or written. In WAL mode a reader never blocks a writer, nor waits
+        for one, and each query sees committed transactions only, never a publish half-done."""
+        try:
+            conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=1,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open database: {exc}") from None
+        return cls(Database(conn), path)
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Queries inside are stopped once `seconds` have passed: QueryTimeout."""
+        deadline = time.monotonic() + seconds
+        self.sql.conn.set_progress_handler(lambda: time.monotonic() > deadline, 100)  # every 100 VM steps
+        try:
+            yield
+        except StoreError as exc:
+            if time.monotonic() > deadline:
+                raise QueryTimeout(f"{self.path}: a query took more than {seconds:g} s") from exc
+            raise
+        finally:
+            self.sql.conn.set_progress_handler(None, 0)
 
     def close(self) -> None:
         self.db.close()
@@ -678,6 +728,7 @@ class Store:
             if placement.current:
                 self.sql.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
                                  [version, instant, entry])
+                self._index(entry, fulltext.document(story.title, story.kicker, story.paragraphs))
         self.sql.execute(
             """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
                                                  compared_version, jaccard, containment)
@@ -686,6 +737,42 @@ class Store:
              placement.jaccard, placement.containment])
         self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ?", [entry])
         return Applied(placement.decision, entry, version)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _index(self, entry: int, document: tuple[str, str] | None) -> None:
+        """The entry's row of the search index: (title, body) of its current version, unless
+        it is retracted; None: out of the index."""
+        self.sql.execute("DELETE FROM story_search WHERE rowid = ?", [entry])
+        if document is not None:
+            self.sql.execute("""INSERT INTO story_search (rowid, title, body) SELECT ?, ?, ?
+                                WHERE EXISTS (SELECT 1 FROM entries WHERE id = ? AND retracted_at IS NULL)""",
+                             [entry, *document, entry])
+
+    def search(self, expression: str, topic: str | None, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Published entries matching an FTS5 `expression` (fulltext.parse_query), newest
+        first, of one topic, of any topic (topic="*") or of all (None): id, name, first_seen,
+        updated, topics, and the title and a snippet of the text with each match between
+        fulltext.OPEN and CLOSE. Newest first is row id order: an entry's first_seen is later
+        than every time stored before it (entries.next_instant), so row ids go in first-seen
+        order, as `list` shows; FTS5 walks its index in that order and stops at `limit`."""
+        if topic is None:
+            where, params = "", []
+        elif topic == "*":
+            where, params = "AND EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)", []
+        else:
+            where, params = "AND EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = ? AND t.entry = e.id)", [topic]
+        o, c = fulltext.OPEN, fulltext.CLOSE
+        rows = self.sql.execute(
+            f"""SELECT e.entry_id, e.name, e.first_seen, e.updated,
+                       (SELECT json_group_array(t.topic) FROM entry_topics t WHERE t.entry = e.id),
+                       highlight(story_search, 0, ?, ?), snippet(story_search, 1, ?, ?, ?, ?)
+                FROM story_search JOIN entries e ON e.id = story_search.rowid
+                WHERE story_search MATCH ? AND e.retracted_at IS NULL {where}
+                ORDER BY story_search.rowid DESC LIMIT ? OFFSET ?""",
+            [o, c, o, c, fulltext.ELLIPSIS, fulltext.SNIPPET_TOKENS, expression, *params, limit, offset]).fetchall()
+        keys = ("id", "name", "first_seen", "updated")
+        return [dict(zip(keys, r[:4]), topics=sorted(json.loads(r[4])), title=r[5], snippet=r[6]) for r in rows]
 
     # -- retraction --------------------------------------------------------------------------
 
@@ -726,7 +813,10 @@ class Store:
         Returns False when it was already retracted."""
         cur = self.sql.execute("UPDATE entries SET retracted_at = ?, retract_reason = ?, page_stale = 1 "
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return False
+        self._index(entry, None)
+        return True
 
     def unretract(self, entry: int, now: datetime) -> bool:
         """Undo retract: the entry is published again. Its feeds changed now: recorded per topic
@@ -736,6 +826,10 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NOT NULL", [entry])
         if cur.rowcount != 1:
             return False
+        title, kicker, paragraphs = self.sql.execute(
+            "SELECT v.title, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version "
+            "WHERE e.id = ?", [entry]).fetchone()
+        self._index(entry, fulltext.document(title, kicker, json.loads(paragraphs)))
         for topic in (*self.topics_of(entry), "*"):
             self.set_meta(f"unretracted:{topic}", format_time(now))
         return True
