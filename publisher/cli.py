@@ -10,6 +10,7 @@
     publisher [--config PATH] retract ID [--reason TEXT]
     publisher [--config PATH] unretract ID
     publisher [--config PATH] list [--topic SLUG] [--limit N]
+    publisher [--config PATH] search WORDS... [--topic SLUG] [--limit N]
     publisher [--config PATH] explain ID
     publisher [--config PATH] reread FILE
 
@@ -27,11 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher import __version__, stories
+from publisher import __version__, search, stories
 from publisher.add import AddError, add, remove
 from publisher.config import Config, load, locate
 from publisher.errors import ConfigError, LockHeld, PublisherError, UnknownStory
@@ -83,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--topic", metavar="SLUG", help="only this topic's stories (the merged feed's slug: any topic's)")
     ls.add_argument("--limit", type=int, default=stories.LIST_LIMIT, metavar="N",
                     help=f"at most N stories (default: {stories.LIST_LIMIT})")
+    why = ("the stories with every word, newest first: the start of the id's hash, first seen, topics, name; "
+           "the title and a snippet, the matches [marked]; the story's page")
+    se = sub.add_parser("search", help=why, description=why)
+    se.add_argument("words", nargs="+", metavar="WORDS", help="words to find (all of them; no search syntax; after -- a word may start with -)")
+    se.add_argument("--topic", metavar="SLUG", help="only this topic's stories (the merged feed's slug: any topic's)")
+    se.add_argument("--limit", type=int, default=search.SEARCH_LIMIT, metavar="N",
+                    help=f"at most N stories (default: {search.SEARCH_LIMIT}, at most {search.MAX_LIMIT})")
     ex = sub.add_parser("explain", help="a story's history: versions, sources, matches, topics")
     ex.add_argument("id", metavar="ID", help=_ID_HELP)
     rr = sub.add_parser("reread", help="place a file's stories again with today's rules (split an old merge)")
@@ -120,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return _unretract(config, args.id)
         if args.command == "list":
             return _list(config, args.topic, args.limit)
+        if args.command == "search":
+            return _search(config, args.words, args.topic, args.limit)
         if args.command == "explain":
             return _explain(config, args.id)
         if args.command == "reread":
@@ -265,6 +276,35 @@ def _list(config: Config, topic: str | None, limit: int) -> int:
         mark = "  RETRACTED" if s["retracted_at"] else ""
         print(f"{short}  {s['first_seen'][:19]}Z  {s['updated'][:19]}Z  {','.join(s['topics']) or '-'}  "
               f"{s['name']}{mark}")
+    return EXIT_OK
+
+
+_TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")  # a story's text never drives the terminal
+
+
+def _marked(segments, bold: bool) -> str:
+    """Search matches as [brackets] (bold on a terminal)."""
+    on, off = ("\x1b[1m", "\x1b[0m") if bold else ("[", "]")
+    return "".join(f"{on}{text}{off}" if hit else text
+                   for hit, text in ((hit, _TERMINAL_CONTROLS.sub(" ", text)) for hit, text in segments))
+
+
+def _search(config: Config, words: list[str], topic: str | None, limit: int) -> int:
+    results = search.search_stories(config, words, topic, limit, datetime.now(UTC))
+    if not results.found:
+        why = "" if results.query.expression else " (no word to search for: give letters or digits)"
+        print(f"no stories match {' '.join(words)!r}{why}")
+        return EXIT_OK
+    bold = sys.stdout.isatty()
+    for f in results.found:
+        short = f.entry_id.rpartition("/")[2][:12]
+        print(f"{short}  {search.iso(f.first_seen)}  {','.join(f.topics) or '-'}  {f.name}")
+        print(f"    {_marked(f.title, bold)}")
+        if f.snippet:
+            print(f"    {_marked(f.snippet, bold)}")
+        print(f"    {config.site.base_url}stories/{f.name}.html")
+    if results.query.cut:
+        print(f"(only the first words were searched: {results.query.text})", file=sys.stderr)
     return EXIT_OK
 
 

@@ -24,7 +24,10 @@ from publisher.dedup import DedupSettings
 from publisher.errors import ConfigError
 from publisher.model import SLUG_RE, Limits, OnNearDuplicate, Rule, Topic
 
-RESERVED_SLUGS = frozenset({"stories", "healthz", "metrics"})
+# The paths of the site and the service that are not feeds' (each feed is /<slug>/): story
+# pages, the service's routes (serve.SEARCH_PATH, service.Service's /healthz and /metrics),
+# the archive pages. (feeds.opml and index.html are no slugs: a slug has no dot.)
+RESERVED_SLUGS = frozenset({"stories", "healthz", "metrics", "search", "archive"})
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/"
 # RFC 4151 taggingEntity: a domain name or email address, a comma, a date.
 _AUTHORITY_RE = re.compile(
@@ -434,7 +437,8 @@ def _check_slug(t: _Checker, key: str, slug: str) -> None:
     if not SLUG_RE.match(slug):
         t.fail(key, f'"{slug}" is not a slug: use lower-case letters, digits and single hyphens')
     if slug in RESERVED_SLUGS:
-        t.fail(key, f'"{slug}" is reserved (reserved: {", ".join(sorted(RESERVED_SLUGS))})')
+        t.fail(key, f'"{slug}" is reserved: /{slug} is a path of the site or the service, not a feed\'s '
+                    f'(reserved: {", ".join(sorted(RESERVED_SLUGS))})')
 
 
 def _terms(t: _Checker, key: str, value: Any, *, empty: str | None) -> tuple[str, ...]:

@@ -23,5 +23,9 @@ class StoreError(PublisherError):
         self.fatal = fatal
 
 
+class QueryTimeout(StoreError):
+    """A read took longer than it was given (a search the service stopped)."""
+
+
 class UnknownStory(PublisherError):
     """No stored story answers to the id or name given (or nothing is stored yet)."""

@@ -1,5 +1,6 @@
 """Frozen copies of what the old migrations compute: word shingles, MinHash signatures and LSH
-band keys as `dedup` made them when migrations 0003, 0004 and 0006 were written (2026-11).
+band keys as `dedup` made them when migrations 0003, 0004 and 0006 were written (2026-11), and
+the search index's document as `fulltext` made it when 0011 was written (2026-12).
 
 Never edit this module, and never make it call `dedup`: a migration must compute the same
 thing forever, whatever `dedup` becomes. A change to how `dedup` shingles or bands a text
@@ -24,6 +25,7 @@ _MAP = {
     "\ufeff": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\u00ad": "",
 }
 _CHARS = re.compile("[" + "".join(_MAP) + "]")
+_UNSHOWN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _TOKEN = re.compile(r"\w+")
 _PERMUTATIONS = 64
 _WHOLE = (21, 3)  # bands, rows
@@ -78,3 +80,9 @@ def _band(sig: np.ndarray, bands: int, rows: int, salt: int) -> list[int]:
         mixed = (grid * _MIX[:rows]).sum(axis=1, dtype=np.uint64)
         mixed ^= (np.arange(bands, dtype=np.uint64) + np.uint64(salt)) * np.uint64(0x9E3779B97F4A7C15)
     return mixed.view(np.int64).tolist()
+
+
+def search_document_v1(title: str, kicker: str | None, paragraphs: Sequence[str]) -> tuple[str, str]:
+    """(title, body) of an entry's current version in the search index, as of 0011."""
+    body = "\n".join(paragraphs)
+    return _UNSHOWN.sub("", title), _UNSHOWN.sub("", f"{kicker}: {body}" if kicker else body)

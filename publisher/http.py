@@ -22,8 +22,9 @@ A refused request is counted, and the counts are logged as one line per 10 s at 
 the client still sends is read and dropped for a moment ("lingering close", as nginx does),
 so that it sees the answer instead of a reset.
 
-The app is one synchronous function, respond(method, path, headers) -> Response: method as
-bytes (b"GET"), path decoded (no query), headers as (lower-case name, value) bytes pairs.
+The app is one synchronous function, respond(method, path, headers, query) -> Response: method
+as bytes (b"GET"), path decoded, headers as (lower-case name, value) bytes pairs, query the
+request target's query string as sent (bytes, undecoded; b"" when there is none).
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ def request_path(target: bytes) -> str | None:
             return None
     path = target.split(b"?", 1)[0].decode("latin-1")  # llhttp lets only ASCII through
     return unquote(path) if "%" in path else path
+
+
+def request_query(target: bytes) -> bytes:
+    """The query string of a request target, undecoded ("/search?q=a%20b#x" -> b"q=a%20b")."""
+    if b"?" not in target:
+        return b""
+    return target.split(b"?", 1)[1].split(b"#", 1)[0]
 
 
 # -- client errors, counted and rate-limited: pure ---------------------------------------------
@@ -357,7 +365,7 @@ class _Connection(asyncio.Protocol):
             self.refusal = _Refuse(400, "malformed request target")
             raise self.refusal
         try:
-            answer = server.respond(self.parser.get_method(), path, self.headers)
+            answer = server.respond(self.parser.get_method(), path, self.headers, request_query(self.url))
         except Exception as exc:  # a bug: one counted line, a 500, and the service goes on
             server.note(self.client, f"internal error: {type(exc).__name__}: {exc}")
             answer = _REFUSALS[500]
@@ -440,7 +448,7 @@ class Server:
     """Serves `respond` on a listening socket in a uvloop loop. `run(sock)` blocks until
     `shutdown()` (callable from a signal handler or another thread)."""
 
-    def __init__(self, respond: Callable[[bytes, str, list[tuple[bytes, bytes]]], Response],
+    def __init__(self, respond: Callable[[bytes, str, list[tuple[bytes, bytes]], bytes], Response],
                  limits: Limits = Limits(), errors: ClientErrors | None = None, access: Access | None = None):
         self.respond = respond
         self.access = access  # called after each answer, or None: no access log (nothing is timed)

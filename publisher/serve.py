@@ -7,6 +7,11 @@ blocks, and a request is one dict lookup and one write. What can be served is ex
 the feeds directory without following a symlink, with a known type. No request path is ever
 joined to a directory, so `..`, encoded or absolute paths and symlinks out cannot reach a file.
 
+With a search (`publisher run` gives it one), /search is answered by it, and every page is
+served with the search form where its marker is (render.html.with_search_box): the snapshot
+holds the bytes as served, so their ETags, gzip and lengths are of those bytes. Files served
+by any other static host keep the marker, an HTML comment, and show no box.
+
 `FeedServer.reload()` builds a new snapshot and swaps it in with one assignment: a request sees
 the old files or the new ones, never a mix. The service reloads after each publish, holding
 the write lock, so no publish is half-way through when the files are read.
@@ -24,10 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from publisher.atomic import read_regular
 from publisher.http import NOSNIFF, Response, plain, response
+from publisher.render.html import with_search_box
 
 # By file name first (feeds are atom.xml / rss.xml in each feed's directory), then by suffix.
 TYPES_BY_NAME = {
@@ -63,6 +69,23 @@ PAGE_HEADERS = [(b"content-security-policy", CSP), (b"x-frame-options", b"DENY")
 
 # An extra route (/healthz, /metrics): () -> (status, content type, body)
 Route = Callable[[], tuple[int, str, bytes]]
+# The search page: (what was typed, page number, topic slug or None) -> (status, HTML)
+Search = Callable[[str, int, "str | None"], tuple[int, bytes]]
+SEARCH_PATH = "/search"
+SEARCH_FIELDS = 10  # query fields read of a /search request target (q, page, topic; the rest ignored)
+
+
+def search_params(query: bytes) -> tuple[str, int, str | None]:
+    """(q, page, topic) of a /search query string; what is missing or malformed is the default
+    ("", 1, None). Percent-escapes are read as UTF-8, a bad one replaced, never an error."""
+    fields = parse_qsl(b"&".join(query.split(b"&", SEARCH_FIELDS)[:SEARCH_FIELDS]).decode("ascii", "replace"),
+                       keep_blank_values=True, encoding="utf-8", errors="replace")
+    found: dict[str, str] = {}
+    for name, value in fields:
+        found.setdefault(name, value)
+    page = found.get("page", "")
+    topic = found.get("topic") or None
+    return found.get("q", ""), int(page) if page.isascii() and page.isdigit() and len(page) <= 6 else 1, topic
 
 
 def content_type(name: str) -> str | None:
@@ -135,11 +158,18 @@ def make_resource(data: bytes, ctype: str, key: tuple[int, int, int, int], mtime
     return Resource(key, int(mtime), plain, gzipped, status)
 
 
+def served_bytes(data: bytes, ctype: str, search: bool) -> bytes:
+    """A file's bytes as served: a page with the search form in place of its marker when
+    there is a search to send it to."""
+    return with_search_box(data) if search and ctype.startswith("text/html") else data
+
+
 def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | Listed] | None = None,
-             errors: list[str] | None = None) -> dict[str, Resource | Listed]:
+             errors: list[str] | None = None, *, search: bool = False) -> dict[str, Resource | Listed]:
     """Every servable file under `root`, by URL path ("/all/atom.xml"; "/" and "/x/" for
     index.html). Hidden files (temp files of a write in progress) are left out, symlinks are
-    neither followed nor served. Files unchanged since `previous` are reused, not read again."""
+    neither followed nor served. Files unchanged since `previous` are reused, not read again.
+    search: pages get the search form (served_bytes)."""
     previous = previous or {}
     files: dict[str, Resource | Listed] = {}
     gone: list[tuple[str, Listed]] = []
@@ -185,7 +215,7 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
                 if errors is not None:
                     errors.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
                 continue
-            files[url] = make_resource(data, ctype, key, st.st_mtime, cache_control)
+            files[url] = make_resource(served_bytes(data, ctype, search), ctype, key, st.st_mtime, cache_control)
     for url, listed in gone:  # (a story's live page wins: one is written before the other is removed)
         files.setdefault(url, listed)
     for url in [u for u in files if u.endswith("/index.html")]:
@@ -254,24 +284,27 @@ def _moved(path: str, cache_control: str, head: bool) -> Response:
 
 class FeedServer:
     """What is served: `respond` answers one request. `routes` adds computed pages
-    (/healthz, /metrics)."""
+    (/healthz, /metrics); `search` answers /search, and puts the search form on every page."""
 
-    def __init__(self, root: Path, *, cache_max_age: int = 60, routes: dict[str, Route] | None = None):
+    def __init__(self, root: Path, *, cache_max_age: int = 60, routes: dict[str, Route] | None = None,
+                 search: Search | None = None):
         self.root = root
         self.cache_control = f"public, max-age={cache_max_age}"
         self.routes = dict(routes or {})
+        self.search = search
         self.files: dict[str, Resource | Listed] = {}
         self.requests = 0
         self._read: OrderedDict[str, Resource] = OrderedDict()  # listed files read lately
 
     def reload(self, errors: list[str] | None = None) -> int:
         """Read the feeds directory again; returns the number of files served."""
-        self.files = snapshot(self.root, self.cache_control, self.files, errors)  # one assignment
+        self.files = snapshot(self.root, self.cache_control, self.files, errors,
+                              search=self.search is not None)  # one assignment
         return len(self.files)
 
-    def respond(self, method: bytes, path: str, headers: list[tuple[bytes, bytes]]) -> Response:
+    def respond(self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b"") -> Response:
         """The answer to one request: method as sent (b"GET"), path decoded, headers as
-        (lower-case name, value) pairs."""
+        (lower-case name, value) pairs, query the query string as sent."""
         self.requests += 1
         head = method == b"HEAD"
         if not head and method != b"GET":
@@ -280,6 +313,8 @@ class FeedServer:
         if type(resource) is Listed:
             resource = self._load(path, resource)
         if resource is None:
+            if path == SEARCH_PATH and self.search is not None:
+                return self._search(query, head)
             route = self.routes.get(path)
             if route is None:
                 if path + "/" in self.files and path[-1:] != "/":  # a directory with its page: /all -> /all/
@@ -307,6 +342,13 @@ class FeedServer:
             return variant.not_modified
         return variant.head if head else variant.ok
 
+    def _search(self, query: bytes, head: bool) -> Response:
+        """A page of search results: made for this request, kept nowhere (no-store)."""
+        status, body = self.search(*search_params(query))
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                   _NO_STORE, NOSNIFF, *PAGE_HEADERS]
+        return response(status, headers, b"" if head else body)
+
     def _load(self, url: str, listed: Listed) -> Resource | None:
         cached = self._read.get(url)
         if cached is not None and cached.key == listed.key:
@@ -316,8 +358,8 @@ class FeedServer:
             data = read_regular(listed.path)
         except OSError:  # gone since the snapshot (a story left every topic): not found
             return None
-        resource = make_resource(data, listed.ctype, listed.key, listed.key[3] / 1e9, self.cache_control,
-                                 listed.status)
+        resource = make_resource(served_bytes(data, listed.ctype, self.search is not None), listed.ctype, listed.key,
+                                 listed.key[3] / 1e9, self.cache_control, listed.status)
         self._read[url] = resource
         if len(self._read) > LAZY_CACHE:
             self._read.popitem(last=False)

@@ -3,7 +3,8 @@
     one process = a scheduler (every [schedule] interval_seconds: the files in sources/, and
                   apart from them the feed URLs, so that files never wait for the network)
                 + a watcher (a file dropped into sources/ is read once it has settled)
-                + the HTTP server (serve.FeedServer under http.Server) + /healthz and /metrics
+                + the HTTP server (serve.FeedServer under http.Server) + /healthz, /metrics and
+                  /search (publisher.search, on a read-only connection of its own)
 
 Threads: the HTTP server's uvloop event loop in the main thread; APScheduler's two job threads; the watchdog
 observer; the settle loop, which reads settled files itself so that a slow scheduled job never
@@ -35,7 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
-from publisher import http, lock
+from publisher import http, lock, search
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.model import Outcome
@@ -225,8 +226,9 @@ class Service:
         self.out = out or sys.stdout
         self.stop = threading.Event()
         self.state = RunState(started=datetime.now(UTC))
+        self.searcher = search.Searcher(config.paths.database)
         self.app = FeedServer(config.paths.feeds, cache_max_age=config.service.cache_max_age,
-                              routes={"/healthz": self._healthz, "/metrics": self._metrics})
+                              routes={"/healthz": self._healthz, "/metrics": self._metrics}, search=self._search)
         self.metrics = Metrics(lambda: self.app.requests)
         self.settler = Settler(config.service.settle_seconds)
         self.feeds_dirty = threading.Event()
@@ -501,6 +503,10 @@ class Service:
         access_log.info('%s "%s %s" %d %d %.3fms', client, method.decode("latin-1"), path, answer.status,
                         len(answer.body), seconds * 1000)
 
+    def _search(self, text: str, page: int, topic: str | None) -> tuple[int, bytes]:
+        """/search: the stories of the database as it is now (committed), read-only."""
+        return search.answer(self.searcher, self.config, text, page, topic)
+
     def _metrics(self) -> tuple[int, str, bytes]:
         from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4  # what Prometheus 2 and 3 both read
         return 200, CONTENT_TYPE_PLAIN_0_0_4, self.metrics.text()
@@ -576,6 +582,7 @@ class Service:
             for s, handler in previous.items():
                 signal.signal(s, handler)
             sock.close()
+            self.searcher.close()
         log.info("stopped")
         return 0
 

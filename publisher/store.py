@@ -9,6 +9,8 @@ Tables (see MIGRATIONS for the exact schema):
 - entry_topics topic membership of each entry's current version under the current rules
 - archive_members  the order each entry joined each feed (its archive page, see site.write_archives)
 - meta         created_at (the date of an empty feed)
+- story_search FTS5 full-text index: one row per published entry (rowid = entries.id), its
+               current title and text (publisher.fulltext); retracted entries are not in it
 
 Times are stored as UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as it reads.
 Writes happen inside `transaction()` (BEGIN IMMEDIATE): one writer at a time, and a file's
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -31,8 +34,8 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from publisher import dedup, entries as entry_rules, frozen
-from publisher.errors import StoreError
+from publisher import dedup, entries as entry_rules, frozen, fulltext
+from publisher.errors import QueryTimeout, StoreError
 from publisher.model import Decision, Entry, ItemMeta, Origin, Outcome, Story, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -280,6 +283,26 @@ def _source_dates_and_item_meta(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0011_search")
+def _search(db: Database) -> None:
+    """Full-text search of every published story: an FTS5 table holding each entry's current
+    title and text (its own copy: the text of a version is JSON paragraphs, and highlighting
+    needs the text as indexed), kept current by apply, retract and unretract. Existing
+    published entries are indexed here; retracted ones are not."""
+    db.execute(f"CREATE VIRTUAL TABLE story_search USING fts5(title, body, tokenize='{fulltext.TOKENIZE}')")
+    last = 0
+    while True:
+        rows = db.execute("""SELECT e.id, v.title, v.kicker, v.paragraphs FROM entries e
+                             JOIN versions v ON v.id = e.current_version
+                             WHERE e.id > ? AND e.retracted_at IS NULL ORDER BY e.id LIMIT 1000""", [last]).fetchall()
+        if not rows:
+            return
+        db.conn.executemany("INSERT INTO story_search (rowid, title, body) VALUES (?, ?, ?)",
+                            [(entry, *frozen.search_document_v1(title, kicker, json.loads(paragraphs)))
+                             for entry, title, kicker, paragraphs in rows])
+        last = rows[-1][0]
+
+
 @MIGRATIONS(name="0012_archives")
 def _archives(db: Database) -> None:
     """Archive pages (RFC 5005 archived feeds, and their HTML pages): each entry gets a place
@@ -483,6 +506,33 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open database: {exc}") from None
         return cls(db, path)
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> Store:
+        """Open an existing database for reading only (the service's searches): nothing is
+        created, migrated or written. In WAL mode a reader never blocks a writer, nor waits
+        for one, and each query sees committed transactions only, never a publish half-done."""
+        try:
+            conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=1,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open database: {exc}") from None
+        return cls(Database(conn), path)
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Queries inside are stopped once `seconds` have passed: QueryTimeout."""
+        deadline = time.monotonic() + seconds
+        self.sql.conn.set_progress_handler(lambda: time.monotonic() > deadline, 100)  # every 100 VM steps
+        try:
+            yield
+        except StoreError as exc:
+            if time.monotonic() > deadline:
+                raise QueryTimeout(f"{self.path}: a query took more than {seconds:g} s") from exc
+            raise
+        finally:
+            self.sql.conn.set_progress_handler(None, 0)
 
     def close(self) -> None:
         self.db.close()
@@ -716,6 +766,7 @@ class Store:
             if placement.current:
                 self.sql.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
                                  [version, instant, entry])
+                self._index(entry, fulltext.document(story.title, story.kicker, story.paragraphs))
         self.sql.execute(
             """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
                                                  compared_version, jaccard, containment)
@@ -724,6 +775,42 @@ class Store:
              placement.jaccard, placement.containment])
         self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ?", [entry])
         return Applied(placement.decision, entry, version)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _index(self, entry: int, document: tuple[str, str] | None) -> None:
+        """The entry's row of the search index: (title, body) of its current version, unless
+        it is retracted; None: out of the index."""
+        self.sql.execute("DELETE FROM story_search WHERE rowid = ?", [entry])
+        if document is not None:
+            self.sql.execute("""INSERT INTO story_search (rowid, title, body) SELECT ?, ?, ?
+                                WHERE EXISTS (SELECT 1 FROM entries WHERE id = ? AND retracted_at IS NULL)""",
+                             [entry, *document, entry])
+
+    def search(self, expression: str, topic: str | None, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Published entries matching an FTS5 `expression` (fulltext.parse_query), newest
+        first, of one topic, of any topic (topic="*") or of all (None): id, name, first_seen,
+        updated, topics, and the title and a snippet of the text with each match between
+        fulltext.OPEN and CLOSE. Newest first is row id order: an entry's first_seen is later
+        than every time stored before it (entries.next_instant), so row ids go in first-seen
+        order, as `list` shows; FTS5 walks its index in that order and stops at `limit`."""
+        if topic is None:
+            where, params = "", []
+        elif topic == "*":
+            where, params = "AND EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id)", []
+        else:
+            where, params = "AND EXISTS (SELECT 1 FROM entry_topics t WHERE t.topic = ? AND t.entry = e.id)", [topic]
+        o, c = fulltext.OPEN, fulltext.CLOSE
+        rows = self.sql.execute(
+            f"""SELECT e.entry_id, e.name, e.first_seen, e.updated,
+                       (SELECT json_group_array(t.topic) FROM entry_topics t WHERE t.entry = e.id),
+                       highlight(story_search, 0, ?, ?), snippet(story_search, 1, ?, ?, ?, ?)
+                FROM story_search JOIN entries e ON e.id = story_search.rowid
+                WHERE story_search MATCH ? AND e.retracted_at IS NULL {where}
+                ORDER BY story_search.rowid DESC LIMIT ? OFFSET ?""",
+            [o, c, o, c, fulltext.ELLIPSIS, fulltext.SNIPPET_TOKENS, expression, *params, limit, offset]).fetchall()
+        keys = ("id", "name", "first_seen", "updated")
+        return [dict(zip(keys, r[:4]), topics=sorted(json.loads(r[4])), title=r[5], snippet=r[6]) for r in rows]
 
     # -- retraction --------------------------------------------------------------------------
 
@@ -766,6 +853,7 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
         if cur.rowcount != 1:
             return False
+        self._index(entry, None)
         self._archive_changed(entry, now)
         return True
 
@@ -780,6 +868,10 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NOT NULL", [entry])
         if cur.rowcount != 1:
             return False
+        title, kicker, paragraphs = self.sql.execute(
+            "SELECT v.title, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version "
+            "WHERE e.id = ?", [entry]).fetchone()
+        self._index(entry, fulltext.document(title, kicker, json.loads(paragraphs)))
         self._archive_changed(entry, now)
         for topic in (*self.topics_of(entry), "*"):
             self.set_meta(f"unretracted:{topic}", format_time(now))

@@ -107,6 +107,48 @@ def test_a_browser_shows_the_headlines_on_the_front_page(site, tmp_path):
             browser.close()
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
+                                              "with apt-get when run as root)")
+def test_a_browser_searches_from_the_box_and_sees_the_matches_marked(site, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            for width, height, scheme in ((1280, 900, "light"), (390, 844, "dark")):  # desktop, phone
+                page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
+                blocked = []
+                page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+                page.goto(site.base + "/")
+                box = page.locator("form.search input[name=q]")
+                assert box.is_visible()
+                box.fill("Taiwan")
+                box.press("Enter")  # a plain GET form: no script
+                page.wait_for_load_state()
+                assert page.url == site.base + "/search?q=Taiwan" and not blocked, blocked
+                results = page.locator("ol.results > li")
+                assert results.count() == len(site.get("/search?q=Taiwan").text.split("<li>")) - 1 >= 2
+                marks = page.locator("ol.results mark")
+                assert marks.count() >= 2 and {m.lower() for m in marks.all_inner_texts()} == {"taiwan"}
+                assert marks.first.is_visible()
+                assert page.locator("form.search input[name=q]").input_value() == "Taiwan"
+                assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
+                shot = tmp_path / f"search-{width}-{scheme}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 10_000
+                # a result leads to its story page
+                first = results.first.locator("a").first
+                title = first.inner_text()
+                first.click()
+                page.wait_for_load_state()
+                assert page.locator("h1").inner_text() == title
+                page.close()
+        finally:
+            browser.close()
+
+
 @pytest.mark.skipif(NEWSBOAT is None, reason="newsboat is not installed (make test installs it with apt-get when "
                                               "run as root)")
 def test_newsboat_imports_the_opml_and_every_feed_has_its_entries(site, tmp_path):

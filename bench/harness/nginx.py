@@ -22,10 +22,14 @@ DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
-def conf(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True) -> Path:
+def conf(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True,
+         upstream: int | None = None) -> Path:
     """A whole nginx.conf around deploy/nginx.conf. open_file_cache=False drops those lines
-    (bench/serve.py measures what they are worth)."""
+    (bench/serve.py measures what they are worth); upstream: the port of the `publisher run`
+    that /search is proxied to (default: the config's, 8080)."""
     site = (DEPLOY / "nginx.conf").read_text()
+    if upstream is not None:
+        site = re.sub(r"(?m)^(\s*proxy_pass http://127\.0\.0\.1:)8080;", rf"\g<1>{upstream};", site)
     if not open_file_cache:
         site = re.sub(r"(?m)^\s*open_file_cache\w* [^;]*;\n", "", site)
     site = re.sub(r"(?m)^\s*listen \[::\]:80;\n", "", site)
@@ -61,9 +65,10 @@ def command(workdir: Path, config: Path, *args: str) -> list[str]:
 
 
 @contextmanager
-def running(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True) -> Iterator[str]:
-    """nginx serving `root` on 127.0.0.1:port; yields the base URL."""
-    config = conf(workdir, root, port, workers, open_file_cache=open_file_cache)
+def running(workdir: Path, root: Path, port: int, workers: int = 1, *, open_file_cache: bool = True,
+            upstream: int | None = None) -> Iterator[str]:
+    """nginx serving `root` on 127.0.0.1:port (and /search from 127.0.0.1:upstream); yields the base URL."""
+    config = conf(workdir, root, port, workers, open_file_cache=open_file_cache, upstream=upstream)
     proc = subprocess.Popen(command(workdir, config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

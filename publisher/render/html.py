@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -107,6 +108,52 @@ def story_page(site: SiteInfo, page: StoryPage, feeds: Sequence[FeedSpec]) -> by
     changes = [(version, word_diff(previous.text, version.text, budget)) for previous, version in pairs]
     return _render("story.html", site=site, page=page, topics=topics, changes=changes, feeds=feeds,
                    root="../", alternates=[])
+
+
+# -- search -----------------------------------------------------------------------------------
+
+# The search box goes where the pages carry a marker: a comment, so a page served as it is
+# (any static host) shows no box, there being no /search to send it to. A server that answers
+# /search puts the form in its place (serve.FeedServer for `publisher run`; deploy/nginx.conf's
+# sub_filter lines, which must say the same bytes: tests/test_deploy.py checks). One marker per
+# page depth: the form's action is relative, as every link between our pages is.
+def _markers() -> dict[bytes, bytes]:
+    macros = _ENV.get_template("_macros.html").module
+    return {f"<!--search{':' + root if root else ''}-->".encode(): str(macros.search_box(root, "")).encode()
+            for root in ("", "../", "../../../")}  # the front and search pages; feed and story pages; archive pages
+
+
+SEARCH_BOXES = _markers()
+
+
+def with_search_box(page: bytes) -> bytes:
+    """A page with the search form where its marker is (a page without one is returned as it is)."""
+    for marker, box in SEARCH_BOXES.items():
+        if marker in page:
+            return page.replace(marker, box, 1)
+    return page
+
+
+def search_url(query: str, page: int, topic: str | None = None) -> str:
+    """The relative link to a page of results."""
+    params = [("q", query)] + ([("topic", topic)] if topic else []) + ([("page", str(page))] if page > 1 else [])
+    return "search?" + urlencode(params)
+
+
+def search_page(site: SiteInfo, query: str, results, labels: dict[str, str], problem: str | None = None,
+                topic: str | None = None) -> bytes:
+    """/search (served by `publisher run` only): the form with what was typed, then the
+    results (search.Results; None with `problem`, what to say instead), each a link to its
+    story page with its matches marked, and links to the pages before and after. `labels`:
+    the topics' names by slug; `topic`: the slug searched in (None: every story)."""
+    query = xml_text(query)[:SEARCH_ECHO]
+    newer = search_url(query, results.page - 1, topic) if results is not None and results.page > 1 else None
+    older = search_url(query, results.page + 1, topic) if results is not None and results.more else None
+    return _render("search.html", site=site, query=query, results=results, labels=labels, problem=problem,
+                   newer=newer, older=older, topic=labels.get(topic) if topic else None, root="", alternates=[])
+
+
+SEARCH_ECHO = 200  # characters of what was typed shown back (the rest was not searched either)
 
 
 # -- what changed between two versions ---------------------------------------------------------
