@@ -544,7 +544,7 @@ def test_hostile_story_text_shows_as_text_in_every_format_and_the_page(project):
     page = page_of(project, atom)
     assert page.xpath("//script") == [] and literal in page.xpath("//article")[0].text_content()
     for path in project.feeds.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.suffix not in (".png", ".ico"):  # (text files: the icons are binary)
             assert b"\x07" not in path.read_bytes()
     assert_valid(project)
 

@@ -20,6 +20,7 @@ import lxml.html
 import pytest
 
 from conftest import NOW, SEED
+from publisher.model import Icon
 from nginx_harness import free_port
 from service_harness import FEEDS, service_config, write_atomically
 
@@ -213,7 +214,9 @@ def written_links(feeds: Path) -> dict[str, list[str]]:
     out = {}
     for path in sorted(p for p in feeds.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        if path.suffix == ".html":
+        if path.suffix in (".png", ".ico"):  # the icons: pictures, no links
+            links = []
+        elif path.suffix == ".html":
             links = _links_in_html(data.decode())
         elif path.suffix == ".json":
             links = []
@@ -235,7 +238,7 @@ def written_links(feeds: Path) -> dict[str, list[str]]:
             links = [v for el in root.iter() for k, v in el.attrib.items() if k in ("href", "src", "url", "xmlUrl", "htmlUrl")]
             for el in root.iter():
                 name = lxml.etree.QName(el).localname if isinstance(el.tag, str) else ""
-                if name in ("link", "comments", "docs", "id") and el.text:
+                if name in ("link", "comments", "docs", "id", "icon", "logo", "url") and el.text:
                     links.append(el.text.strip())
                 if el.tag in _HTML_IN_XML or name in _HTML_IN_XML:
                     links.extend(_links_in_html(el.text or ""))
@@ -255,7 +258,7 @@ def test_no_output_file_links_a_script_from_a_file_name_or_a_hostile_feed(projec
     assert {f: us for f, us in bad.items() if us} == {}
     for path, urls in links.items():  # what is linked is http(s), or a path between our pages
         hrefs = [u for u in urls if not u.startswith(("http://", "https://", "tag:", "urn:"))]
-        assert all(re.fullmatch(r"(\.\./)*([a-z0-9-]+/)*([a-z0-9-]+\.(html|opml))?", u) for u in hrefs), (path, hrefs)
+        assert all(re.fullmatch(r"(\.\./)*([a-z0-9-]+/)*([a-z0-9-]+\.(html|opml|svg|ico))?", u) for u in hrefs), (path, hrefs)
     # the feed file of the issue: no link of its own, so its page names it as text
     page = next(p for p in (project.feeds / "stories").iterdir() if p.name.startswith("kyiv-report-1-"))
     (source,) = [p for p in lxml.html.fromstring(page.read_text()).xpath("//p[@class='meta']")
@@ -267,6 +270,7 @@ def test_no_output_file_links_a_script_from_a_file_name_or_a_hostile_feed(projec
 # -- the order of writes: feeds first, the front page last (issue 14, item 10) ---------------
 
 FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
+ICON_FILES = tuple(icon.filename for icon in Icon)
 
 
 def desk_sources(project, *numbers: int) -> None:
@@ -290,6 +294,8 @@ def record_writes(monkeypatch, feeds: Path) -> list[str]:
 
 
 def kind(path: str) -> str:
+    if path in ICON_FILES:
+        return "icon"
     if path.endswith(FEED_FILES):
         return "feed"
     if path.startswith("stories/"):
@@ -323,7 +329,7 @@ def missing_links(project, page_kinds=("story page", "feed page", "opml", "front
 
 def test_a_publish_writes_the_feeds_first_then_the_pages_and_the_front_page_last(project, monkeypatch):
     written = record_writes(monkeypatch, project.feeds)
-    order = ["feed", "story page", "feed page", "opml", "front page"]
+    order = ["icon", "feed", "story page", "feed page", "opml", "front page"]
     for n, numbers in enumerate([(1, 2), (3,)]):  # a first publish, then one with a new story
         desk_sources(project, *numbers)
         written.clear()
@@ -332,6 +338,7 @@ def test_a_publish_writes_the_feeds_first_then_the_pages_and_the_front_page_last
         assert "story page" in kinds and kinds == sorted(kinds, key=order.index), written
         assert written[-1] == "index.html"
     assert missing_links(project) == {}  # once all is written, every link of every page resolves
+    assert missing_links(project, page_kinds=("feed",), to=("icon",)) == {}  # and the feeds' icons and logo
 
 
 def test_a_first_publish_stopped_while_writing_its_feeds_leaves_no_page_linking_to_a_missing_file(project, monkeypatch):
@@ -341,7 +348,7 @@ def test_a_first_publish_stopped_while_writing_its_feeds_leaves_no_page_linking_
     written = record_writes(monkeypatch, project.feeds)
     # SIGTERM arrives while the feeds are written: the stop is polled at the next boundary
     report = publish(project.config, NOW, stop=lambda: any(p.endswith(FEED_FILES) for p in written))
-    assert report.interrupted and written and all(kind(p) == "feed" for p in written), written
+    assert report.interrupted and written and all(kind(p) in ("icon", "feed") for p in written), written
     assert missing_links(project) == {}
     assert not (project.feeds / "index.html").exists()
     assert project.publish().problems() == [] and missing_links(project) == {}  # the next run writes the rest

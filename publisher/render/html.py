@@ -24,7 +24,7 @@ from datetime import UTC
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from publisher.model import Decision, FeedFormat, FeedSpec, StoryPage
+from publisher.model import Decision, FeedFormat, FeedSpec, Icon, StoryPage
 from publisher.render.text import human_time, safe_link, shows_update, summary_text, teaser, updated_note, xml_text
 
 HEADLINES = 5  # per feed on the front page
@@ -58,8 +58,8 @@ def _env() -> Environment:
     env.filters["href"] = lambda url: safe_link(url, relative=True) or ""
     env.filters["web"] = lambda url: safe_link(url) or ""
     env.filters["iso"] = lambda dt: dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    env.globals.update(formats=FORMATS, decisions=DECISIONS, summary=summary_text, updated_note=updated_note,
-                       teaser=teaser, shows_update=shows_update)
+    env.globals.update(formats=FORMATS, decisions=DECISIONS, icons=Icon, summary=summary_text,
+                       updated_note=updated_note, teaser=teaser, shows_update=shows_update)
     return env
 
 
