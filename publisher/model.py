@@ -348,6 +348,7 @@ class StoryPage:
     retract_reason: str | None = None
     earlier_versions: int = 0  # published versions older than `history`, not shown ([limits])
     earlier_arrivals: int = 0  # arrivals older than `arrivals`, not shown
+    headline: str = ""  # the whole headline (a feed's title may be cut short); "" when retracted
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -63,7 +64,7 @@ def test_every_entry_link_resolves_to_a_page_showing_that_story(site):
             r = httpx.get(entry.link)
             assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
             page = lxml.html.fromstring(r.text)
-            assert page.xpath("//h1")[0].text_content() == entry.title
+            assert page.xpath("//h1")[0].text_content().startswith(entry.title.removesuffix("…"))  # (whole)
             assert page.xpath("//article//code")[-1].text_content() == entry.id
             seen.add(entry.id)
     assert len(seen) == 5
@@ -71,20 +72,81 @@ def test_every_entry_link_resolves_to_a_page_showing_that_story(site):
     assert [i["id"] for i in json_feed["items"]] == [e.id for e in site.entries("all")]
 
 
+# A story of the ukraine topic with a headline of 300 characters (the feeds cut it at 140), a
+# long URL and a long word; then a revision of it (two figures changed).
+LONG_STORY = (
+    "KYIV (Wire) - Ukraine's energy ministry said on Tuesday that Russian missiles and drones had struck power "
+    "plants, substations and gas facilities in the Kyiv, Kharkiv, Odesa and Dnipropetrovsk regions overnight, "
+    "cutting electricity to about 300,000 homes while repair crews worked through the night in freezing "
+    "temperatures.\n"
+    "Zelensky said Ukrainian air defences shot down 40 of the 58 drones launched at Ukraine, and called on allies "
+    "to send more air defence systems before the winter.\n"
+    "The ministry published its list of outages at https://energy.example.gov.ua/outages/2026/11/24/"
+    "kyiv-kharkiv-odesa-dnipropetrovsk-regions/full-list-of-affected-districts-and-substations.html for residents.\n"
+    "Engineers named the damaged transformer the Kyivoblenerhotransformatorpidstantsiiarekonstruktsiia unit in "
+    "their report.\n")
+LONG_STORY_REVISED = LONG_STORY.replace("about 300,000 homes", "about 400,000 homes").replace("40 of the 58", "45 of the 58")
+VIEWS = ((1280, 900, "light"), (390, 844, "light"), (390, 844, "dark"))  # desktop, phone, phone at night
+# every icon the page links to, as the browser decodes it: (href, width, height)
+DECODED_ICONS = """async () => Promise.all([...document.querySelectorAll("link[rel~=icon]")].map(async link => {
+    const image = new Image(); image.src = link.href; await image.decode();
+    return [link.getAttribute("href"), image.naturalWidth, image.naturalHeight]; }))"""
+
+
+def revised_story(site, tmp_path) -> str:
+    """LONG_STORY published, then its revision; the URL of its page."""
+    write_atomically(tmp_path / "sources" / "long-1.txt", LONG_STORY.encode())
+    site.wait_for({"ukraine": 2, "taiwan-security": 4, "all": 6})
+    (entry,) = [e for e in site.entries("ukraine") if e.title.startswith("Ukraine's energy ministry")]
+    write_atomically(tmp_path / "sources" / "long-2.txt", LONG_STORY_REVISED.encode())
+    deadline = time.monotonic() + 10
+    while "<del>40</del>" not in httpx.get(entry.link).text:
+        assert time.monotonic() < deadline, f"the revision was not published; log:\n{site.log_text()}"
+        time.sleep(0.05)
+    return entry.link
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
                                               "with apt-get when run as root)")
 def test_a_browser_shows_the_headlines_on_the_front_page(site, tmp_path):
+    """The front page, a topic page and a story page (a headline of 300 characters, a long URL
+    and word, a revision history) in Chromium, 1280 and 390 pixels wide (and 390 in dark mode),
+    served by `publisher run`: every headline shown, the whole one on the story page, nothing
+    wider than the screen, the favicon loaded. The screenshots are kept in the test's tmp dir:
+    <basetemp>/test_a_browser_shows_the_headl0/screenshots/<page>-<width>-<scheme>.png (pytest
+    keeps the last three basetemps, /tmp/pytest-of-$USER/pytest-N; choose one with --basetemp)."""
     from playwright.sync_api import sync_playwright
 
+    story_url = revised_story(site, tmp_path)
     expected = {slug: [e.title for e in site.entries(slug)] for slug in FEEDS}
+    (story,) = [e for e in site.entries("ukraine") if e.link == story_url]
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:
-            for width, height, scheme in ((1280, 900, "light"), (390, 844, "dark")):  # desktop, phone
+            for width, height, scheme in VIEWS:
                 page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
-                page.goto(site.base + "/")
+                def look(name: str, path: str, root: str) -> None:
+                    """The page as shown: no script, no horizontal scrolling, its icons (`root`: the
+                    path from it to the front page) decoded; a screenshot."""
+                    r = page.goto(path if path.startswith("http") else site.base + path)
+                    assert r.status == 200 and page.locator("script").count() == 0, path
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+                    assert sorted(map(tuple, page.evaluate(DECODED_ICONS))) == [  # from our server, decoded
+                        (f"{root}{Icon.ICO.filename}", 48, 48), (f"{root}{Icon.SVG.filename}", 64, 64)]
+                    shot = shots / f"{name}-{width}-{scheme}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                    assert shot.stat().st_size > 10_000
+
+                # the browser asks for the page's favicon (a request of its own, after the page
+                # loaded), and is given it
+                favicon = f"{site.base}/{Icon.SVG.filename}"
+                with page.expect_response(lambda r: r.url == favicon and r.request.resource_type == "other") as icon:
+                    look("front", "/", "")
+                assert icon.value.status == 200 and icon.value.headers["content-type"] == "image/svg+xml"
                 assert page.title() == "Publisher Wire"
                 for slug in FEEDS:
                     section = page.locator(f"section#{slug}")
@@ -92,20 +154,27 @@ def test_a_browser_shows_the_headlines_on_the_front_page(site, tmp_path):
                     assert headlines.all_inner_texts() == expected[slug][:5]
                     for i in range(headlines.count()):
                         assert headlines.nth(i).is_visible()
-                # nothing wider than the screen on a phone
-                assert page.evaluate("document.documentElement.scrollWidth") <= width
-                shot = tmp_path / f"front-{width}-{scheme}.png"
-                page.screenshot(path=str(shot), full_page=True)
-                assert shot.stat().st_size > 10_000
-                # a headline leads to its story page
+                # a headline leads to its story page, which shows the whole headline
                 first = page.locator("section#all ul.headlines li > a").first
                 title = first.inner_text()
                 first.click()
                 page.wait_for_load_state()
-                assert page.locator("h1").inner_text() == title
+                assert page.locator("h1").inner_text().startswith(title.removesuffix("…"))
+
+                look("topic", "/ukraine/", "../")
+                assert page.locator("ul.stories li > a").all_inner_texts() == expected["ukraine"]
+                look("story", story_url, "../")
+                headline = page.locator("article h1")
+                assert headline.inner_text().startswith(story.title.removesuffix("…")) and len(story.title) <= 140
+                assert len(headline.inner_text()) > 280 and headline.is_visible()
+                history = page.locator("section#history .version")
+                assert history.locator("del").all_inner_texts() == ["300,000", "40"]
+                assert history.locator("ins").all_inner_texts() == ["400,000", "45"]
                 page.close()
         finally:
             browser.close()
+    assert sorted(p.name for p in shots.iterdir()) == sorted(
+        f"{name}-{width}-{scheme}.png" for name in ("front", "topic", "story") for width, _, scheme in VIEWS)
 
 
 @pytest.mark.skipif(NEWSBOAT is None, reason="newsboat is not installed (make test installs it with apt-get when "
