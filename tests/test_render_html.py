@@ -263,8 +263,8 @@ def test_each_front_page_headline_has_a_line_that_does_not_repeat_it_where_it_ca
                               feed_url="https://radio.example/rss.xml"))
     same_minute = entry(3, "Grid holds", ["The grid held through the night, the operator said."],
                         updated=T0 + timedelta(seconds=20))
-    dateline = entry(4, "Repair crews worked through the night in Kharkiv",  # (its headline leaves the dateline out)
-                     ["KHARKIV (Wire) - repair crews worked through the night in Kharkiv, the governor said on Tuesday."])
+    dateline = entry(4, "Repair crews worked through the night in Kharkiv", [  # (its headline leaves out the dateline)
+        "KHARKIV (Wire) - repair crews worked through the night in Kharkiv, the governor said on Tuesday."])
     page = doc(index_page(SITE, [spec("all", "All", [wire, fed, same_minute, dateline])]))
     items = page.xpath('//ul[@class="headlines"]/li')
     assert [li.xpath('p[@class="teaser"]')[0].text_content() for li in items] == [
@@ -314,8 +314,9 @@ def long_pages() -> dict[str, bytes]:
     story = entry(1, f"{LONG_WORD} {LONG_URL}", text, updated=T1, meta=meta, origin=origin)
     feeds = [replace(spec("ukraine", LONG_WORD, [story]), base_url=site.base_url)]
     old = PublishedVersion(seen_at=T0, title=story.title, paragraphs=(text[0].replace("Tuesday", "Monday"), LONG_URL))
+    new = PublishedVersion(seen_at=T1, title=story.title, paragraphs=text)
     page = StoryPage(entry_id=f"tag:{LONG_WORD}.example,2026:story/{'0' * 24}", name=story.name, published=T0,
-                     updated=T1, topics=("ukraine",), entry=story, history=(old, PublishedVersion(T1, story.title, text)),
+                     updated=T1, topics=("ukraine",), entry=story, history=(old, new),
                      arrivals=(Arrival(f"{LONG_WORD}/{LONG_WORD}.txt", 1, 2, T0, "new"),), headline=story.title)
     return {"front": index_page(site, feeds), "feed": feed_page(site, feeds[0], feeds),
             "story": story_page(site, page, feeds)}
