@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from publisher.model import Arrival, Decision, Entry, ItemMeta, Origin, PublishedVersion, StoryPage
+from publisher.sources.wire import whole_title
 
 ID_FINGERPRINT_CHARS = 24
 
@@ -112,8 +113,12 @@ def story_page(history: dict[str, Any], topics: tuple[str, ...]) -> StoryPage:
                                      read_at=datetime.fromisoformat(a["read_at"]), decision=_decision(a["decision"]))
                              for a in h["arrivals"]),
                             key=lambda a: (a.read_at, a.source, a.first_line or 0)))
+    headline = current["title"]
+    if current["html"] is None and not current["origin"]:  # wire copy: its title may have been cut
+        headline = whole_title(headline, current["kicker"], current["paragraphs"])
     return StoryPage(
         entry_id=h["entry_id"], name=h["name"], published=published, updated=updated, topics=topics,
+        headline=headline,
         entry=Entry(entry_id=h["entry_id"], name=h["name"], title=current["title"],
                     paragraphs=tuple(current["paragraphs"]), published=published, updated=updated,
                     kicker=current["kicker"], truncated=current["truncated"], html=current["html"],

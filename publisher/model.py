@@ -80,6 +80,32 @@ class FeedFormat(StrEnum):
                 "feed.json": "application/feed+json"}[self.value]
 
 
+class Icon(StrEnum):
+    """The site's icons, by file name: shipped in publisher/data/icons/ (tests/icons.py draws
+    them), written into feeds/ beside the front page."""
+
+    SVG = "icon.svg"  # the pages' favicon
+    ICO = "favicon.ico"  # what browsers ask for unprompted (16, 32 and 48 pixels)
+    SMALL = "icon-64.png"  # Atom <icon>, JSON Feed favicon
+    MEDIUM = "icon-144.png"  # RSS <image> (at most 144 pixels wide)
+    LARGE = "icon-512.png"  # JSON Feed icon
+    LOGO = "logo.png"  # Atom <logo> (twice as wide as tall)
+
+    @property
+    def filename(self) -> str:
+        return self.value
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels (the SVG's: its viewBox)."""
+        return {"icon.svg": (64, 64), "favicon.ico": (48, 48), "icon-64.png": (64, 64),
+                "icon-144.png": (144, 144), "icon-512.png": (512, 512), "logo.png": (256, 128)}[self.value]
+
+    @property
+    def media_type(self) -> str:
+        return {".svg": "image/svg+xml", ".ico": "image/vnd.microsoft.icon"}.get(self.value[-4:], "image/png")
+
+
 def story_text(kicker: str | None, paragraphs: tuple[str, ...] | list[str]) -> str:
     """A story's full text as one string: the kicker, a colon, then the paragraphs."""
     body = "\n".join(paragraphs)
@@ -322,6 +348,7 @@ class StoryPage:
     retract_reason: str | None = None
     earlier_versions: int = 0  # published versions older than `history`, not shown ([limits])
     earlier_arrivals: int = 0  # arrivals older than `arrivals`, not shown
+    headline: str = ""  # the whole headline (a feed's title may be cut short); "" when retracted
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +408,9 @@ class FeedSpec:
     def next_archive(self) -> int | None:
         """The archive page after this one (RFC 5005 next-archive), when it is closed too."""
         return self.archive + 1 if self.archive and self.archive < self.archives else None
+
+    def icon_url(self, icon: Icon) -> str:
+        return f"{self.base_url}{icon.filename}"
 
     def entry_url(self, entry: Entry) -> str:
         """The story's permalink page (feeds/stories/<name>.html)."""

@@ -48,7 +48,13 @@ TYPES_BY_SUFFIX = {
     ".json": "application/json; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    # the site's icons (model.Icon)
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/vnd.microsoft.icon",
 }
+# Already compressed: never gzipped (gzip would save a few bytes and cost a Vary).
+COMPRESSED_TYPES = frozenset({"image/png", "image/vnd.microsoft.icon"})
 GZIP_MIN_BYTES = 512  # below this, gzip saves less than its own headers cost
 MAX_FILES = 1_000_000  # a bound on what one snapshot lists
 # Story pages (one per story: there may be 100,000s) and archive pages (a feed's archive/<n>/,
@@ -66,6 +72,11 @@ GONE_PREFIX = "/stories/retracted/"
 CSP = (b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; media-src https:; "
        b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 PAGE_HEADERS = [(b"content-security-policy", CSP), (b"x-frame-options", b"DENY")]
+# An SVG opened as a document could run script or load things: ours holds none, and this
+# policy forbids both whatever it holds (sandbox: no script, no forms, an opaque origin). As
+# an <img> or a favicon, an SVG never runs script anyway.
+SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
+SVG_HEADERS = [(b"content-security-policy", SVG_CSP)]
 
 # An extra route (/healthz, /metrics): () -> (status, content type, body)
 Route = Callable[[], tuple[int, str, bytes]]
@@ -137,6 +148,8 @@ def _variant(body: bytes, etag: bytes, ctype: str, last_modified: str, cache_con
         common.append((b"vary", b"Accept-Encoding"))
     if ctype.startswith("text/html"):
         common += PAGE_HEADERS
+    elif ctype.startswith("image/svg+xml"):
+        common += SVG_HEADERS
     headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()), *common]
     if encoding:
         headers.append((b"content-encoding", encoding))
@@ -148,7 +161,8 @@ def make_resource(data: bytes, ctype: str, key: tuple[int, int, int, int], mtime
                   cache_control: str, status: int = 200) -> Resource:
     digest = hashlib.sha256(data).hexdigest()[:32]
     last_modified = http_date(mtime)
-    compressed = gzip.compress(data, compresslevel=6, mtime=0) if len(data) >= GZIP_MIN_BYTES else None
+    compressed = gzip.compress(data, compresslevel=6, mtime=0) \
+        if len(data) >= GZIP_MIN_BYTES and ctype not in COMPRESSED_TYPES else None
     if compressed is not None and len(compressed) >= len(data):
         compressed = None
     vary = compressed is not None

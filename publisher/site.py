@@ -1,5 +1,6 @@
 """Use case: store -> feeds -> files. Render every output (each feed in every format, the story
-pages, each feed's HTML page, the OPML, the front page) and write the files whose bytes changed.
+pages, each feed's HTML page, the OPML, the front page) and write the files whose bytes changed;
+and the site's icons (model.Icon, shipped in publisher/data/icons/), which they all link to.
 
 A file that cannot be rendered or written is one error line; the others are still written.
 Every file goes through publisher.atomic (temp file, rename), so nothing is ever half-written.
@@ -9,14 +10,16 @@ killed part way never leaves a page offering a feed that does not exist yet.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
 from publisher import atomic, entries, faults
 from publisher.config import Config
-from publisher.model import FeedFormat, FeedSpec, Limits
+from publisher.model import FeedFormat, FeedSpec, Icon, Limits
 from publisher.render import html
 from publisher.render.feeds import render
 from publisher.render.jsonfeed import render_json
@@ -30,13 +33,14 @@ Stop = Callable[[], bool]
 
 
 def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | None = None) -> None:
-    """Every output, from what the store holds now: the archive pages that changed, the feeds
-    (Atom, RSS, JSON Feed) that link to them, then the story pages, the feeds' pages (which
-    offer the feeds), the OPML and last the front page (which links to all of them). When `stop`
+    """Every output, from what the store holds now: the icons, the archive pages that changed,
+    the feeds (Atom, RSS, JSON Feed) that link to them, then the story pages, the feeds' pages
+    (which offer the feeds), the OPML and last the front page (which links to all of them). When `stop`
     says so (or an earlier step stopped), no later step runs: the next run writes the rest,
     and meanwhile no page links to a feed that was never written (on a first publish, the
     front page does not exist until everything it lists does)."""
     specs = feed_specs(store, config)
+    write_icons(config, report)
     write_archives(store, config, specs, report, stop=stop)  # before the feeds that link to them
     failed = write_feeds(config, specs, report, stop=stop)
     write_pages(store, config, specs, report, stop=stop)
@@ -91,6 +95,28 @@ def archive_key(topic: str | None) -> str:
 def site_info(config: Config) -> html.SiteInfo:
     s = config.site
     return html.SiteInfo(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
+
+
+@functools.cache
+def icon_files() -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each icon, as shipped."""
+    shipped = resources.files("publisher") / "data" / "icons"
+    return [(icon.filename, (shipped / icon.filename).read_bytes()) for icon in Icon]
+
+
+def write_icons(config: Config, report: PublishReport) -> None:
+    """feeds/icon.svg, favicon.ico and the PNGs: what the feeds and pages name as their icons
+    and logo. (Neither feed files nor pages: not counted in the report; the same bytes every
+    run, so written once.)"""
+    directory = config.paths.feeds
+    written = False
+    for filename, data in icon_files():
+        try:
+            written |= atomic.write_if_changed(directory / filename, data)
+        except OSError as exc:
+            report.errors.append(f"{directory / filename}: cannot write: {exc.strerror or exc}")
+    if written:
+        _sync(atomic.fsync_dir, directory, "cannot sync directory", report)
 
 
 def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, stop: Stop | None = None) -> set[str]:

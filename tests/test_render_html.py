@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import lxml.html
 import pytest
 
 from conftest import DATA
-from publisher.model import Arrival, Entry, FeedSpec, Origin, PublishedVersion, StoryPage
+from publisher.model import (Arrival, Category, Enclosure, Entry, FeedSpec, ItemMeta, Origin, Person,
+                             PublishedVersion, StoryPage)
 from publisher.render import html as html_module
 from publisher.render.html import SiteInfo, feed_page, index_page, story_page, word_diff
 
@@ -91,6 +94,26 @@ def test_a_revised_story_page_shows_its_history_with_the_changed_figure_marked()
     assert [i.text_content() for i in history.xpath(".//div[@class='version']//ins")] == ["3"]
     note = page.xpath("//p[@class='note']")[0].text_content()
     assert note == "Updated: 25 Nov 2026, 15:26 UTC (first published 24 Nov 2026, 09:12 UTC)."
+
+
+def test_a_story_page_shows_its_whole_headline_where_the_feeds_cut_it():
+    whole = "Kharkiv strike: the regional governor said " + "that the repairs would take weeks, " * 6 + "not days"
+    page = doc(story_page(SITE, replace(revised_page(), headline=whole), FEEDS))
+    assert page.xpath("//h1")[0].text_content() == whole and len(whole) > 200
+    assert page.xpath("//title")[0].text_content() == f"{whole} · Test Wire"
+    # without one (a page built before it had one), the entry's title
+    assert doc(story_page(SITE, revised_page(), FEEDS)).xpath("//h1")[0].text_content() == "Kharkiv strike"
+
+
+@pytest.mark.parametrize("source_date, shown", [
+    (None, "First seen 24 Nov 2026, 09:12 UTC · updated"),
+    (T0, "Published 24 Nov 2026, 09:12 UTC · updated"),  # the same minute: said once
+    (T0 - timedelta(hours=2), "Published 24 Nov 2026, 07:12 UTC · first seen 24 Nov 2026, 09:12 UTC · updated"),
+])
+def test_a_story_page_gives_its_sources_date_and_when_it_was_first_seen_if_another_minute(source_date, shown):
+    page = revised_page()
+    page = replace(page, entry=replace(page.entry, source_published=source_date))
+    assert doc(story_page(SITE, page, FEEDS)).xpath("//article/p[@class='meta']")[0].text_content().startswith(shown)
 
 
 def test_a_story_page_says_when_it_was_seen_where_it_came_from_and_its_topics():
@@ -175,6 +198,17 @@ def test_a_feed_page_lists_every_entry_with_its_summary_and_only_its_own_autodis
     assert len(page.xpath("//head/link[@rel='alternate']")) == 3
 
 
+def test_a_feed_page_line_under_each_headline_is_the_rest_of_its_lede_not_the_headline_again():
+    headline = "The US will soon provide Ukraine with antipersonnel land mines"
+    lede = f"{headline}, a US official said late on Tuesday, to shore up its defences against Russian forces."
+    entries = [entry(1, headline, (lede, "More.")), entry(2, "Grid holds", ("The grid held.",))]
+    page = doc(feed_page(SITE, spec("ukraine", "Ukraine", entries), FEEDS))
+    items = page.xpath("//ul[@class='stories']/li")
+    assert items[0].xpath("p")[0].text_content() == ("…a US official said late on Tuesday, to shore up its "
+                                                     "defences against Russian forces.")
+    assert [p.text_content() for p in items[1].xpath("p")] in ([], [""])  # nothing more than its headline
+
+
 # -- links: every href and src through safe_link ----------------------------------------------
 
 TEMPLATES = Path(html_module.__file__).parent / "templates"
@@ -229,16 +263,19 @@ def test_each_front_page_headline_has_a_line_that_does_not_repeat_it_where_it_ca
                               feed_url="https://radio.example/rss.xml"))
     same_minute = entry(3, "Grid holds", ["The grid held through the night, the operator said."],
                         updated=T0 + timedelta(seconds=20))
-    page = doc(index_page(SITE, [spec("all", "All", [wire, fed, same_minute])]))
+    dateline = entry(4, "Repair crews worked through the night in Kharkiv", [  # (its headline leaves out the dateline)
+        "KHARKIV (Wire) - repair crews worked through the night in Kharkiv, the governor said on Tuesday."])
+    page = doc(index_page(SITE, [spec("all", "All", [wire, fed, same_minute, dateline])]))
     items = page.xpath('//ul[@class="headlines"]/li')
     assert [li.xpath('p[@class="teaser"]')[0].text_content() for li in items] == [
         "…while the president thanked the public for their calm",  # the lede's rest, not the headline again
         "Kyiv opened 40 heated shelters on Monday, the city said.",
-        "The grid held through the night, the operator said."]
+        "The grid held through the night, the operator said.",
+        "…the governor said on Tuesday."]  # after a dateline too
     assert [li.xpath('span[@class="meta"]')[0].text_content().split(" · ")[1] for li in items] == [
-        "wire copy", "Metadata Radio", "wire copy"]
+        "wire copy", "Metadata Radio", "wire copy", "wire copy"]
     # a revision in a later minute is badged; one in the same minute shows as no update
-    assert [bool(li.xpath('span[@class="badge"]')) for li in items] == [True, False, False]
+    assert [bool(li.xpath('span[@class="badge"]')) for li in items] == [True, False, False, False]
 
 
 def test_the_front_page_shows_each_feed_url_in_a_field_to_copy_without_script():
@@ -256,3 +293,50 @@ def test_a_revision_within_the_minute_gets_no_updated_note_on_its_story_page():
                          entry=e)
         (meta,) = doc(story_page(SITE, page, [])).xpath('//article/p[@class="meta"]')[:1]
         assert ("updated" in meta.text_content()) is shown, e.updated
+
+
+# -- on a phone: nothing wider than the screen ----------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LONG_WORD = "Kyivoblenerhotransformatorpidstantsiiarekonstruktsiiavidnovlennia" * 2
+LONG_URL = "https://energy.example.gov.ua/outages/2026/11/24/" + "kyiv-kharkiv-odesa-dnipropetrovsk-regions/" * 4
+
+
+def long_pages() -> dict[str, bytes]:
+    """Each kind of page, with the longest things a page can hold: a long base URL (in the feed
+    URL field), one-word labels, titles, file names, authors and URLs, diffs of long words."""
+    site = replace(SITE, base_url="https://feeds.example-newsroom.org/" + "regional-desks/eastern-europe/" * 4)
+    text = (f"{LONG_WORD} said on Tuesday that the list is at {LONG_URL} now.", f"{LONG_WORD} {LONG_URL}")
+    meta = ItemMeta(authors=(Person(LONG_WORD, uri=LONG_URL),), categories=(Category(LONG_WORD),),
+                    enclosures=(Enclosure(LONG_URL + LONG_WORD + ".mp3", "audio/mpeg", 123456789),))
+    origin = Origin(item_id="x", link=LONG_URL, feed_title=LONG_WORD, feed_link=LONG_URL, feed_id=LONG_URL,
+                    feed_url=LONG_URL)
+    story = entry(1, f"{LONG_WORD} {LONG_URL}", text, updated=T1, meta=meta, origin=origin)
+    feeds = [replace(spec("ukraine", LONG_WORD, [story]), base_url=site.base_url)]
+    old = PublishedVersion(seen_at=T0, title=story.title, paragraphs=(text[0].replace("Tuesday", "Monday"), LONG_URL))
+    new = PublishedVersion(seen_at=T1, title=story.title, paragraphs=text)
+    page = StoryPage(entry_id=f"tag:{LONG_WORD}.example,2026:story/{'0' * 24}", name=story.name, published=T0,
+                     updated=T1, topics=("ukraine",), entry=story, history=(old, new),
+                     arrivals=(Arrival(f"{LONG_WORD}/{LONG_WORD}.txt", 1, 2, T0, "new"),), headline=story.title)
+    return {"front": index_page(site, feeds), "feed": feed_page(site, feeds[0], feeds),
+            "story": story_page(site, page, feeds)}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
+                                              "with apt-get when run as root)")
+def test_no_page_scrolls_sideways_on_a_phone_whatever_it_holds():
+    from playwright.sync_api import sync_playwright
+
+    pages = long_pages()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            for name, data in pages.items():
+                page.set_content(data.decode())
+                assert LONG_WORD in page.content(), name  # (it holds them)
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        finally:
+            browser.close()

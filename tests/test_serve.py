@@ -217,6 +217,9 @@ def test_hidden_files_such_as_a_write_in_progress_are_not_served(site):
 
 
 def test_content_types_cover_what_publisher_writes():
+    from publisher.model import Icon
+
+    assert all(content_type(icon.filename) == icon.media_type for icon in Icon)
     assert content_type("atom.xml").startswith("application/atom+xml")
     assert content_type("rss.xml").startswith("application/rss+xml")
     assert content_type("feed.json").startswith("application/feed+json")
@@ -343,6 +346,29 @@ def test_feeds_send_nosniff_and_no_page_policy(server):
     assert r.headers["x-content-type-options"] == "nosniff" and "content-security-policy" not in r.headers
 
 
+# an SVG that would run script if a browser let it (ours hold none: the policy covers any)
+EVIL_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/>'
+            b'<script>document.documentElement.setAttribute("data-ran", "yes")</script></svg>\n')
+
+
+def test_icons_are_served_with_their_types_svg_under_a_sandboxing_policy_png_never_gzipped(server, site):
+    app, base = server
+    icons = {"icon.svg": EVIL_SVG, "icon-64.png": b"\x89PNG" + bytes(2000), "favicon.ico": bytes(900)}
+    for name, data in icons.items():
+        (site / name).write_bytes(data)
+    app.reload()
+    svg = httpx.get(base + "/icon.svg")
+    assert svg.headers["content-type"] == "image/svg+xml" and svg.headers["x-content-type-options"] == "nosniff"
+    csp = svg.headers["content-security-policy"]
+    assert "default-src 'none'" in csp.split("; ") and "sandbox" in csp.split("; ") and "script" not in csp
+    again = httpx.get(base + "/icon.svg", headers={"If-None-Match": svg.headers["etag"]})
+    assert again.status_code == 304 and again.headers["content-security-policy"] == csp
+    for path, ctype in (("/icon-64.png", "image/png"), ("/favicon.ico", "image/vnd.microsoft.icon")):
+        r = httpx.get(base + path, headers={"Accept-Encoding": "gzip"})
+        assert r.headers["content-type"] == ctype and "content-encoding" not in r.headers and "vary" not in r.headers
+        assert r.content == (site / path[1:]).read_bytes()
+
+
 def test_404_405_and_the_computed_routes_send_nosniff(site):
     app = FeedServer(site, routes={"/healthz": lambda: (200, "application/json", b'{"status": "ok"}\n'),
                                    "/metrics": lambda: (200, "text/plain; version=0.0.4; charset=utf-8", b"x 1\n")})
@@ -386,5 +412,31 @@ def test_the_published_pages_render_under_their_policy_with_no_violation(project
                 assert page.evaluate("getComputedStyle(document.body).marginTop") == "0px"
                 assert not [m for m in messages if "Content Security Policy" in m], messages
                 page.close()
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
+                                              "with apt-get when run as root)")
+def test_an_svg_opened_as_a_document_runs_no_script(server, site):
+    """The policy served with an SVG stops its script: the same bytes without it run."""
+    from playwright.sync_api import sync_playwright
+
+    app, base = server
+    (site / "icon.svg").write_bytes(EVIL_SVG)
+    app.reload()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.route(base + "/unguarded.svg", lambda route: route.fulfill(
+                status=200, content_type="image/svg+xml", body=EVIL_SVG))
+            page.goto(base + "/unguarded.svg")  # (the control: these bytes do run without a policy)
+            assert page.evaluate("document.documentElement.getAttribute('data-ran')") == "yes"
+            assert page.goto(base + "/icon.svg").headers["content-type"] == "image/svg+xml"
+            assert page.evaluate("document.documentElement.localName") == "svg"
+            assert page.evaluate("document.documentElement.getAttribute('data-ran')") is None
         finally:
             browser.close()

@@ -10,6 +10,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -20,6 +21,7 @@ import lxml.html
 import pytest
 
 from conftest import NOW, SEED
+from publisher.model import Icon
 from nginx_harness import free_port
 from service_harness import FEEDS, service_config, write_atomically
 
@@ -62,7 +64,7 @@ def test_every_entry_link_resolves_to_a_page_showing_that_story(site):
             r = httpx.get(entry.link)
             assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
             page = lxml.html.fromstring(r.text)
-            assert page.xpath("//h1")[0].text_content() == entry.title
+            assert page.xpath("//h1")[0].text_content().startswith(entry.title.removesuffix("…"))  # (whole)
             assert page.xpath("//article//code")[-1].text_content() == entry.id
             seen.add(entry.id)
     assert len(seen) == 5
@@ -70,20 +72,81 @@ def test_every_entry_link_resolves_to_a_page_showing_that_story(site):
     assert [i["id"] for i in json_feed["items"]] == [e.id for e in site.entries("all")]
 
 
+# A story of the ukraine topic with a headline of 300 characters (the feeds cut it at 140), a
+# long URL and a long word; then a revision of it (two figures changed).
+LONG_STORY = (
+    "KYIV (Wire) - Ukraine's energy ministry said on Tuesday that Russian missiles and drones had struck power "
+    "plants, substations and gas facilities in the Kyiv, Kharkiv, Odesa and Dnipropetrovsk regions overnight, "
+    "cutting electricity to about 300,000 homes while repair crews worked through the night in freezing "
+    "temperatures.\n"
+    "Zelensky said Ukrainian air defences shot down 40 of the 58 drones launched at Ukraine, and called on allies "
+    "to send more air defence systems before the winter.\n"
+    "The ministry published its list of outages at https://energy.example.gov.ua/outages/2026/11/24/"
+    "kyiv-kharkiv-odesa-dnipropetrovsk-regions/full-list-of-affected-districts-and-substations.html for residents.\n"
+    "Engineers named the damaged transformer the Kyivoblenerhotransformatorpidstantsiiarekonstruktsiia unit in "
+    "their report.\n")
+LONG_STORY_REVISED = LONG_STORY.replace("about 300,000", "about 400,000").replace("40 of the 58", "45 of the 58")
+VIEWS = ((1280, 900, "light"), (390, 844, "light"), (390, 844, "dark"))  # desktop, phone, phone at night
+# every icon the page links to, as the browser decodes it: (href, width, height)
+DECODED_ICONS = """async () => Promise.all([...document.querySelectorAll("link[rel~=icon]")].map(async link => {
+    const image = new Image(); image.src = link.href; await image.decode();
+    return [link.getAttribute("href"), image.naturalWidth, image.naturalHeight]; }))"""
+
+
+def revised_story(site, tmp_path) -> str:
+    """LONG_STORY published, then its revision; the URL of its page."""
+    write_atomically(tmp_path / "sources" / "long-1.txt", LONG_STORY.encode())
+    site.wait_for({"ukraine": 2, "taiwan-security": 4, "all": 6})
+    (entry,) = [e for e in site.entries("ukraine") if e.title.startswith("Ukraine's energy ministry")]
+    write_atomically(tmp_path / "sources" / "long-2.txt", LONG_STORY_REVISED.encode())
+    deadline = time.monotonic() + 10
+    while "<del>40</del>" not in httpx.get(entry.link).text:
+        assert time.monotonic() < deadline, f"the revision was not published; log:\n{site.log_text()}"
+        time.sleep(0.05)
+    return entry.link
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
                                               "with apt-get when run as root)")
 def test_a_browser_shows_the_headlines_on_the_front_page(site, tmp_path):
+    """The front page, a topic page and a story page (a headline of 300 characters, a long URL
+    and word, a revision history) in Chromium, 1280 and 390 pixels wide (and 390 in dark mode),
+    served by `publisher run`: every headline shown, the whole one on the story page, nothing
+    wider than the screen, the favicon loaded. The screenshots are kept in the test's tmp dir:
+    <basetemp>/test_a_browser_shows_the_headl0/screenshots/<page>-<width>-<scheme>.png (pytest
+    keeps the last three basetemps, /tmp/pytest-of-$USER/pytest-N; choose one with --basetemp)."""
     from playwright.sync_api import sync_playwright
 
+    story_url = revised_story(site, tmp_path)
     expected = {slug: [e.title for e in site.entries(slug)] for slug in FEEDS}
+    (story,) = [e for e in site.entries("ukraine") if e.link == story_url]
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:
-            for width, height, scheme in ((1280, 900, "light"), (390, 844, "dark")):  # desktop, phone
+            for width, height, scheme in VIEWS:
                 page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
-                page.goto(site.base + "/")
+                def look(name: str, path: str, root: str) -> None:
+                    """The page as shown: no script, no horizontal scrolling, its icons (`root`: the
+                    path from it to the front page) decoded; a screenshot."""
+                    r = page.goto(path if path.startswith("http") else site.base + path)
+                    assert r.status == 200 and page.locator("script").count() == 0, path
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+                    assert sorted(map(tuple, page.evaluate(DECODED_ICONS))) == [  # from our server, decoded
+                        (f"{root}{Icon.ICO.filename}", 48, 48), (f"{root}{Icon.SVG.filename}", 64, 64)]
+                    shot = shots / f"{name}-{width}-{scheme}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                    assert shot.stat().st_size > 10_000
+
+                # the browser asks for the page's favicon (a request of its own, after the page
+                # loaded), and is given it
+                favicon = f"{site.base}/{Icon.SVG.filename}"
+                with page.expect_response(lambda r: r.url == favicon and r.request.resource_type == "other") as icon:
+                    look("front", "/", "")
+                assert icon.value.status == 200 and icon.value.headers["content-type"] == "image/svg+xml"
                 assert page.title() == "Publisher Wire"
                 for slug in FEEDS:
                     section = page.locator(f"section#{slug}")
@@ -91,20 +154,27 @@ def test_a_browser_shows_the_headlines_on_the_front_page(site, tmp_path):
                     assert headlines.all_inner_texts() == expected[slug][:5]
                     for i in range(headlines.count()):
                         assert headlines.nth(i).is_visible()
-                # nothing wider than the screen on a phone
-                assert page.evaluate("document.documentElement.scrollWidth") <= width
-                shot = tmp_path / f"front-{width}-{scheme}.png"
-                page.screenshot(path=str(shot), full_page=True)
-                assert shot.stat().st_size > 10_000
-                # a headline leads to its story page
+                # a headline leads to its story page, which shows the whole headline
                 first = page.locator("section#all ul.headlines li > a").first
                 title = first.inner_text()
                 first.click()
                 page.wait_for_load_state()
-                assert page.locator("h1").inner_text() == title
+                assert page.locator("h1").inner_text().startswith(title.removesuffix("…"))
+
+                look("topic", "/ukraine/", "../")
+                assert page.locator("ul.stories li > a").all_inner_texts() == expected["ukraine"]
+                look("story", story_url, "../")
+                headline = page.locator("article h1")
+                assert headline.inner_text().startswith(story.title.removesuffix("…")) and len(story.title) <= 140
+                assert len(headline.inner_text()) > 280 and headline.is_visible()
+                history = page.locator("section#history .version")
+                assert history.locator("del").all_inner_texts() == ["300,000", "40"]
+                assert history.locator("ins").all_inner_texts() == ["400,000", "45"]
                 page.close()
         finally:
             browser.close()
+    assert sorted(p.name for p in shots.iterdir()) == sorted(
+        f"{name}-{width}-{scheme}.png" for name in ("front", "topic", "story") for width, _, scheme in VIEWS)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs Debian's chromium "
@@ -143,7 +213,8 @@ def test_a_browser_searches_from_the_box_and_sees_the_matches_marked(site, tmp_p
                 title = first.inner_text()
                 first.click()
                 page.wait_for_load_state()
-                assert page.locator("h1").inner_text() == title
+                # (the story page shows the whole headline; a result, as the feeds, the one cut at 140)
+                assert page.locator("h1").inner_text().startswith(title.rstrip("…").rstrip())
                 page.close()
         finally:
             browser.close()
@@ -255,7 +326,9 @@ def written_links(feeds: Path) -> dict[str, list[str]]:
     out = {}
     for path in sorted(p for p in feeds.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        if path.suffix == ".html":
+        if path.suffix in (".png", ".ico"):  # the icons: pictures, no links
+            links = []
+        elif path.suffix == ".html":
             links = _links_in_html(data.decode())
         elif path.suffix == ".json":
             links = []
@@ -277,7 +350,7 @@ def written_links(feeds: Path) -> dict[str, list[str]]:
             links = [v for el in root.iter() for k, v in el.attrib.items() if k in ("href", "src", "url", "xmlUrl", "htmlUrl")]
             for el in root.iter():
                 name = lxml.etree.QName(el).localname if isinstance(el.tag, str) else ""
-                if name in ("link", "comments", "docs", "id") and el.text:
+                if name in ("link", "comments", "docs", "id", "icon", "logo", "url") and el.text:
                     links.append(el.text.strip())
                 if el.tag in _HTML_IN_XML or name in _HTML_IN_XML:
                     links.extend(_links_in_html(el.text or ""))
@@ -297,7 +370,8 @@ def test_no_output_file_links_a_script_from_a_file_name_or_a_hostile_feed(projec
     assert {f: us for f, us in bad.items() if us} == {}
     for path, urls in links.items():  # what is linked is http(s), or a path between our pages
         hrefs = [u for u in urls if not u.startswith(("http://", "https://", "tag:", "urn:"))]
-        assert all(re.fullmatch(r"(\.\./)*([a-z0-9-]+/)*([a-z0-9-]+\.(html|opml))?", u) for u in hrefs), (path, hrefs)
+        ours = r"(\.\./)*([a-z0-9-]+/)*([a-z0-9-]+\.(html|opml|svg|ico))?"
+        assert all(re.fullmatch(ours, u) for u in hrefs), (path, hrefs)
     # the feed file of the issue: no link of its own, so its page names it as text
     page = next(p for p in (project.feeds / "stories").iterdir() if p.name.startswith("kyiv-report-1-"))
     (source,) = [p for p in lxml.html.fromstring(page.read_text()).xpath("//p[@class='meta']")
@@ -309,6 +383,7 @@ def test_no_output_file_links_a_script_from_a_file_name_or_a_hostile_feed(projec
 # -- the order of writes: feeds first, the front page last (issue 14, item 10) ---------------
 
 FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
+ICON_FILES = tuple(icon.filename for icon in Icon)
 
 
 def desk_sources(project, *numbers: int) -> None:
@@ -332,6 +407,8 @@ def record_writes(monkeypatch, feeds: Path) -> list[str]:
 
 
 def kind(path: str) -> str:
+    if path in ICON_FILES:
+        return "icon"
     if path.endswith(FEED_FILES):
         return "feed"
     if path.startswith("stories/"):
@@ -365,7 +442,7 @@ def missing_links(project, page_kinds=("story page", "feed page", "opml", "front
 
 def test_a_publish_writes_the_feeds_first_then_the_pages_and_the_front_page_last(project, monkeypatch):
     written = record_writes(monkeypatch, project.feeds)
-    order = ["feed", "story page", "feed page", "opml", "front page"]
+    order = ["icon", "feed", "story page", "feed page", "opml", "front page"]
     for n, numbers in enumerate([(1, 2), (3,)]):  # a first publish, then one with a new story
         desk_sources(project, *numbers)
         written.clear()
@@ -374,6 +451,7 @@ def test_a_publish_writes_the_feeds_first_then_the_pages_and_the_front_page_last
         assert "story page" in kinds and kinds == sorted(kinds, key=order.index), written
         assert written[-1] == "index.html"
     assert missing_links(project) == {}  # once all is written, every link of every page resolves
+    assert missing_links(project, page_kinds=("feed",), to=("icon",)) == {}  # and the feeds' icons and logo
 
 
 def test_a_first_publish_stopped_while_writing_its_feeds_leaves_no_page_linking_to_a_missing_file(project, monkeypatch):
@@ -383,7 +461,7 @@ def test_a_first_publish_stopped_while_writing_its_feeds_leaves_no_page_linking_
     written = record_writes(monkeypatch, project.feeds)
     # SIGTERM arrives while the feeds are written: the stop is polled at the next boundary
     report = publish(project.config, NOW, stop=lambda: any(p.endswith(FEED_FILES) for p in written))
-    assert report.interrupted and written and all(kind(p) == "feed" for p in written), written
+    assert report.interrupted and written and all(kind(p) in ("icon", "feed") for p in written), written
     assert missing_links(project) == {}
     assert not (project.feeds / "index.html").exists()
     assert project.publish().problems() == [] and missing_links(project) == {}  # the next run writes the rest

@@ -194,6 +194,57 @@ def test_shorten_prefers_a_clause_then_a_word_boundary():
     assert wire.shorten("alpha beta gamma delta, epsilon zeta eta theta", 30) == "alpha beta gamma delta"
 
 
+LONG_LEDE = ("KYIV (Wire) - Ukrainian officials said on Tuesday that rebuilding the energy network of the eastern "
+             "regions would take at least three more years and cost far more than estimated. Repairs began in May.")
+
+
+@pytest.mark.parametrize("text, whole", [
+    # a dateline's story: its first sentence, without the dateline and the full stop
+    (LONG_LEDE, LONG_LEDE[len("KYIV (Wire) - "):LONG_LEDE.index(" Repairs")].rstrip(".")),
+    # a kicker line with no summary: the kicker and the lede's first sentence
+    ("ENERGY: " + LONG_LEDE[len("KYIV (Wire) - "):],
+     "ENERGY: " + LONG_LEDE[len("KYIV (Wire) - "):LONG_LEDE.index(" Repairs")].rstrip(".")),
+    # cut at a clause (no ellipsis): the rest of the clause comes back
+    ("Officials from the ministries of energy, of defence and of the interior met in Kyiv on Tuesday, and the "
+     "regional governors of the east joined them by video link for the whole of the afternoon session. More.",
+     "Officials from the ministries of energy, of defence and of the interior met in Kyiv on Tuesday, and the "
+     "regional governors of the east joined them by video link for the whole of the afternoon session"),
+    # a short headline is its title
+    ("Repairs began in May. Crews worked at night.", "Repairs began in May"),
+])
+def test_the_whole_title_is_the_headline_before_it_was_shortened(text, whole):
+    (story,) = wire.segment(text)
+    assert wire.whole_title(story.title, story.kicker, story.paragraphs) == whole
+    assert wire.shorten(whole) in (story.title, story.title + ".")
+    assert len(story.title) <= wire.TITLE_MAX
+
+
+def test_the_whole_title_of_a_kicker_line_with_a_summary_is_the_kicker_and_the_summary():
+    rest = ("Ukraine's energy ministry and the regional administrations of the east and the south said repair crews "
+            "restored power to the last districts cut off by the strikes of last week in Kharkiv The crews worked "
+            "through the night in Kharkiv and Zaporizhzhia, the ministry said.")
+    (story,) = wire.segment("ENERGY: " + rest)
+    assert story.kicker == "ENERGY" and len(story.paragraphs) == 2  # a summary, then the lede
+    assert story.title.endswith("…")
+    assert wire.whole_title(story.title, story.kicker, story.paragraphs) == f"ENERGY: {story.paragraphs[0]}"
+
+
+def test_a_title_not_made_from_the_text_is_its_own_whole_title():
+    assert wire.whole_title("A feed's own title…", None, ("Another text entirely, " * 10,)) == "A feed's own title…"
+    assert wire.whole_title("Untitled", None, ()) == "Untitled"
+
+
+def test_every_wire_story_of_the_corpora_and_the_seed_shortens_its_whole_title_to_its_title(seed):
+    stories = [s for case in CASES for s in wire.read(case.read_bytes()).stories] + list(wire.read(seed).stories)
+    cut = 0
+    for story in stories:
+        whole = wire.whole_title(story.title, story.kicker, story.paragraphs)
+        if whole != story.title:  # a title that was cut: the whole headline goes on where it stopped
+            cut += 1
+            assert len(whole) > len(story.title) and whole.startswith(story.title.removesuffix("…"))
+    assert cut  # some were cut: the test looked at some
+
+
 # -- properties ------------------------------------------------------------------------------
 
 LINE = st.one_of(

@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
-from publisher.model import FeedFormat, FeedSpec
+from publisher.model import FeedFormat, FeedSpec, Icon
 from publisher.render.sourcevalues import canonical_url, source_id
 from publisher.render.text import Texts, cached_texts, entry_categories, xml_text
 
@@ -39,6 +39,7 @@ def _generator(spec: FeedSpec, cache: dict[tuple[str, datetime], Texts] | None =
     fg.language(spec.language)
     fg.updated(spec.updated)  # Atom <updated> and RSS <lastBuildDate>
     fg.generator("publisher", version=__version__)  # (no uri: the project has no public home yet)
+    fg.icon(spec.icon_url(Icon.SMALL))  # Atom <icon>: square, small
     for entry in spec.entries:
         title, summary, summary_html, content = cached_texts(entry, cache)
         fe = fg.add_entry(order="append")  # feedgen prepends by default: our order is explicit
@@ -222,8 +223,14 @@ def render(spec: FeedSpec, cache: dict | None = None) -> tuple[bytes, bytes]:
     if spec.archive:
         fg.register_extension("archived", _Archived, atom=True, rss=True)
     _links(fg, spec, FeedFormat.ATOM.filename)
+    fg.logo(spec.icon_url(Icon.LOGO))  # Atom <logo>: 2:1
     atom = _ATOM_ENTRY_TITLE.sub(_html_title, fg.atom_str(pretty=True, encoding="UTF-8"))
     _links(fg, spec, FeedFormat.RSS.filename)
+    # RSS <image> (feedgen's logo() and image() set each other's field: each is set just before
+    # its format is written): at most 144 x 400; its title and link are the channel's
+    width, height = Icon.MEDIUM.size
+    fg.image(spec.icon_url(Icon.MEDIUM), title=xml_text(spec.title), link=spec.home_url, width=str(width),
+             height=str(height))
     rss = fg.rss_str(pretty=True, encoding="UTF-8")
     # Plain-text RSS elements: readers differ on whether "&amp;" in them is markup, so the RSS
     # profile (and the W3C validator) want numeric references for & and < there. Item

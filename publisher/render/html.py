@@ -25,8 +25,8 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from publisher.model import Decision, FeedFormat, FeedSpec, StoryPage
-from publisher.render.text import human_time, safe_link, shows_update, summary_text, teaser, updated_note, xml_text
+from publisher.model import Decision, FeedFormat, FeedSpec, Icon, StoryPage
+from publisher.render.text import SUMMARY_MAX, human_time, safe_link, shows_update, teaser, updated_note, xml_text
 
 HEADLINES = 5  # per feed on the front page
 
@@ -59,8 +59,11 @@ def _env() -> Environment:
     env.filters["href"] = lambda url: safe_link(url, relative=True) or ""
     env.filters["web"] = lambda url: safe_link(url) or ""
     env.filters["iso"] = lambda dt: dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    env.globals.update(formats=FORMATS, decisions=DECISIONS, summary=summary_text, updated_note=updated_note,
-                       teaser=teaser, shows_update=shows_update)
+    # a feed page's line under each headline: as long as the feeds' summaries, but not
+    # repeating the headline (a wire story's lede opens with it): a longer teaser
+    env.globals.update(formats=FORMATS, decisions=DECISIONS, icons=Icon,
+                       summary=lambda entry: teaser(entry, SUMMARY_MAX), updated_note=updated_note, teaser=teaser,
+                       shows_update=shows_update)
     return env
 
 

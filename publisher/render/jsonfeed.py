@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from publisher.model import FeedFormat, FeedSpec
+from publisher.model import FeedFormat, FeedSpec, Icon
 from publisher.render.sourcevalues import canonical_url
 from publisher.render.text import cached_texts, entry_categories, entry_tags, xml_text
 
@@ -31,6 +31,8 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
         "home_page_url": spec.page_url,
         "feed_url": spec.url(FeedFormat.JSON),
         "description": xml_text(spec.subtitle),
+        "icon": spec.icon_url(Icon.LARGE),  # 512 x 512
+        "favicon": spec.icon_url(Icon.SMALL),  # 64 x 64
         "language": spec.language,
         "authors": [{"name": xml_text(spec.author)}],
     }

@@ -98,27 +98,45 @@ def summary_text(entry: Entry) -> str:
 TEASER_MAX = 160
 
 
-def teaser(entry: Entry) -> str:
+def teaser(entry: Entry, limit: int = TEASER_MAX) -> str:
     """One line under a headline that does not repeat it: the story's first text after its
-    headline (a wire story's headline is often its lede's opening), cut at a word boundary;
-    "" when the story has no more words than its headline."""
+    headline (a wire story's headline is often its lede's opening), cut at a word boundary to
+    at most `limit` characters; "" when the story has no more words than its headline."""
     title = _SPACE.sub(" ", xml_text(entry.title)).strip().rstrip("…").rstrip()
     kicker = _SPACE.sub(" ", xml_text(entry.kicker or "")).strip()
     if kicker and title.startswith(kicker):  # "PUBLIC SAFETY: The premier said ...": its lede
         title = title[len(kicker):].lstrip(" :")
     for paragraph in entry.paragraphs:
         text = _SPACE.sub(" ", xml_text(paragraph)).strip()
-        if title and text.startswith(title):  # the rest of the lede, said to be its rest
-            text = text[len(title):].lstrip(" .,;:—–-")
+        at = _headline_at(text, title)
+        if at is not None:  # the rest of the lede, said to be its rest
+            text = text[at + len(title):].lstrip(" .,;:—–-")
             text = "…" + text if text else text
         if len(text) >= 20 and text.casefold() != title.casefold():
             break
     else:
         return ""
-    if len(text) <= TEASER_MAX:
+    if len(text) <= limit:
         return text
-    cut = text[: TEASER_MAX - 1]
+    cut = text[: limit - 1]
     return cut[: cut.rfind(" ")].rstrip(" ,;:") + "…" if " " in cut else cut + "…"
+
+
+DATELINE_MAX = 60  # "NEW TAIPEI CITY, Nov 24 (Agence Wire) - ": what may come before a lede's headline
+
+
+def _headline_at(text: str, title: str) -> int | None:
+    """Where `text` starts with `title`: at 0, or after a dateline (a wire headline leaves it
+    out, and capitalises the word after it: "KYIV (Wire) - troops ..." is "Troops ...")."""
+    if not title:
+        return None
+    if text.startswith(title):
+        return 0
+    for form in (title, title[:1].lower() + title[1:]):
+        at = text.find(form, 0, DATELINE_MAX + len(form))
+        if at > 0 and text[:at].rstrip().endswith(("-", "–", "—")):
+            return at
+    return None
 
 
 Texts = tuple[str, str, str, str]  # title, summary, summary as HTML, content HTML

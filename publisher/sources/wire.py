@@ -354,11 +354,32 @@ def shorten(text: str, limit: int = TITLE_MAX) -> str:
 
 def _title(kicker: str | None, summary: str | None, first: str) -> str:
     """A headline: the kicker and/or the first sentence, shortened; no closing full stop."""
+    return _without_stop(shorten(_headline(kicker, summary, first)))
+
+
+def _headline(kicker: str | None, summary: str | None, first: str) -> str:
     first = boundaries.without_dateline(first)
-    text = f"{kicker}: {summary or first_sentence(first)}" if kicker else first_sentence(first)
-    title = shorten(text)
-    if title.endswith((".", ":", "：")) and not title.endswith(".."):
-        title = title[:-1]
+    return f"{kicker}: {summary or first_sentence(first)}" if kicker else first_sentence(first)
+
+
+def _without_stop(title: str) -> str:
+    return title[:-1] if title.endswith((".", ":", "：")) and not title.endswith("..") else title
+
+
+def whole_title(title: str, kicker: str | None, paragraphs: Sequence[str]) -> str:
+    """The whole headline a wire story's `title` was shortened from (titles are cut at
+    TITLE_MAX: a feed reader shows a line), for its page: made from the same text as the
+    title, without the cut. `title` itself when it was not cut, or was not made from this text
+    (a feed's own title)."""
+    if not paragraphs:
+        return title
+    made = [(kicker, None, paragraphs[0])]
+    if kicker and len(paragraphs) > 1:  # a one-line story's summary and lede
+        made.insert(0, (kicker, paragraphs[0], paragraphs[1]))
+    for args in made:
+        whole = _headline(*args).strip()
+        if _without_stop(shorten(whole)) == title:
+            return _without_stop(whole)
     return title
 
 
