@@ -209,7 +209,7 @@ def main() -> int:
 
     ap = parser(__doc__)
     ap.add_argument("--splits", default=",".join(sorted(p.name for p in (DATA / "understanding").iterdir()
-                                                        if p.is_dir() and not p.name.startswith("_"))))
+                                                        if p.is_dir() and not p.name.startswith(("_", "blind-")))))
     ap.add_argument("--runs", type=int, default=400, help="made-up runs per fit")
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--target", type=float, default=0.98, help="precision the threshold is chosen for")
@@ -225,6 +225,7 @@ def main() -> int:
     names = sorted(set(real[0][2]) - UNFITTED - set(args.drop.split(",")))
     print(f"{len(real)} real gaps, {sum(r[3] for r in real)} boundaries; splits {', '.join(splits)}")
     print("leave one split out (fitted on the others, scored on it):")
+    pooled = [0, 0, 0]  # true, false, missed splits over every split left out
     for out in splits:
         rest = [s for s in splits if s != out]
         w, t = fitted(real, made_up_examples(rest, scorer, args.runs), names, args.l2, args.target, rest)
@@ -240,6 +241,9 @@ def main() -> int:
             tp = int((pred & (y == 1)).sum())
             p, r, false, missed = tp / max(1, pred.sum()), tp / max(1, y.sum()), int(pred.sum()) - tp, int(y.sum()) - tp
         print(f"  {out:10s} precision {p:.3f} recall {r:.3f} ({false} false, {missed} missed; threshold {t:+.2f})")
+        pooled[0] += int(y.sum()) - missed
+        pooled[1] += false
+        pooled[2] += missed
         if args.show:
             sc = x @ w
             for k in sorted(range(len(mine)), key=lambda k: -sc[k])[:12]:
@@ -252,6 +256,9 @@ def main() -> int:
         if args.curve:
             print("     " + "; ".join(f"{d:+.1f}: {a:.2f}/{b:.2f}" for d in (-3, -2, -1.5, -1, -0.5, 0.5, 1)
                                       for a, b, _, _ in [_pr(x @ w, y, t + d)]))
+    tp, fp, fn = pooled
+    print(f"  all left out: precision {tp / max(1, tp + fp):.3f} recall {tp / max(1, tp + fn):.3f}"
+          f" ({fp} false, {fn} missed of {tp + fn})")
     w, t = fitted(real, made_up_examples(splits, scorer, args.runs), names, args.l2, args.target, splits)
     weights = {"bias": round(float(w[0]), 2), **{n: round(float(v), 2) for n, v in zip(names, w[1:])}}
     print("WEIGHTS =", weights)
