@@ -465,8 +465,13 @@ def gaps(paragraphs: Sequence[str], topic_scores: TopicScores | None = None, kno
     # (only while a topic cue has a weight: scoring every window against every topic is the
     # dearest part of a gap)
     use_topics = topic_scores is not None and (every_cue or any(WEIGHTS.get(k) for k in ("topic", "same_topic")))
-    topics = [(tuple(topic_scores("\n".join(paragraphs[max(0, i - WINDOW) : i]))),
-               tuple(topic_scores("\n".join(paragraphs[i : i + WINDOW])))) if i else ()
+    windows: dict[tuple[int, int], tuple[float, ...]] = {}  # the window after a gap is the one before the gap after next
+
+    def window(a: int, b: int) -> tuple[float, ...]:
+        if (a, b) not in windows:
+            windows[a, b] = tuple(topic_scores("\n".join(paragraphs[a:b])))
+        return windows[a, b]
+    topics = [(window(max(0, i - WINDOW), i), window(i, min(n, i + WINDOW))) if i else ()
               for i in range(n)] if use_topics else None
     index = _lede_index(known) if known else {}
     keys = [dedup.paragraph_keys(p) for p in paragraphs] if index else []
