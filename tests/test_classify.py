@@ -138,3 +138,13 @@ def test_position_and_density_change_the_rules_digest_only_when_set():
                                                               ("slug", "title", "threshold", "rules")}}),))
     assert rules_digest((WAR,)) != rules_digest((Topic(slug="war", title="War", threshold=4, rules=WAR.rules,
                                                        position=(2.0, 2.0, 1.0)),))
+
+
+def test_the_boundary_cue_scores_a_passage_as_score_does(seed):
+    from publisher import config
+    from publisher.classify import _Text, passage_score, score
+    topics = config.load(CONFIG).topics
+    for line in seed.decode("utf-8").splitlines():
+        doc = _Text(line)
+        for topic in topics:
+            assert passage_score(topic, doc) == score(topic, doc).score

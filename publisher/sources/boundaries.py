@@ -27,6 +27,7 @@ the threshold chosen there; bench/understanding.py reports the held-out split ap
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -101,7 +102,10 @@ def _read(paragraph: str) -> _Read:
     words: Counter[str] = Counter()
     named: set[str] = set()
     opening: set[str] = set()
+    stemmed: set[str] = set()
     for k, (word, name) in enumerate(_tokens(paragraph)):
+        if len(word) > 2 and word.lower() not in _STOP:
+            stemmed.add(_stem(word))
         low = word.lower().removesuffix("'s")
         if name and (low not in _STOP or word.isupper()):
             named.add(low)
@@ -111,7 +115,7 @@ def _read(paragraph: str) -> _Read:
             words[low] += 2 if name else 1
             if k < 8:
                 opening.add(low)
-    return _Read(words, frozenset(named), frozenset(opening), stems(paragraph))
+    return _Read(words, frozenset(named), frozenset(opening), frozenset(stemmed))
 
 
 def content_words(paragraph: str) -> Counter[str]:
@@ -227,6 +231,7 @@ def reads_as_perfect_lede(paragraph: str) -> bool:
 _SUFFIXES = ("ing", "ers", "ies", "ed", "es", "er", "s")
 
 
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     word = word.lower().replace("’", "'").removesuffix("'s")
     for suffix in _SUFFIXES:
