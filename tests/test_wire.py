@@ -349,3 +349,13 @@ def test_a_file_within_its_caps_reads_as_without_them(seed):
 def test_a_file_of_long_lines_says_so_in_a_few_lines_not_one_a_line():
     result = wire.read(("x" * (wire.MAX_LINE + 1) + "\n").encode() * 50)
     assert len(result.warnings) == 11 and result.warnings[-1] == "40 more lines too long to be wire text dropped"
+
+
+@pytest.mark.parametrize(("line", "jump"), [
+    ("Continued on page 6", True), ("(continued on page A4)", True), ("Story continues on page 3", True),
+    ("See also page 7", True), ("See page 11", True), ("Turn to page A3", True), ("(See also page 4)", True),
+    ("See also: the explainer on the grid", True),
+    ("See you at the final in Kaohsiung on Sunday.", False), ("Turn to the right at the gate", False),
+])
+def test_jump_lines_close_the_story_before_them(line, jump):
+    assert wire.is_jump(line) is jump

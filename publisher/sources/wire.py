@@ -103,7 +103,8 @@ _END_MARK = re.compile(
 
 # Jump lines: the story goes on elsewhere (continued on another page): it ends here.
 _JUMP = re.compile(
-    r"""^\(?\s*(?:continued|cont'?d\.?|more)\s+(?:on|from)\s+(?:page|p\.)\s*[A-Z]?\d+[A-Z]?\s*\)?\.?$
+    r"""^\(?\s*(?:continued|cont'?d\.?|more|(?:story\s+)?continues)\s+(?:on|from)\s+(?:page|p\.)\s*[A-Z]?\d+[A-Z]?\s*\)?\.?$
+      | ^\(?\s*(?:see(?:\s+also)?|turn\s+to)\s+(?:page|p\.)\s*[A-Z]?\d+[A-Z]?\s*\)?\.?$
       | ^\(?\s*(?:see\s+also|related|read\s+more)\s*:.{0,160}$""",
     re.IGNORECASE | re.VERBOSE,
 )
