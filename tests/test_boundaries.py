@@ -36,7 +36,7 @@ def test_links_across_a_gap_between_two_stories_are_weaker_than_inside_them():
            "Kherson's riverfront is empty as drones chase cars along the Dnipro.",
            "In Kherson, nets now hang over roads to stop the drones."]
     read = [boundaries._read(p) for p in run]
-    before, after, across, inside = boundaries.links_across(boundaries.run_ties(read), 2, len(run))
+    before, after, across, inside = boundaries.links_across(boundaries.Ties(read), 2, len(run))
     assert after > 0 and inside > across
 
 
@@ -77,3 +77,15 @@ def test_two_articles_back_to_back_with_nothing_between_them_are_split():
 def test_a_long_agency_article_whose_paragraphs_read_as_ledes_stays_one_story(path):
     scorer = topic_scorer(config.load(CONFIG).topics)  # as ingest reads: with the topics' scores
     assert len(wire.read(path.read_bytes(), scorer).stories) == 1
+
+
+def test_the_paragraphs_after_a_story_start_belong_with_it():
+    run = ["The navy's submarine Hai Kun missed its delivery deadline after propulsion faults, CSBC said.",
+           "CSBC faces a fine over the Hai Kun delay.",
+           "Kherson's riverfront is empty as drones chase cars along the Dnipro.",
+           "In Kherson, nets now hang over roads against the drones.",
+           "Drones launched from across the Dnipro have killed 180 people in Kherson."]
+    ties = boundaries.Ties([boundaries._read(p) for p in run])
+    assert boundaries.owners(ties, 2, len(run)) == 1.0  # both paragraphs after the Kherson lede tie to it
+    assert boundaries.owners(ties, 3, len(run)) == 0.0  # the last ties back past the gap, to the lede
+    assert boundaries.fresh_forward(ties, 2, len(run)) > boundaries.fresh_forward(ties, 3, len(run)) == 0.0
