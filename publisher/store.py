@@ -27,6 +27,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from itertools import combinations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -726,6 +727,31 @@ class Store:
             out.append(dedup.Candidate(entry=e, order=(first_seen, e), current=versions[current], others=others,
                                        retracted=retracted_at is not None))
         return out
+
+    def texts_sharing_words(self, words: Sequence[str], *, at_least: int, briefs_only: bool, window: int,
+                            limit: int, seconds: float) -> list[dedup.StoredText]:
+        """The current texts of published entries among the newest `window` whose indexed text
+        has at least `at_least` of `words` (the full-text index, story_search), the best
+        matches (bm25) first, at most `limit`; `briefs_only`: of one or two paragraphs (a
+        kicker story's deck and lede). A search that takes more than `seconds` finds nothing."""
+        terms = ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words) if w]
+        if len(terms) < at_least:
+            return []
+        groups = [terms] if at_least <= 1 else [list(c) for c in combinations(terms, at_least)]
+        expression = " OR ".join("(" + " AND ".join(g) + ")" for g in groups) if at_least > 1 else " OR ".join(terms)
+        newest = self._one("SELECT max(id) FROM entries") or 0
+        brief = "AND json_array_length(v.paragraphs) <= 2" if briefs_only else ""
+        try:
+            with self.time_limit(seconds):
+                rows = self.sql.execute(
+                    f"""SELECT e.id, e.first_seen, v.id, v.kicker, v.paragraphs
+                        FROM story_search s JOIN entries e ON e.id = s.rowid JOIN versions v ON v.id = e.current_version
+                        WHERE story_search MATCH ? AND s.rowid > ? AND e.retracted_at IS NULL {brief}
+                        ORDER BY s.rank LIMIT ?""", [expression, newest - window, limit]).fetchall()
+        except QueryTimeout:
+            return []
+        return [dedup.StoredText(entry=r[0], version=r[2], order=(r[1], r[0]), kicker=r[3],
+                                 paragraphs=tuple(json.loads(r[4]))) for r in rows]
 
     def apply(self, placement: dedup.Placement, story: Story, fingerprint: str, sketch: dedup.Sketch | None, *,
               source: int, read: int, now: datetime, new_entry: NewEntry | None = None) -> Applied:
