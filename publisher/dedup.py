@@ -178,12 +178,14 @@ class Sketch:
     band_keys: list[int]  # whole-text bands, then lead bands
     signature: np.ndarray  # the whole text's MinHash
     lead_keys: int  # how many of band_keys (the last ones) are lead bands
+    brief_words: tuple[int, ...] = ()  # a brief's content words (brief_words), as the store keeps them
 
 
 def sketch(paragraphs: Sequence[str], kicker: str | None = None) -> Sketch:
     sh = shingles(paragraphs, kicker)
     keys, sig = band_keys(sh)
-    return Sketch(sh, keys, sig, len(keys) - FULL_BANDS)
+    words = brief_words(comparable_paragraphs(paragraphs, kicker)) if is_brief(paragraphs, kicker) else ()
+    return Sketch(sh, keys, sig, len(keys) - FULL_BANDS, words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +456,7 @@ dozen first second third fourth fifth sixth seventh eighth ninth tenth eleventh 
 """.split())
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _fold(word: str) -> str:
     """A crude English stem: plurals and inflections folded so both texts' forms meet."""
     if len(word) > 4:
@@ -532,7 +535,7 @@ def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[
     if not new_brief and not is_article(paragraphs, kicker):
         return None
     new_count = word_count(comparable_paragraphs(paragraphs, kicker))
-    new_words = content_words(" ".join(comparable_paragraphs(paragraphs, kicker)))
+    new_words: dict[str, float] | None = None  # computed once a candidate needs them
     best: tuple | None = None
     for cand in stored:
         compared = comparable_paragraphs(cand.paragraphs, cand.kicker)
@@ -540,10 +543,13 @@ def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[
         if new_brief:
             if not is_article(cand.paragraphs, cand.kicker) or count < BRIEF_RATIO * new_count:
                 continue
+        elif not is_brief(cand.paragraphs, cand.kicker) or new_count < BRIEF_RATIO * count:
+            continue
+        if new_words is None:
+            new_words = content_words(" ".join(comparable_paragraphs(paragraphs, kicker)))
+        if new_brief:
             brief, article, kind = new_words, content_words(" ".join(compared)), Decision.TEASER
         else:
-            if not is_brief(cand.paragraphs, cand.kicker) or new_count < BRIEF_RATIO * count:
-                continue
             brief, article, kind = content_words(" ".join(compared)), new_words, Decision.REVISION
         if len(brief) < BRIEF_MIN_WORDS:
             continue
@@ -555,22 +561,42 @@ def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[
     return best[1] if best else None
 
 
-BRIEF_QUERY_WORDS = 6  # rare words a brief (or an article's lede) searches the full-text index with
-BRIEF_QUERY_MATCH = 2  # of which a stored text must have at least this many to be compared
+BRIEF_QUERY_WORDS = 4  # rare words a brief searches the full-text index with
+BRIEF_QUERY_MATCH = 2  # of which a stored article must have at least this many to be compared
+BRIEF_LEDE_MATCH = 5  # content words an article's lede must share with a stored brief to compare them
 BRIEF_WINDOW = 5000  # searched among the newest this many entries: a teaser and its article are close in time
 BRIEF_CANDIDATES = 8  # compared at most, the best full-text matches first
 
 
-def brief_query(paragraphs: Sequence[str], kicker: str | None) -> tuple[list[str], bool] | None:
-    """(the words to search stored texts with, whether only stored briefs are wanted) for a
-    story that brief matching judges: a brief searches with its rarest words among stored
-    articles, an article with its lede's among stored briefs; None for any other story."""
+@dataclass(frozen=True, slots=True)
+class BriefQuery:
+    """How to find the stored texts a story is judged against as a brief or an article."""
+
+    words: tuple[str, ...] = ()  # a brief: its rarest words, searched in the full-text index
+    brief_words: tuple[int, ...] = ()  # an article: its lede's content words, among stored briefs'
+
+
+def brief_query(paragraphs: Sequence[str], kicker: str | None) -> BriefQuery | None:
+    """What to search for a story that brief matching judges: a brief, the stored articles
+    holding its rarest words (the full-text index); an article, the stored briefs sharing its
+    lede's content words (the brief_words the store keeps of every current brief); None for
+    any other story."""
     compared = comparable_paragraphs(paragraphs, kicker)
     if is_brief(paragraphs, kicker):
-        return rare_words(compared, BRIEF_QUERY_WORDS), False
+        return BriefQuery(words=tuple(rare_words(compared, BRIEF_QUERY_WORDS)))
     if len(compared) >= 2:
-        return rare_words(compared[:1], BRIEF_QUERY_WORDS), True
+        return BriefQuery(brief_words=brief_words(compared[:1]))
     return None
+
+
+def brief_words(paragraphs: Sequence[str]) -> tuple[int, ...]:
+    """The content words of a text as the store keeps a brief's: signed 64-bit keys, sorted."""
+    return tuple(sorted({_word_key(w) for w in content_words(" ".join(paragraphs))}))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def place_brief(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[StoredText],
@@ -581,6 +607,10 @@ def place_brief(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[
     return None if match is None else _placement(match, settings)
 
 
+_COMMON_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march
+april june july august september october november december""".split())
+
+
 def rare_words(paragraphs: Sequence[str], limit: int) -> list[str]:
     """The words of a text most likely to find its other tellings: numbers and names first
     (longest first), then the longest other content words; as written (lower-cased), unfolded."""
@@ -588,7 +618,7 @@ def rare_words(paragraphs: Sequence[str], limit: int) -> list[str]:
     seen: dict[str, tuple] = {}
     for i, token in enumerate(_TOKEN.findall(text)):
         lower = token.casefold()
-        if lower in STOP_WORDS or len(lower) < 3 or lower in seen:
+        if lower in STOP_WORDS or lower in _COMMON_NAMES or len(lower) < 3 or lower in seen:
             continue
         named = token[0].isupper() or token[0].isdigit()
         seen[lower] = (not named, -len(lower), i)

@@ -101,15 +101,18 @@ BRIEF_SEARCH_SECONDS = 0.25  # a full-text search for a brief's article (or an a
 
 def _place_brief(store: Store, config: Config, story: Story, apart_from: frozenset[int]) -> dedup.Placement | None:
     """A story shingles found no match for, judged as a brief (a one-paragraph lead or summary)
-    against stored articles, or as an article against stored briefs (dedup.place_brief), on
-    the few stored texts that share its rarest words (the full-text index)."""
+    against stored articles, or as an article against stored briefs (dedup.place_brief): a
+    brief on the few stored texts holding its rarest words (the full-text index), an article
+    on the few stored briefs sharing its lede's content words."""
     query = dedup.brief_query(story.paragraphs, story.kicker)
     if query is None:
         return None
-    words, briefs_only = query
-    stored = store.texts_sharing_words(words, at_least=dedup.BRIEF_QUERY_MATCH, briefs_only=briefs_only,
-                                       window=dedup.BRIEF_WINDOW, limit=dedup.BRIEF_CANDIDATES,
-                                       seconds=BRIEF_SEARCH_SECONDS)
+    if query.words:
+        stored = store.texts_sharing_words(query.words, at_least=dedup.BRIEF_QUERY_MATCH, window=dedup.BRIEF_WINDOW,
+                                           limit=dedup.BRIEF_CANDIDATES, seconds=BRIEF_SEARCH_SECONDS)
+    else:
+        stored = store.briefs_sharing_words(query.brief_words, at_least=dedup.BRIEF_LEDE_MATCH,
+                                            window=dedup.BRIEF_WINDOW, limit=dedup.BRIEF_CANDIDATES)
     return dedup.place_brief(story.paragraphs, story.kicker, [s for s in stored if s.entry not in apart_from],
                              config.dedup)
 

@@ -138,8 +138,11 @@ def test_content_words_drop_stop_words_keep_figures_and_weigh_names_and_figures_
 
 
 def test_brief_query_searches_articles_with_a_briefs_rare_words_and_briefs_with_an_articles_lede():
-    words, briefs_only = dedup.brief_query(BRIEF, "CABLE TANKER")
-    assert not briefs_only and len(words) == dedup.BRIEF_QUERY_WORDS
-    assert {"kestrel", "estlink", "tallinn", "helsinki"} <= set(words)
-    words, briefs_only = dedup.brief_query(ARTICLE, None)
-    assert briefs_only and set(words) <= set(dedup.rare_words(ARTICLE[:1], 100))
+    query = dedup.brief_query(BRIEF, "CABLE TANKER")
+    assert len(query.words) == dedup.BRIEF_QUERY_WORDS and not query.brief_words
+    assert {"kestrel", "estlink", "tallinn", "helsinki"} & set(query.words)
+    query = dedup.brief_query(ARTICLE, None)
+    assert not query.words and query.brief_words == dedup.brief_words(ARTICLE[:1])
+    # the article's lede shares enough content words with its brief for the store to find it
+    assert len(set(query.brief_words) & set(dedup.brief_words(BRIEF))) >= dedup.BRIEF_LEDE_MATCH
+    assert dedup.sketch(BRIEF).brief_words == dedup.brief_words(BRIEF) and dedup.sketch(ARTICLE).brief_words == ()
