@@ -178,12 +178,14 @@ class Sketch:
     band_keys: list[int]  # whole-text bands, then lead bands
     signature: np.ndarray  # the whole text's MinHash
     lead_keys: int  # how many of band_keys (the last ones) are lead bands
+    brief_words: tuple[int, ...] = ()  # a brief's content words (brief_words), as the store keeps them
 
 
 def sketch(paragraphs: Sequence[str], kicker: str | None = None) -> Sketch:
     sh = shingles(paragraphs, kicker)
     keys, sig = band_keys(sh)
-    return Sketch(sh, keys, sig, len(keys) - FULL_BANDS)
+    words = brief_words(comparable_paragraphs(paragraphs, kicker)) if is_brief(paragraphs, kicker) else ()
+    return Sketch(sh, keys, sig, len(keys) - FULL_BANDS, words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +377,10 @@ def place(new: Sketch | None, candidates: Iterable[Candidate], settings: DedupSe
         return Placement(Decision.REVISION if revise else Decision.NEAR_DUPLICATE, entry=same_as, current=revise)
     if match is None:
         return Placement(Decision.NEW)
+    return _placement(match, settings)
+
+
+def _placement(match: Match, settings: DedupSettings) -> Placement:
     revise = match.replaces and settings.on_near_duplicate == OnNearDuplicate.REVISE
     decision = match.kind if revise or match.kind == Decision.TEASER else Decision.NEAR_DUPLICATE
     return Placement(decision, entry=match.entry, current=revise, compared=match.version,
@@ -408,3 +414,212 @@ def story_keys(paragraphs: Sequence[str], kicker: str | None = None) -> tuple[fr
     """paragraph_keys of each paragraph dedup compares (a kicker story's summary left out): the
     lede first."""
     return tuple(paragraph_keys(p) for p in comparable_paragraphs(paragraphs, kicker))
+
+
+# -- briefs: a one-paragraph lead or summary against its article -------------------------------
+#
+# A writer's teaser is often one line that paraphrases its article (an ALL-CAPS kicker, then a
+# sentence or two in other words): it shares its names, figures and key words with the article
+# but few word triples, so shingle containment misses it. A BRIEF (one paragraph that dedup
+# compares, at most BRIEF_MAX_WORDS words) is therefore also judged against a multi-paragraph
+# ARTICLE at least BRIEF_RATIO times its length on its content words: lower-cased, stop words
+# dropped, numbers kept, plurals and inflections folded; names and numbers weigh NAME_WEIGHT.
+# Enough of them inside the article: the brief is a teaser of it (after it) or the article is
+# the fuller text of the brief's entry (after it). Never between two articles (another desk's
+# telling of the same event is a story of its own) nor between two briefs.
+
+BRIEF_MAX_WORDS = 70
+BRIEF_RATIO = 2.5
+NAME_WEIGHT = 2.0
+FIGURE_WEIGHT = 3.0
+#: The weighted share of a brief's content words found in its article from which it is its
+#: teaser. Chosen on tests/data/understanding (tune, heldout, fresh: see docs/dedup.md).
+BRIEF_CONTAINMENT = 0.75
+BRIEF_MIN_WORDS = 6  # content words below which a brief is too short to judge this way
+
+STOP_WORDS = frozenset("""
+a about above after again against ago all almost also although am among an and another any are around as at
+be because been before being below between both but by can could did do does doing done down during each
+either else ever every few for from further had has have having he her here hers herself him himself his how
+however i if in into is it its itself just last least less like made make many may me might more most much
+must my near nearly neither no nor not now of off on once one only or other others our ours out over own
+per put rather s said same say says saying she should since so some such than that the their theirs them
+then there these they this those though through to too toward towards under until up upon us very was we
+were what when where whether which while who whom whose why will with within without would yet you your
+""".split())
+_TOKEN = re.compile(r"[^\W_]+")
+#: Figures written out weigh as figures do: "the ninth time" and "the eleventh time" differ.
+NUMBER_WORDS = frozenset("""
+two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen
+eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion
+dozen first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth hundredth
+""".split())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold(word: str) -> str:
+    """A crude English stem: plurals and inflections folded so both texts' forms meet."""
+    if len(word) > 4:
+        if word.endswith(("ies", "ied")):
+            return word[:-3] + "y"
+        if word.endswith("sses"):
+            return word[:-2]
+        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+        if len(word) > 5 and word.endswith("ing"):
+            return word[:-3]
+        if len(word) > 4 and word.endswith("ed"):
+            return word[:-2]
+        if len(word) > 4 and word.endswith("e"):
+            return word[:-1]
+    return word
+
+
+def content_words(text: str) -> dict[str, float]:
+    """{folded content word: its weight} of a text: names (capitalised) and numbers weigh
+    NAME_WEIGHT, other words 1; stop words and one-letter words are left out."""
+    text = _SPECIAL.sub(lambda m: _REPLACEMENTS[m.group()], unicodedata.normalize("NFKC", text))
+    out: dict[str, float] = {}
+    for token in _TOKEN.findall(text):
+        lower = token.casefold()
+        if lower in STOP_WORDS or (len(lower) < 2 and not lower.isdigit()):
+            continue
+        figure = lower[0].isdigit() or lower in NUMBER_WORDS
+        weight = FIGURE_WEIGHT if figure else NAME_WEIGHT if token[0].isupper() else 1.0
+        key = lower if figure else _fold(lower)
+        out[key] = max(out.get(key, 0.0), weight)
+    return out
+
+
+def word_count(paragraphs: Sequence[str]) -> int:
+    return sum(len(_TOKEN.findall(p)) for p in paragraphs)
+
+
+def is_brief(paragraphs: Sequence[str], kicker: str | None) -> bool:
+    """One paragraph that dedup compares, of at most BRIEF_MAX_WORDS words."""
+    compared = comparable_paragraphs(paragraphs, kicker)
+    return len(compared) == 1 and word_count(compared) <= BRIEF_MAX_WORDS
+
+
+def is_article(paragraphs: Sequence[str], kicker: str | None) -> bool:
+    """Two paragraphs or more that dedup compares."""
+    return len(comparable_paragraphs(paragraphs, kicker)) >= 2
+
+
+def brief_containment(brief: dict[str, float], article: Iterable[str]) -> float:
+    """The weighted share of a brief's content words that are in the article's."""
+    total = sum(brief.values())
+    if not total:
+        return 0.0
+    inside = set(article)
+    return sum(w for word, w in brief.items() if word in inside) / total
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """A stored entry's current text, as brief matching compares it (a row the store read)."""
+
+    entry: int
+    version: int
+    order: tuple  # sorts oldest first (first_seen, id): ties go to the oldest entry
+    kicker: str | None
+    paragraphs: tuple[str, ...]
+
+
+def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[StoredText],
+                threshold: float = BRIEF_CONTAINMENT) -> Match | None:
+    """The entry a new brief is a teaser of (a stored article), or a new article is the fuller
+    text of (a stored brief), judged on content words; None when neither. Of the entries that
+    pass, the highest containment wins, ties to the oldest."""
+    new_brief = is_brief(paragraphs, kicker)
+    if not new_brief and not is_article(paragraphs, kicker):
+        return None
+    new_count = word_count(comparable_paragraphs(paragraphs, kicker))
+    new_words: dict[str, float] | None = None  # computed once a candidate needs them
+    best: tuple | None = None
+    for cand in stored:
+        compared = comparable_paragraphs(cand.paragraphs, cand.kicker)
+        count = word_count(compared)
+        if new_brief:
+            if not is_article(cand.paragraphs, cand.kicker) or count < BRIEF_RATIO * new_count:
+                continue
+        elif not is_brief(cand.paragraphs, cand.kicker) or new_count < BRIEF_RATIO * count:
+            continue
+        if new_words is None:
+            new_words = content_words(" ".join(comparable_paragraphs(paragraphs, kicker)))
+        if new_brief:
+            brief, article, kind = new_words, content_words(" ".join(compared)), Decision.TEASER
+        else:
+            brief, article, kind = content_words(" ".join(compared)), new_words, Decision.REVISION
+        if len(brief) < BRIEF_MIN_WORDS:
+            continue
+        c = brief_containment(brief, article)
+        if c >= threshold:
+            key = (-c, cand.order, cand.entry)
+            if best is None or key < best[0]:
+                best = (key, Match(cand.entry, kind, 0.0, round(c, 4), cand.version))
+    return best[1] if best else None
+
+
+BRIEF_QUERY_WORDS = 4  # rare words a brief searches the full-text index with
+BRIEF_QUERY_MATCH = 2  # of which a stored article must have at least this many to be compared
+BRIEF_LEDE_MATCH = 5  # content words an article's lede must share with a stored brief to compare them
+BRIEF_WINDOW = 5000  # searched among the newest this many entries: a teaser and its article are close in time
+BRIEF_CANDIDATES = 8  # compared at most, the best full-text matches first
+
+
+@dataclass(frozen=True, slots=True)
+class BriefQuery:
+    """How to find the stored texts a story is judged against as a brief or an article."""
+
+    words: tuple[str, ...] = ()  # a brief: its rarest words, searched in the full-text index
+    brief_words: tuple[int, ...] = ()  # an article: its lede's content words, among stored briefs'
+
+
+def brief_query(paragraphs: Sequence[str], kicker: str | None) -> BriefQuery | None:
+    """What to search for a story that brief matching judges: a brief, the stored articles
+    holding its rarest words (the full-text index); an article, the stored briefs sharing its
+    lede's content words (the brief_words the store keeps of every current brief); None for
+    any other story."""
+    compared = comparable_paragraphs(paragraphs, kicker)
+    if is_brief(paragraphs, kicker):
+        return BriefQuery(words=tuple(rare_words(compared, BRIEF_QUERY_WORDS)))
+    if len(compared) >= 2:
+        return BriefQuery(brief_words=brief_words(compared[:1]))
+    return None
+
+
+def brief_words(paragraphs: Sequence[str]) -> tuple[int, ...]:
+    """The content words of a text as the store keeps a brief's: signed 64-bit keys, sorted."""
+    return tuple(sorted({_word_key(w) for w in content_words(" ".join(paragraphs))}))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def place_brief(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[StoredText],
+                settings: DedupSettings) -> Placement | None:
+    """Where a story goes that shingles found no match for, judged as a brief against stored
+    articles or as an article against stored briefs (brief_match); None: still a new story."""
+    match = brief_match(paragraphs, kicker, stored)
+    return None if match is None else _placement(match, settings)
+
+
+_COMMON_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march
+april june july august september october november december""".split())
+
+
+def rare_words(paragraphs: Sequence[str], limit: int) -> list[str]:
+    """The words of a text most likely to find its other tellings: numbers and names first
+    (longest first), then the longest other content words; as written (lower-cased), unfolded."""
+    text = _SPECIAL.sub(lambda m: _REPLACEMENTS[m.group()], unicodedata.normalize("NFKC", " ".join(paragraphs)))
+    seen: dict[str, tuple] = {}
+    for i, token in enumerate(_TOKEN.findall(text)):
+        lower = token.casefold()
+        if lower in STOP_WORDS or lower in _COMMON_NAMES or len(lower) < 3 or lower in seen:
+            continue
+        named = token[0].isupper() or token[0].isdigit()
+        seen[lower] = (not named, -len(lower), i)
+    return sorted(seen, key=lambda w: seen[w])[:limit]

@@ -80,6 +80,8 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
         placement = dedup.place(sketch, candidates, config.dedup, truncated=story.truncated,
                                 same_as=same_as,
                                 same_as_retracted=same_as is not None and store.is_retracted(same_as))
+        if placement.decision == Decision.NEW and same_as is None:
+            placement = _place_brief(store, config, story, apart_from) or placement
     if placement.compared is not None and placement.containment is not None and placement.containment >= 0.9:
         # re-read under today's rules, a text may differ from its stored version only by what
         # the rules now leave out (a byline, a credit line): that is a copy, not a revision
@@ -92,6 +94,27 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
         new = NewEntry(entries.mint_entry_id(config.site.id_authority, fp), entries.story_name(story.title, fp))
     applied = store.apply(placement, story, fp, sketch, source=source, read=read, now=now, new_entry=new)
     return applied.decision, applied.entry
+
+
+BRIEF_SEARCH_SECONDS = 0.25  # a full-text search for a brief's article (or an article's brief) takes at most this
+
+
+def _place_brief(store: Store, config: Config, story: Story, apart_from: frozenset[int]) -> dedup.Placement | None:
+    """A story shingles found no match for, judged as a brief (a one-paragraph lead or summary)
+    against stored articles, or as an article against stored briefs (dedup.place_brief): a
+    brief on the few stored texts holding its rarest words (the full-text index), an article
+    on the few stored briefs sharing its lede's content words."""
+    query = dedup.brief_query(story.paragraphs, story.kicker)
+    if query is None:
+        return None
+    if query.words:
+        stored = store.texts_sharing_words(query.words, at_least=dedup.BRIEF_QUERY_MATCH, window=dedup.BRIEF_WINDOW,
+                                           limit=dedup.BRIEF_CANDIDATES, seconds=BRIEF_SEARCH_SECONDS)
+    else:
+        stored = store.briefs_sharing_words(query.brief_words, at_least=dedup.BRIEF_LEDE_MATCH,
+                                            window=dedup.BRIEF_WINDOW, limit=dedup.BRIEF_CANDIDATES)
+    return dedup.place_brief(story.paragraphs, story.kicker, [s for s in stored if s.entry not in apart_from],
+                             config.dedup)
 
 
 def place_feed_story(store: Store, config: Config, story: Story, *, source: int, read: int,

@@ -9,6 +9,7 @@ Tables (see MIGRATIONS for the exact schema):
 - entry_topics topic membership of each entry's current version under the current rules
 - archive_members  the order each entry joined each feed (its archive page, see site.write_archives)
 - meta         created_at (the date of an empty feed)
+- brief_words  the content words of each entry whose current text is a brief (dedup.brief_words)
 - story_search FTS5 full-text index: one row per published entry (rowid = entries.id), its
                current title and text (publisher.fulltext); retracted entries are not in it
 
@@ -27,6 +28,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from itertools import combinations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -336,6 +338,23 @@ def _archives(db: Database) -> None:
             SELECT '*', row_number() OVER (ORDER BY e.first_seen, e.id), e.id
             FROM entries e WHERE EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id);
         INSERT INTO archive_feeds (feed, members) SELECT feed, max(seq) FROM archive_members GROUP BY feed
+    """):
+        db.execute(statement)
+
+
+@MIGRATIONS(name="0013_brief_words")
+def _brief_words(db: Database) -> None:
+    """The content words (dedup.brief_words: 64-bit keys) of every entry whose current text is
+    a brief, so that an article arriving after its brief finds it without searching every
+    stored text. Kept by apply; entries stored before it are not in it (a brief's article
+    comes within days)."""
+    for statement in _statements("""
+        CREATE TABLE brief_words (
+            word INTEGER NOT NULL,
+            entry INTEGER NOT NULL REFERENCES entries(id),
+            PRIMARY KEY (word, entry)
+        ) WITHOUT ROWID;
+        CREATE INDEX brief_words_entry ON brief_words (entry)
     """):
         db.execute(statement)
 
@@ -727,6 +746,52 @@ class Store:
                                        retracted=retracted_at is not None))
         return out
 
+    def texts_sharing_words(self, words: Sequence[str], *, at_least: int, window: int, limit: int,
+                            seconds: float) -> list[dedup.StoredText]:
+        """The current texts of published entries among the newest `window` whose indexed text
+        (the full-text index, story_search) has at least `at_least` of `words`, the best
+        matches (bm25) first, at most `limit`. A search that takes more than `seconds` finds
+        nothing."""
+        terms = ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words) if w]
+        if len(terms) < max(at_least, 1):
+            return []
+        expression = " OR ".join("(" + " AND ".join(group) + ")" for group in combinations(terms, max(at_least, 1)))
+        newest = self._one("SELECT max(id) FROM entries") or 0
+        try:
+            with self.time_limit(seconds):
+                found = [r[0] for r in self.sql.execute(
+                    """SELECT rowid FROM story_search WHERE story_search MATCH ? AND rowid > ?
+                       ORDER BY rank LIMIT ?""", [expression, newest - window, limit]).fetchall()]
+        except QueryTimeout:
+            return []
+        return self._current_texts(found)
+
+    def briefs_sharing_words(self, words: Sequence[int], *, at_least: int, window: int,
+                             limit: int) -> list[dedup.StoredText]:
+        """The current texts of the entries among the newest `window` whose current text is a
+        brief with at least `at_least` of these content words (brief_words), the most shared
+        first (ties: the newest), at most `limit`."""
+        keys = list(dict.fromkeys(words))[:500]
+        if len(keys) < at_least:
+            return []
+        newest = self._one("SELECT max(id) FROM entries") or 0
+        found = [r[0] for r in self.sql.execute(
+            f"""SELECT entry FROM brief_words WHERE word IN ({",".join("?" * len(keys))}) AND entry > ?
+                GROUP BY entry HAVING count(*) >= ? ORDER BY count(*) DESC, entry DESC LIMIT ?""",
+            [*keys, newest - window, at_least, limit]).fetchall()]
+        return self._current_texts(found)
+
+    def _current_texts(self, entries: Sequence[int]) -> list[dedup.StoredText]:
+        """dedup.StoredText of each of these entries that is not retracted, in that order."""
+        if not entries:
+            return []
+        rows = {r[0]: r for r in self.sql.execute(
+            f"""SELECT e.id, e.first_seen, v.id, v.kicker, v.paragraphs FROM entries e
+                JOIN versions v ON v.id = e.current_version
+                WHERE e.id IN ({",".join("?" * len(entries))}) AND e.retracted_at IS NULL""", list(entries)).fetchall()}
+        return [dedup.StoredText(entry=r[0], version=r[2], order=(r[1], r[0]), kicker=r[3],
+                                 paragraphs=tuple(json.loads(r[4]))) for r in (rows.get(e) for e in entries) if r]
+
     def apply(self, placement: dedup.Placement, story: Story, fingerprint: str, sketch: dedup.Sketch | None, *,
               source: int, read: int, now: datetime, new_entry: NewEntry | None = None) -> Applied:
         """Store what `placement` says of one arriving story, in one call: a copy is another
@@ -766,6 +831,9 @@ class Store:
             if placement.current:
                 self.sql.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
                                  [version, instant, entry])
+                self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
+                self.sql.executemany("INSERT OR IGNORE INTO brief_words (word, entry) VALUES (?, ?)",
+                                     [(w, entry) for w in sketch.brief_words])
                 self._index(entry, fulltext.document(story.title, story.kicker, story.paragraphs))
         self.sql.execute(
             """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,

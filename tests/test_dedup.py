@@ -41,3 +41,108 @@ def test_normalise_folds_case_quotes_dashes_and_space():
 @given(st.text())
 def test_normalise_is_idempotent(text):
     assert normalise(normalise(text)) == normalise(text)
+
+
+# -- briefs: a one-paragraph lead or summary against its article (content words) --------------
+
+from publisher import dedup  # noqa: E402
+from publisher.model import Decision  # noqa: E402
+
+ARTICLE = (
+    "Estonia's navy said on Wednesday it had detained a Cameroon-flagged tanker, the Kestrel Dawn, after its anchor "
+    "was dragged along the seabed and damaged the Estlink 3 power cable between Tallinn and Helsinki, cutting 650 "
+    "megawatts of capacity.",
+    "Navy commander Ivo Saar said boarding teams found the tanker's port anchor missing and fresh scrape marks on its "
+    "hull. The vessel, carrying 48,000 tonnes of Russian diesel, was escorted to the harbour at Muuga.",
+    "Finland's grid operator Fingrid said repairs would take at least seven weeks and that power prices in the Baltic "
+    "states had risen by about a fifth since the outage.",
+    "The Kremlin denied any involvement and called the detention an act of piracy. NATO said it would send two more "
+    "frigates to patrol the Gulf of Finland.",
+)
+# the teaser in other words: it shares few word triples with the article, but its names and figures
+BRIEF = ("Estonia's navy has boarded and held the tanker Kestrel Dawn, blamed for dragging its anchor across the "
+         "Estlink 3 cable between Tallinn and Helsinki; the Kremlin denies any involvement and NATO is sending two "
+         "frigates.",)
+OTHER_DESK = (
+    "A tanker suspected of cutting an undersea power line between Estonia and Finland was under guard in an Estonian "
+    "harbour on Wednesday, as officials in Helsinki warned of weeks without the link.",
+    "The Estlink 3 cable carries power for hundreds of thousands of homes; engineers said a repair ship would sail "
+    "from Turku on Friday once the weather cleared.",
+    "Russia said it had nothing to do with the damage, and the ship's Greek managers said the crew were cooperating.",
+)
+OTHER_BRIEF = ("A tanker was held in Estonia on Wednesday after the Estlink 3 cable between Tallinn and Helsinki was "
+               "damaged by a dragged anchor; NATO is sending frigates and the Kremlin denies any involvement.",)
+UNRELATED = ("Farmers in southern Moldova expect a record sunflower crop of 900,000 tonnes after a wet spring, the "
+             "agriculture ministry said, though exporters fear lower prices at Black Sea ports.",)
+
+
+def stored(paragraphs, kicker=None, entry=7):
+    return dedup.StoredText(entry=entry, version=entry * 10, order=("2026-11-25", entry), kicker=kicker,
+                            paragraphs=tuple(paragraphs))
+
+
+def test_the_paraphrased_brief_shares_too_few_word_triples_for_shingles():
+    inner, outer = dedup.shingles(BRIEF), dedup.shingles(ARTICLE)
+    assert dedup.containment(inner, outer) < 0.5  # what this decision is for: shingles miss it
+
+
+@pytest.mark.parametrize(("new", "kicker", "stored_text", "expected"), [
+    (BRIEF, "CABLE TANKER", ARTICLE, Decision.TEASER),  # a kicker brief after its article
+    (BRIEF, None, ARTICLE, Decision.TEASER),  # a bare one-line lead likewise
+    (ARTICLE, None, BRIEF, Decision.REVISION),  # the article after its brief: the brief's entry
+    (OTHER_DESK, None, ARTICLE, None),  # another desk's telling: two articles never meet here
+    (ARTICLE, None, OTHER_DESK, None),
+    (OTHER_BRIEF, None, BRIEF, None),  # two briefs never meet here
+    (BRIEF, None, ARTICLE[:1], None),  # a one-paragraph "article" is a brief too
+    (BRIEF, None, ARTICLE[:2], None),  # an article under BRIEF_RATIO times the brief's length
+    (UNRELATED, None, ARTICLE, None),  # a brief of another story
+    (ARTICLE, None, UNRELATED, None),
+    ((BRIEF[0] + " " + BRIEF[0],), None, ARTICLE, None),  # past BRIEF_MAX_WORDS words: not a brief
+])
+def test_brief_against_article(new, kicker, stored_text, expected):
+    match = dedup.brief_match(new, kicker, [stored(stored_text)])
+    assert (match.kind if match else None) == expected
+    if match:
+        assert match.entry == 7 and match.version == 70 and match.containment >= dedup.BRIEF_CONTAINMENT
+
+
+def test_a_brief_goes_to_the_article_holding_most_of_its_words_ties_to_the_oldest():
+    match = dedup.brief_match(BRIEF, None, [stored(OTHER_DESK, entry=3), stored(ARTICLE, entry=9)])
+    assert match.entry == 9
+    older = dedup.StoredText(entry=11, version=1, order=("2026-11-24", 11), kicker=None, paragraphs=ARTICLE)
+    assert dedup.brief_match(BRIEF, None, [stored(ARTICLE, entry=9), older]).entry == 11
+
+
+def test_place_brief_says_teaser_is_history_and_fuller_article_replaces():
+    settings = dedup.DedupSettings()
+    teaser = dedup.place_brief(BRIEF, None, [stored(ARTICLE)], settings)
+    assert (teaser.decision, teaser.entry, teaser.current) == (Decision.TEASER, 7, False)
+    fuller = dedup.place_brief(ARTICLE, None, [stored(BRIEF)], settings)
+    assert (fuller.decision, fuller.entry, fuller.current) == (Decision.REVISION, 7, True)
+    assert dedup.place_brief(OTHER_DESK, None, [stored(ARTICLE)], settings) is None
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("missiles", "missile"), ("denied", "denies"), ("dragged", "dragging"), ("approved", "approve"),
+    ("Taiwan's", "Taiwan"), ("countries", "country"),
+])
+def test_content_words_fold_plurals_and_inflections(a, b):
+    assert set(dedup.content_words(a)) == set(dedup.content_words(b)) != set()
+
+
+def test_content_words_drop_stop_words_keep_figures_and_weigh_names_and_figures_more():
+    words = dedup.content_words("The navy said it held 48,000 tonnes for the ninth time in Muuga")
+    assert "the" not in words and "said" not in words and "it" not in words
+    assert words["48"] == words["000"] == words["ninth"] == dedup.FIGURE_WEIGHT
+    assert words["muuga"] == dedup.NAME_WEIGHT and words["navy"] == 1.0
+
+
+def test_brief_query_searches_articles_with_a_briefs_rare_words_and_briefs_with_an_articles_lede():
+    query = dedup.brief_query(BRIEF, "CABLE TANKER")
+    assert len(query.words) == dedup.BRIEF_QUERY_WORDS and not query.brief_words
+    assert {"kestrel", "estlink", "tallinn", "helsinki"} & set(query.words)
+    query = dedup.brief_query(ARTICLE, None)
+    assert not query.words and query.brief_words == dedup.brief_words(ARTICLE[:1])
+    # the article's lede shares enough content words with its brief for the store to find it
+    assert len(set(query.brief_words) & set(dedup.brief_words(BRIEF))) >= dedup.BRIEF_LEDE_MATCH
+    assert dedup.sketch(BRIEF).brief_words == dedup.brief_words(BRIEF) and dedup.sketch(ARTICLE).brief_words == ()
