@@ -506,6 +506,19 @@ def is_article(paragraphs: Sequence[str], kicker: str | None) -> bool:
     return len(comparable_paragraphs(paragraphs, kicker)) >= 2
 
 
+#: A brief that names a day the article does not is another day's news, not a summary of it.
+DAY_WORDS = frozenset(_fold(w) for w in """monday tuesday wednesday thursday friday saturday sunday yesterday
+today tonight overnight""".split())
+
+
+def adds_facts(brief: dict[str, float], article: Iterable[str]) -> bool:
+    """The brief has a figure or a day that the article lacks: what a teaser tells is all in
+    its article, so this is new news (an update, another day's count), never a teaser of it."""
+    inside = set(article)
+    return any(word not in inside for word, weight in brief.items()
+               if weight == FIGURE_WEIGHT or word in DAY_WORDS)
+
+
 def brief_containment(brief: dict[str, float], article: Iterable[str]) -> float:
     """The weighted share of a brief's content words that are in the article's."""
     total = sum(brief.values())
@@ -551,7 +564,7 @@ def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[
             brief, article, kind = new_words, content_words(" ".join(compared)), Decision.TEASER
         else:
             brief, article, kind = content_words(" ".join(compared)), new_words, Decision.REVISION
-        if len(brief) < BRIEF_MIN_WORDS:
+        if len(brief) < BRIEF_MIN_WORDS or adds_facts(brief, article):
             continue
         c = brief_containment(brief, article)
         if c >= threshold:

@@ -96,9 +96,6 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
     return applied.decision, applied.entry
 
 
-BRIEF_SEARCH_SECONDS = 0.25  # a full-text search for a brief's article (or an article's brief) takes at most this
-
-
 def _place_brief(store: Store, config: Config, story: Story, apart_from: frozenset[int]) -> dedup.Placement | None:
     """A story shingles found no match for, judged as a brief (a one-paragraph lead or summary)
     against stored articles, or as an article against stored briefs (dedup.place_brief): a
@@ -109,7 +106,7 @@ def _place_brief(store: Store, config: Config, story: Story, apart_from: frozens
         return None
     if query.words:
         stored = store.texts_sharing_words(query.words, at_least=dedup.BRIEF_QUERY_MATCH, window=dedup.BRIEF_WINDOW,
-                                           limit=dedup.BRIEF_CANDIDATES, seconds=BRIEF_SEARCH_SECONDS)
+                                           limit=dedup.BRIEF_CANDIDATES)
     else:
         stored = store.briefs_sharing_words(query.brief_words, at_least=dedup.BRIEF_LEDE_MATCH,
                                             window=dedup.BRIEF_WINDOW, limit=dedup.BRIEF_CANDIDATES)

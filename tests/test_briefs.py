@@ -71,3 +71,31 @@ def test_a_brief_of_an_unrelated_event_is_not_taken_for_a_teaser(project):
     publish_in_turn(project, ("0-article.txt", lines(*ARTICLE)), ("1-brief.txt", other + "\n"))
     assert decisions(project, "1-brief.txt") == ["new"]
     assert len(shown(project)) == 2
+
+
+DRILL_ARTICLE = (
+    "Taiwan's defence ministry said on Monday it had detected 32 Chinese military aircraft and nine warships "
+    "around the island, with 18 of the aircraft crossing the median line of the Taiwan Strait.",
+    "The ministry said it had scrambled jets and deployed missile systems to monitor the Chinese aircraft, "
+    "which included fighters, drones and an early-warning plane.",
+    "The median line was for decades an unofficial buffer between the two sides, but Chinese aircraft now "
+    "cross it almost daily, the ministry said.",
+)
+NEXT_DAYS_BRIEF = ("Taiwan's defence ministry said on Friday it had detected 11 Chinese military aircraft and "
+                   "nine warships around the island, crossing the median line of the Taiwan Strait.")
+
+
+def test_a_brief_with_another_day_and_count_is_news_of_its_own_not_a_teaser(project):
+    from publisher import dedup
+    words = dedup.content_words(NEXT_DAYS_BRIEF)
+    assert dedup.brief_containment(words, dedup.content_words(" ".join(DRILL_ARTICLE))) >= dedup.BRIEF_CONTAINMENT
+    # the same desk, the same kind of story, four days later: its day and figures are not in the article
+    publish_in_turn(project, ("0-article.txt", lines(*DRILL_ARTICLE)), ("1-brief.txt", NEXT_DAYS_BRIEF + "\n"))
+    assert decisions(project, "1-brief.txt") == ["new"]
+    assert len(shown(project)) == 2
+
+
+def test_an_article_after_a_brief_of_another_day_is_not_its_revision(project):
+    publish_in_turn(project, ("0-brief.txt", NEXT_DAYS_BRIEF + "\n"), ("1-article.txt", lines(*DRILL_ARTICLE)))
+    assert decisions(project, "1-article.txt") == ["new"]
+    assert len(shown(project)) == 2
