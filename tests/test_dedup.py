@@ -92,9 +92,10 @@ def test_the_paraphrased_brief_shares_too_few_word_triples_for_shingles():
     (ARTICLE, None, BRIEF, Decision.REVISION),  # the article after its brief: the brief's entry
     (OTHER_DESK, None, ARTICLE, None),  # another desk's telling: two articles never meet here
     (ARTICLE, None, OTHER_DESK, None),
+    (ARTICLE[1:] + ARTICLE[:1], None, ARTICLE, None),  # two articles, all words shared: still never here
     (OTHER_BRIEF, None, BRIEF, None),  # two briefs never meet here
-    (BRIEF, None, ARTICLE[:1], None),  # a one-paragraph "article" is a brief too
-    (BRIEF, None, ARTICLE[:2], None),  # an article under BRIEF_RATIO times the brief's length
+    (BRIEF, None, (" ".join(ARTICLE),), None),  # the whole article as one paragraph is no article
+    (BRIEF, None, (BRIEF[0][:100], BRIEF[0][100:] + " Officials said so."), None),  # under BRIEF_RATIO times
     (UNRELATED, None, ARTICLE, None),  # a brief of another story
     (ARTICLE, None, UNRELATED, None),
     ((BRIEF[0] + " " + BRIEF[0],), None, ARTICLE, None),  # past BRIEF_MAX_WORDS words: not a brief
@@ -109,6 +110,9 @@ def test_brief_against_article(new, kicker, stored_text, expected):
 def test_a_brief_goes_to_the_article_holding_most_of_its_words_ties_to_the_oldest():
     match = dedup.brief_match(BRIEF, None, [stored(OTHER_DESK, entry=3), stored(ARTICLE, entry=9)])
     assert match.entry == 9
+    less = [p.replace("NATO", "the alliance") for p in ARTICLE]  # holds a little less of the brief, still enough
+    assert dedup.brief_match(BRIEF, None, [stored(less, entry=3)]).entry == 3
+    assert dedup.brief_match(BRIEF, None, [stored(less, entry=3), stored(ARTICLE, entry=9)]).entry == 9
     older = dedup.StoredText(entry=11, version=1, order=("2026-11-24", 11), kicker=None, paragraphs=ARTICLE)
     assert dedup.brief_match(BRIEF, None, [stored(ARTICLE, entry=9), older]).entry == 11
 
