@@ -537,6 +537,7 @@ class StoredText:
     order: tuple  # sorts oldest first (first_seen, id): ties go to the oldest entry
     kicker: str | None
     paragraphs: tuple[str, ...]
+    retracted: bool = False
 
 
 def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[StoredText],
@@ -551,6 +552,8 @@ def brief_match(paragraphs: Sequence[str], kicker: str | None, stored: Iterable[
     new_words: dict[str, float] | None = None  # computed once a candidate needs them
     best: tuple | None = None
     for cand in stored:
+        if new_brief and cand.retracted:
+            continue  # a brief of a retracted article is a story of its own, as a complete teaser is (compare)
         compared = comparable_paragraphs(cand.paragraphs, cand.kicker)
         count = word_count(compared)
         if new_brief:

@@ -778,15 +778,17 @@ class Store:
         return self._current_texts(found)
 
     def _current_texts(self, entries: Sequence[int]) -> list[dedup.StoredText]:
-        """dedup.StoredText of each of these entries that is not retracted, in that order."""
+        """dedup.StoredText of each of these entries, in that order (a retracted one marked so:
+        a fuller text of a retracted brief stays with it, out of the feeds)."""
         if not entries:
             return []
         rows = {r[0]: r for r in self.sql.execute(
-            f"""SELECT e.id, e.first_seen, v.id, v.kicker, v.paragraphs FROM entries e
+            f"""SELECT e.id, e.first_seen, v.id, v.kicker, v.paragraphs, e.retracted_at FROM entries e
                 JOIN versions v ON v.id = e.current_version
-                WHERE e.id IN ({",".join("?" * len(entries))}) AND e.retracted_at IS NULL""", list(entries)).fetchall()}
+                WHERE e.id IN ({",".join("?" * len(entries))})""", list(entries)).fetchall()}
         return [dedup.StoredText(entry=r[0], version=r[2], order=(r[1], r[0]), kicker=r[3],
-                                 paragraphs=tuple(json.loads(r[4]))) for r in (rows.get(e) for e in entries) if r]
+                                 paragraphs=tuple(json.loads(r[4])), retracted=r[5] is not None)
+                for r in (rows.get(e) for e in entries) if r]
 
     def apply(self, placement: dedup.Placement, story: Story, fingerprint: str, sketch: dedup.Sketch | None, *,
               source: int, read: int, now: datetime, new_entry: NewEntry | None = None) -> Applied:

@@ -99,3 +99,17 @@ def test_an_article_after_a_brief_of_another_day_is_not_its_revision(project):
     publish_in_turn(project, ("0-brief.txt", NEXT_DAYS_BRIEF + "\n"), ("1-article.txt", lines(*DRILL_ARTICLE)))
     assert decisions(project, "1-article.txt") == ["new"]
     assert len(shown(project)) == 2
+
+
+def test_the_article_of_a_retracted_brief_stays_with_it_out_of_the_feeds(project):
+    from publisher import stories
+    publish_in_turn(project, ("0-brief.txt", KICKER_BRIEF + "\n"))
+    with sqlite3.connect(project.database) as conn:
+        (entry_id,) = conn.execute("SELECT entry_id FROM entries").fetchone()
+    conn.close()
+    assert stories.retract(project.config, entry_id, "wrong tanker", NOW + timedelta(minutes=30)).done
+    project.add_source("1-article.txt", lines(*ARTICLE))
+    project.publish(NOW + timedelta(hours=1))
+    assert decisions(project, "1-article.txt") == ["revision"]  # joins the tombstone, as a revision by shingles does
+    assert len(shown(project)) == 1 and status(project.config, NOW + timedelta(hours=2))["entries"] == 0
+    assert "Ivo Saar" not in (project.config.paths.feeds / "all" / "atom.xml").read_text(encoding="utf-8")
