@@ -806,7 +806,7 @@ def similarity_stats(rng: random.Random, sh: list, truth: dict) -> dict:
     bpj = []
     for _ in range(min(5000, len(bp) * 4)):
         a, b = rng.choice(bp), rng.choice(bp)
-        if a != b and len(sh[a].all & sh[b].all) >= 10:
+        if a != b and dedup.shared(sh[a], sh[b]) >= 10:
             bpj.append(dedup.jaccard(sh[a], sh[b]))
     return {"random_pairs": len(pairs), "random_mean_jaccard": sum(pairs) / max(1, len(pairs)),
             "random_share_any_shingle": shared, "random_max_jaccard": max(pairs, default=0.0),

@@ -11,7 +11,6 @@ import functools
 import hashlib
 import re
 import unicodedata
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,14 +28,28 @@ _REPLACEMENTS = {
 }
 # One regex pass over the few characters to replace: much faster than str.translate with a dict.
 _SPECIAL = re.compile("[" + "".join(_REPLACEMENTS) + "]")
-_SPACES = re.compile(r"\s+")
+
+
+def _replace(m: re.Match) -> str:
+    return _REPLACEMENTS[m.group()]
+
+
+def _canonical(text: str) -> str:
+    """The characters of a text as dedup compares them: NFKC, casefolded, ASCII quotes and
+    dashes, invisible characters dropped; whitespace as it was. Shared by normalise (the
+    fingerprint) and the shingles."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii() and "`" not in text:  # none of _REPLACEMENTS can occur (the common case)
+        return text
+    return _SPECIAL.sub(_replace, text)
 
 
 def normalise(text: str) -> str:
     """Canonical form of a text for comparison: NFKC, casefolded, ASCII quotes and dashes,
     invisible characters dropped, whitespace collapsed (line breaks included: paragraphing does not make a new story)."""
-    text = _SPECIAL.sub(lambda m: _REPLACEMENTS[m.group()], unicodedata.normalize("NFKC", text).casefold())
-    return _SPACES.sub(" ", text).strip()
+    # str.split() splits on exactly the characters re's \s matches (str.isspace), as the
+    # re.sub(r"\s+", " ") + strip() this replaces did (pinned: tests/data/dedup/pins.json), ~10x faster
+    return " ".join(_canonical(text).split())
 
 
 def fingerprint(text: str) -> str:
@@ -57,6 +70,15 @@ def fingerprint(text: str) -> str:
 #
 # Constants below are part of the stored data (band keys, signatures): changing any of them
 # needs a migration that recomputes the LSH index.
+#
+# How a shingle is hashed (since migration 0016; publisher.frozen.sketch_v2 is the frozen copy):
+# the text (comparable_paragraphs, _canonical-ised) keeps its word characters (re's \w: str.isalnum
+# or "_") and paragraph breaks, every other character a space; in its UTF-8 bytes, each word's
+# hash is a polynomial over its bytes (base _WORD_BASE, mod 2**64) put through the splitmix64
+# finaliser; a shingle of words w1 w2 w3 hashes to the top 32 bits of
+# mix(w1*M1 + w2*M2 + w3*M3 + 3*M0); a paragraph of one or two words is one shingle (the
+# missing words left out, the count in the M0 term). Every step is numpy arithmetic over whole
+# arrays: a file's stories are hashed, MinHashed and banded in one pass (sketches).
 
 SHINGLE_WORDS = 3
 NUM_PERM = 64
@@ -66,29 +88,57 @@ LEAD_BANDS, LEAD_ROWS = 8, 4  # on the first 32 permutations of the lead's own s
 SHORT_LEAD = 12  # and the same again on its first 12: a teaser of a dozen words still meets it
 MIN_SHINGLES = 10  # below this a text is too short to judge: one changed word in a one-line
 #                   story ("Police said X died.") changes half of it; only exact copies count
-_WORD = re.compile(r"\w+")
-_MASK64 = (1 << 64) - 1
 
 
 def _constant(label: str) -> int:
     return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big")
 
 
+_U64 = np.uint64
 # Fixed forever (derived from labels, not from a random generator that may change).
-_A = np.array([_constant(f"minhash-a-{i}") | 1 for i in range(NUM_PERM)], dtype=np.uint64)
-_B = np.array([_constant(f"minhash-b-{i}") for i in range(NUM_PERM)], dtype=np.uint64)
-_BAND_MIX = np.array([_constant(f"band-mix-{i}") | 1 for i in range(max(FULL_ROWS, LEAD_ROWS))], dtype=np.uint64)
+_A = np.array([_constant(f"minhash-a-{i}") | 1 for i in range(NUM_PERM)], dtype=_U64)
+_B = np.array([_constant(f"minhash-b-{i}") for i in range(NUM_PERM)], dtype=_U64)
+_BAND_MIX = np.array([_constant(f"band-mix-{i}") | 1 for i in range(max(FULL_ROWS, LEAD_ROWS))], dtype=_U64)
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_WORD_BASE = _U64(_constant("word-base") | 1)
+_SHINGLE_MUL = np.array([_constant(f"shingle-{i}") | 1 for i in range(SHINGLE_WORDS + 1)], dtype=_U64)
+_MIX1, _MIX2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)  # splitmix64's finaliser
+_EMPTY = np.zeros(0, dtype=np.uint32)
+_EMPTY.flags.writeable = False
+_STORY_BREAK = "\x01"  # between the texts of a batch (a word-only text has no control characters)
+_BATCH_BYTES = 1 << 20  # texts hashed together at most (bounds the arrays of a huge file)
+_MINHASH_COLUMNS = 8192  # shingles MinHashed in one (NUM_PERM x columns) array at most
 
 
-@dataclass(frozen=True, slots=True)
+class _WordsOnly(dict):
+    """str.translate table: a word character (re's \\w: str.isalnum or "_") and a paragraph
+    break ("\\n") stay, every other character becomes a space. Filled as characters are met."""
+
+    def __missing__(self, code: int) -> int:
+        char = chr(code)
+        kept = code if char.isalnum() or char == "_" or char == "\n" else 32
+        self[code] = kept
+        return kept
+
+
+_WORDS_ONLY = _WordsOnly()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Shingles:
     """What near-duplicate detection needs of a text."""
 
-    all: frozenset[int]  # hashes of every shingle, from the lede on
-    lead: tuple[int, ...]  # the first LEAD_SHINGLES distinct shingles, in text order
+    all: np.ndarray  # uint32, sorted, distinct: the hash of every shingle, from the lede on
+    lead: np.ndarray  # uint32: the first LEAD_SHINGLES distinct shingles, in text order
 
     def __len__(self) -> int:
         return len(self.all)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Shingles) and np.array_equal(self.all, other.all)
+                and np.array_equal(self.lead, other.lead))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def comparable_paragraphs(paragraphs: Sequence[str], kicker: str | None) -> Sequence[str]:
@@ -96,48 +146,121 @@ def comparable_paragraphs(paragraphs: Sequence[str], kicker: str | None) -> Sequ
     return paragraphs[1:] if kicker and len(paragraphs) == 2 else paragraphs
 
 
-def shingles(paragraphs: Sequence[str], kicker: str | None = None) -> Shingles:
-    ordered: dict[int, None] = {}
-    # normalise() once for the whole text (paragraphs kept apart by \n, which it would fold)
+def _word_text(paragraphs: Sequence[str], kicker: str | None) -> str:
+    """A story's compared text as shingles read it: folded, words and paragraph breaks only."""
     text = "\n".join(p.replace("\n", " ") for p in comparable_paragraphs(paragraphs, kicker))
-    text = _SPECIAL.sub(lambda m: _REPLACEMENTS[m.group()], unicodedata.normalize("NFKC", text).casefold())
-    for paragraph in text.split("\n"):
-        words = _WORD.findall(paragraph)
-        n = len(words) - SHINGLE_WORDS + 1
-        grams = [" ".join(words[i : i + SHINGLE_WORDS]) for i in range(n)] if n > 0 else [" ".join(words)]
-        for gram in grams:
-            if gram:
-                ordered.setdefault(zlib.crc32(gram.encode()), None)
-    keys = tuple(ordered)
-    return Shingles(frozenset(keys), keys[:LEAD_SHINGLES])
+    return _canonical(text).translate(_WORDS_ONLY)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over a uint64 array (wrapping arithmetic)."""
+    x = x ^ (x >> _U64(30))
+    x *= _MIX1
+    x ^= x >> _U64(27)
+    x *= _MIX2
+    x ^= x >> _U64(31)
+    return x
+
+
+_powers = np.ones(1, dtype=_U64)  # _WORD_BASE ** i, grown to the longest word met
+
+
+def _word_powers(n: int) -> np.ndarray:
+    global _powers
+    if len(_powers) < n:
+        grown = np.full(n, _WORD_BASE, dtype=_U64)
+        grown[0] = 1
+        _powers = np.cumprod(grown, dtype=_U64)  # wraps mod 2**64, as the hash does
+    return _powers
+
+
+def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(shingle hashes uint32 in text order, the text each belongs to) of word-only texts."""
+    data = np.frombuffer(_STORY_BREAK.join(texts).encode("utf-8"), dtype=np.uint8)
+    word = data > 32  # every byte but a space, a paragraph break and a story break is a word's
+    edge = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    count = len(starts)
+    if not count:
+        return _EMPTY, np.zeros(0, dtype=np.intp)
+    lengths = ends - starts
+    # polynomial hash of each word's bytes: sum of byte * BASE ** (bytes after it in the word)
+    positions = np.flatnonzero(word)
+    after = np.repeat(ends - 1, lengths) - positions
+    with np.errstate(over="ignore"):
+        terms = data[positions].astype(_U64) * _word_powers(int(lengths.max()))[after]
+        words = _mix(np.add.reduceat(terms, np.cumsum(lengths) - lengths, dtype=_U64))
+        breaks = (data == 10) | (data == 1)
+        paragraph = np.cumsum(breaks)[starts]
+        story = np.cumsum(data == 1)[starts]
+        # shingle k: words k, k+1, k+2 of one paragraph; a paragraph of fewer is one shingle
+        pad = np.concatenate([paragraph, [-1, -2]])
+        second, third = pad[1:count + 1] == paragraph, pad[2:count + 2] == paragraph
+        first = np.ones(count, dtype=bool)
+        first[1:] = paragraph[1:] != paragraph[:-1]
+        kept = third | first
+        padded = np.concatenate([words, np.zeros(2, dtype=_U64)])
+        value = (words * _SHINGLE_MUL[1] + np.where(second, padded[1:count + 1] * _SHINGLE_MUL[2], _U64(0))
+                 + np.where(third, padded[2:count + 2] * _SHINGLE_MUL[3], _U64(0))
+                 + (1 + second.astype(_U64) + third.astype(_U64)) * _SHINGLE_MUL[0])
+        hashes = (_mix(value[kept]) >> _U64(32)).astype(np.uint32)
+    return hashes, story[kept]
+
+
+def _grouped_signatures(values: np.ndarray, offsets: np.ndarray, perms: int) -> np.ndarray:
+    """MinHash signatures (groups x perms, uint32) of consecutive groups of `values`
+    (group g: values[offsets[g]:offsets[g + 1]]); an empty group's is all 0xFFFFFFFF."""
+    groups = len(offsets) - 1
+    out = np.full((groups, perms), 0xFFFFFFFF, dtype=np.uint32)
+    a, b = _A[:perms, None], _B[:perms, None]
+    g = 0
+    while g < groups:
+        # as many whole groups as fit _MINHASH_COLUMNS (at least one)
+        end = max(g + 1, int(np.searchsorted(offsets, offsets[g] + _MINHASH_COLUMNS, side="right")) - 1)
+        end = min(end, groups)
+        lo, hi = offsets[g], offsets[end]
+        if hi > lo:
+            bounds = offsets[g:end]
+            filled = bounds < offsets[g + 1:end + 1]
+            with np.errstate(over="ignore"):
+                h = (a * values[lo:hi].astype(_U64)[None, :] + b) >> _U64(32)
+            out[g:end][filled] = np.minimum.reduceat(h, bounds[filled] - lo, axis=1).T
+        g = end
+    return out
+
+
+def _band_matrix(signatures: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
+    """Band keys (texts x bands, int64: SQLite integers are signed 64-bit) of signatures (texts x perms)."""
+    rowed = signatures[:, : bands * rows].astype(_U64).reshape(len(signatures), bands, rows)
+    with np.errstate(over="ignore"):
+        mixed = (rowed * _BAND_MIX[:rows]).sum(axis=2, dtype=_U64)
+        mixed ^= (np.arange(bands, dtype=_U64) + _U64(salt)) * _GOLDEN
+    return mixed.view(np.int64)
+
+
+def _bands(sig: np.ndarray, bands: int, rows: int, salt: int) -> list[int]:
+    return _band_matrix(sig[None, :], bands, rows, salt)[0].tolist()
+
+
+def shingles(paragraphs: Sequence[str], kicker: str | None = None) -> Shingles:
+    return sketches([(paragraphs, kicker)], brief=False)[0].shingles
 
 
 def pack(sh: Shingles) -> bytes:
     """The shingle set as stored: sorted uint32."""
-    return np.array(sorted(sh.all), dtype=np.uint32).tobytes()
+    return sh.all.tobytes()
 
 
 def unpack(data: bytes) -> Shingles:
-    """A stored shingle set (its lead is not stored: only new texts need one)."""
-    return Shingles(frozenset(np.frombuffer(data, dtype=np.uint32).tolist()), ())
+    """A stored shingle set (its lead is not stored: only new texts need one). No copy: the
+    stored bytes are the sorted array the exact comparisons search."""
+    return Shingles(np.frombuffer(data, dtype=np.uint32), _EMPTY)
 
 
-def signature(hashes: Sequence[int] | frozenset[int], perms: int = NUM_PERM) -> np.ndarray:
+def signature(hashes: Sequence[int] | np.ndarray, perms: int = NUM_PERM) -> np.ndarray:
     """MinHash signature: for each of `perms` hash functions (multiply-shift), the minimum."""
-    if not hashes:
-        return np.full(perms, 0xFFFFFFFF, dtype=np.uint32)
-    x = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
-    with np.errstate(over="ignore"):
-        h = (_A[:perms, None] * x[None, :] + _B[:perms, None]) >> np.uint64(32)
-    return h.min(axis=1).astype(np.uint32)
-
-
-def _bands(sig: np.ndarray, bands: int, rows: int, salt: int) -> list[int]:
-    rowed = sig[: bands * rows].astype(np.uint64).reshape(bands, rows)
-    with np.errstate(over="ignore"):
-        mixed = (rowed * _BAND_MIX[:rows]).sum(axis=1, dtype=np.uint64)
-        mixed ^= (np.arange(bands, dtype=np.uint64) + np.uint64(salt)) * np.uint64(0x9E3779B97F4A7C15)
-    return mixed.view(np.int64).tolist()  # SQLite integers are signed 64-bit
+    x = np.asarray(hashes, dtype=_U64)
+    return _grouped_signatures(x, np.array([0, len(x)]), perms)[0]
 
 
 def band_keys(sh: Shingles) -> tuple[list[int], np.ndarray]:
@@ -158,16 +281,26 @@ def estimated_jaccard(stored: Sequence[bytes], sig: np.ndarray) -> np.ndarray:
     return (matrix == sig[None, :]).mean(axis=1)
 
 
+def shared(a: Shingles, b: Shingles) -> int:
+    """How many shingles two sets share (binary search of the smaller in the larger)."""
+    small, large = (a.all, b.all) if len(a.all) <= len(b.all) else (b.all, a.all)
+    if not len(small):
+        return 0
+    at = np.searchsorted(large, small)
+    np.minimum(at, len(large) - 1, out=at)
+    return int(np.count_nonzero(large[at] == small))
+
+
 def jaccard(a: Shingles, b: Shingles) -> float:
-    if not a.all or not b.all:
+    if not len(a) or not len(b):
         return 0.0
-    shared = len(a.all & b.all)
-    return shared / (len(a.all) + len(b.all) - shared)
+    both = shared(a, b)
+    return both / (len(a) + len(b) - both)
 
 
 def containment(inner: Shingles, outer: Shingles) -> float:
     """The share of `inner`'s shingles that are also in `outer`."""
-    return len(inner.all & outer.all) / len(inner.all) if inner.all else 0.0
+    return shared(inner, outer) / len(inner) if len(inner) else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +315,61 @@ class Sketch:
 
 
 def sketch(paragraphs: Sequence[str], kicker: str | None = None) -> Sketch:
-    sh = shingles(paragraphs, kicker)
-    keys, sig = band_keys(sh)
-    words = brief_words(comparable_paragraphs(paragraphs, kicker)) if is_brief(paragraphs, kicker) else ()
-    return Sketch(sh, keys, sig, len(keys) - FULL_BANDS, words)
+    """The sketch of one story (sketches of one)."""
+    return sketches([(paragraphs, kicker)])[0]
+
+
+def sketches(stories: Iterable[tuple[Sequence[str], str | None]], *, brief: bool = True) -> list[Sketch]:
+    """The sketch of each story, (paragraphs, kicker) pairs: a file's stories tokenised,
+    shingled, MinHashed and banded together, each exactly as `sketch` of it alone."""
+    stories = list(stories)
+    texts = [_word_text(p, k) for p, k in stories]
+    out: list[Sketch] = []
+    start = 0
+    while start < len(texts):  # batches of at most _BATCH_BYTES of text (one story at least)
+        end, size = start + 1, len(texts[start])
+        while end < len(texts) and size + len(texts[end]) <= _BATCH_BYTES:
+            size += len(texts[end])
+            end += 1
+        out += _sketch_batch(stories[start:end], texts[start:end], brief)
+        start = end
+    return out
+
+
+def _sketch_batch(stories: Sequence[tuple[Sequence[str], str | None]], texts: Sequence[str],
+                  brief: bool) -> list[Sketch]:
+    count = len(texts)
+    hashes, owner = _shingle_hashes(texts)
+    # distinct per text: sorted (the stored set) and in text order (the lead)
+    unique, first_at = np.unique((owner.astype(_U64) << _U64(32)) | hashes, return_index=True)
+    sizes = np.bincount((unique >> _U64(32)).astype(np.intp), minlength=count)
+    offsets = np.zeros(count + 1, dtype=np.intp)
+    np.cumsum(sizes, out=offsets[1:])
+    ordered = (unique & _U64(0xFFFFFFFF)).astype(np.uint32)
+    in_text = hashes[np.sort(first_at)]
+    rank = np.arange(len(in_text)) - np.repeat(offsets[:-1], sizes)
+    full = _grouped_signatures(ordered, offsets, NUM_PERM)
+    full_keys = _band_matrix(full, FULL_BANDS, FULL_ROWS, salt=0).tolist()
+    leads = sizes >= MIN_SHINGLES
+    lead_keys: list[list[int]] = [[] for _ in range(count)]
+    if leads.any():
+        width = LEAD_BANDS * LEAD_ROWS
+        for length, salt in ((LEAD_SHINGLES, 1000), (SHORT_LEAD, 2000)):
+            taken = np.minimum(sizes, length)
+            bounds = np.zeros(count + 1, dtype=np.intp)
+            np.cumsum(taken, out=bounds[1:])
+            keys = _band_matrix(_grouped_signatures(in_text[rank < length], bounds, width), LEAD_BANDS, LEAD_ROWS,
+                                salt).tolist()
+            for i in np.flatnonzero(leads).tolist():
+                lead_keys[i] += keys[i]
+    out = []
+    for i, (paragraphs, kicker) in enumerate(stories):
+        lo, hi = offsets[i], offsets[i + 1]
+        sh = Shingles(ordered[lo:hi], in_text[lo:lo + min(hi - lo, LEAD_SHINGLES)])
+        words = (brief_words(comparable_paragraphs(paragraphs, kicker))
+                 if brief and is_brief(paragraphs, kicker) else ())
+        out.append(Sketch(sh, full_keys[i] + lead_keys[i], full[i], len(lead_keys[i]), words))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +472,11 @@ def compare(new: Shingles, stored: Shingles, settings: DedupSettings, *, new_tru
     """
     if len(new) < MIN_SHINGLES or len(stored) < MIN_SHINGLES:
         return None
-    j = jaccard(new, stored)
+    both = shared(new, stored)  # once: jaccard and both containments follow from it
+    j = both / (len(new) + len(stored) - both)
     if len(new) <= len(stored):
-        inside = containment(new, stored)
-        keeps = containment(stored, new)
+        inside = both / len(new)
+        keeps = both / len(stored)
         if keeps < KEEP_MIN:
             if inside >= settings.containment or j >= settings.resemblance:
                 return None if tombstone and not new_truncated else (Decision.TEASER, j, inside)
@@ -302,7 +487,7 @@ def compare(new: Shingles, stored: Shingles, settings: DedupSettings, *, new_tru
         if j >= settings.resemblance or not adds:
             return Decision.REVISION, j, inside
         return None
-    inside = containment(stored, new)
+    inside = both / len(stored)
     if j >= settings.resemblance:
         return Decision.REVISION, j, inside
     if inside >= settings.containment:

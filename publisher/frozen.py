@@ -1,6 +1,7 @@
 """Frozen copies of what the old migrations compute: word shingles, MinHash signatures and LSH
 band keys as `dedup` made them when migrations 0003, 0004 and 0006 were written (2026-11), and
-the search index's document as `fulltext` made it when 0011 was written (2026-12).
+the search index's document as `fulltext` made it when 0011 was written (2026-12); the same
+sketch with shingles hashed from word hashes (sketch_v2) when 0016 was written (2026-12).
 
 Never edit this module, and never make it call `dedup`: a migration must compute the same
 thing forever, whatever `dedup` becomes. A change to how `dedup` shingles or bands a text
@@ -86,3 +87,76 @@ def search_document_v1(title: str, kicker: str | None, paragraphs: Sequence[str]
     """(title, body) of an entry's current version in the search index, as of 0011."""
     body = "\n".join(paragraphs)
     return _UNSHOWN.sub("", title), _UNSHOWN.sub("", f"{kicker}: {body}" if kicker else body)
+
+
+# -- sketch_v2: shingles hashed as integer arithmetic over word hashes (migration 0016, 2026-12) --
+
+_BASE = np.uint64(_seed("word-base") | 1)
+_GRAM = np.array([_seed(f"shingle-{i}") | 1 for i in range(4)], dtype=np.uint64)
+_SPLITMIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+class _Kept(dict):
+    """str.translate table: word characters (str.isalnum, "_") and "\\n" stay, the rest become spaces."""
+
+    def __missing__(self, code: int) -> int:
+        char = chr(code)
+        self[code] = code if char.isalnum() or char == "_" or char == "\n" else 32
+        return self[code]
+
+
+_KEPT = _Kept()
+
+
+def _finalise(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> np.uint64(30))
+    x = x * _SPLITMIX[0]
+    x = x ^ (x >> np.uint64(27))
+    x = x * _SPLITMIX[1]
+    return x ^ (x >> np.uint64(31))
+
+
+def _grams_v2(paragraphs: Sequence[str], kicker: str | None) -> np.ndarray:
+    """The story's shingle hashes (uint32) in text order, duplicates included."""
+    kept = paragraphs[1:] if kicker and len(paragraphs) == 2 else paragraphs
+    text = unicodedata.normalize("NFKC", "\n".join(p.replace("\n", " ") for p in kept)).casefold()
+    text = _CHARS.sub(lambda m: _MAP[m.group()], text).translate(_KEPT)
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    inside = data > 32
+    edge = np.diff(inside.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    n = len(starts)
+    if not n:
+        return np.zeros(0, dtype=np.uint32)
+    lengths = ends - starts
+    powers = np.full(int(lengths.max()), _BASE, dtype=np.uint64)
+    powers[0] = 1
+    powers = np.cumprod(powers, dtype=np.uint64)  # _BASE ** i, wrapping as the hash does
+    at = np.flatnonzero(inside)
+    with np.errstate(over="ignore"):
+        terms = data[at].astype(np.uint64) * powers[np.repeat(ends - 1, lengths) - at]
+        words = _finalise(np.add.reduceat(terms, np.cumsum(lengths) - lengths, dtype=np.uint64))
+        para = np.cumsum(data == 10)[starts]
+        nxt = np.concatenate([para, [-1, -2]])
+        two, three = nxt[1:n + 1] == para, nxt[2:n + 2] == para
+        first = np.concatenate([[True], para[1:] != para[:-1]])
+        w = np.concatenate([words, np.zeros(2, dtype=np.uint64)])
+        value = (words * _GRAM[1] + np.where(two, w[1:n + 1] * _GRAM[2], np.uint64(0))
+                 + np.where(three, w[2:n + 2] * _GRAM[3], np.uint64(0))
+                 + (1 + two.astype(np.uint64) + three.astype(np.uint64)) * _GRAM[0])
+        return (_finalise(value[three | first]) >> np.uint64(32)).astype(np.uint32)
+
+
+def sketch_v2(paragraphs: Sequence[str], kicker: str | None) -> tuple[list[int], bytes, bytes]:
+    """(band keys, MinHash signature bytes, packed shingle set) of a stored version, as of 0016."""
+    grams = _grams_v2(paragraphs, kicker)
+    distinct, first = np.unique(grams, return_index=True)
+    in_order = grams[np.sort(first)]
+    whole = _minhash(distinct.tolist(), _PERMUTATIONS)
+    keys = _band(whole, *_WHOLE, salt=0)
+    lead = in_order[:_LEAD_LEN]
+    if len(lead) >= _MIN_LEN:
+        width = _LEAD[0] * _LEAD[1]
+        keys += _band(_minhash(lead.tolist(), width), *_LEAD, salt=1000)
+        keys += _band(_minhash(lead[:_SHORT_LEN].tolist(), width), *_LEAD, salt=2000)
+    return keys, whole.tobytes(), distinct.astype(np.uint32).tobytes()

@@ -359,6 +359,25 @@ def _brief_words(db: Database) -> None:
         db.execute(statement)
 
 
+
+@MIGRATIONS(name="0016_sketches_v2")
+def _sketches_v2(db: Database) -> None:
+    """Shingles hashed as integer arithmetic over word hashes (dedup, frozen.sketch_v2): the
+    same sets (one shingle, one hash) under other hash values, so every stored version's
+    shingle set, signature and band keys are computed again, in batches of 2,000 versions."""
+    db.execute("DELETE FROM lsh_bands")
+    last = 0
+    while rows := db.execute("""SELECT k.version, v.kicker, v.paragraphs FROM sketches k JOIN versions v ON v.id = k.version
+                                WHERE k.version > ? ORDER BY k.version LIMIT 2000""", [last]).fetchall():
+        sketches, bands = [], []
+        for version, kicker, paragraphs in rows:
+            keys, signature, packed = frozen.sketch_v2(json.loads(paragraphs), kicker)
+            sketches.append((signature, packed, version))
+            bands += [(k, version) for k in keys]
+        db.conn.executemany("UPDATE sketches SET minhash = ?, shingles = ? WHERE version = ?", sketches)
+        db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)", sorted(bands))
+        last = rows[-1][0]
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
