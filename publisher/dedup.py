@@ -103,11 +103,12 @@ _GOLDEN = _U64(0x9E3779B97F4A7C15)
 _WORD_BASE = _U64(_constant("word-base") | 1)
 _SHINGLE_MUL = np.array([_constant(f"shingle-{i}") | 1 for i in range(SHINGLE_WORDS + 1)], dtype=_U64)
 _MIX1, _MIX2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)  # splitmix64's finaliser
+_SALTED = {salt: (np.arange(FULL_BANDS, dtype=_U64) + _U64(salt)) * _GOLDEN for salt in (0, 1000, 2000)}
 _EMPTY = np.zeros(0, dtype=np.uint32)
 _EMPTY.flags.writeable = False
 _STORY_BREAK = "\x01"  # between the texts of a batch (a word-only text has no control characters)
 _BATCH_BYTES = 1 << 20  # texts hashed together at most (bounds the arrays of a huge file)
-_MINHASH_COLUMNS = 8192  # shingles MinHashed in one (NUM_PERM x columns) array at most
+_MINHASH_COLUMNS = 2048  # shingles MinHashed in one (columns x NUM_PERM) array at most
 
 
 class _WordsOnly(dict):
@@ -177,33 +178,34 @@ def _word_powers(n: int) -> np.ndarray:
 def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(shingle hashes uint32 in text order, the text each belongs to) of word-only texts."""
     data = np.frombuffer(_STORY_BREAK.join(texts).encode("utf-8"), dtype=np.uint8)
-    word = data > 32  # every byte but a space, a paragraph break and a story break is a word's
-    edge = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    word = np.zeros(len(data) + 2, dtype=bool)
+    word[1:-1] = data > 32  # every byte but a space, a paragraph break and a story break is a word's
+    changes = np.flatnonzero(word[1:] != word[:-1])  # a word's first byte, the byte after its last, ...
+    starts, ends = changes[0::2], changes[1::2]
     count = len(starts)
     if not count:
         return _EMPTY, np.zeros(0, dtype=np.intp)
     lengths = ends - starts
     # polynomial hash of each word's bytes: sum of byte * BASE ** (bytes after it in the word)
-    positions = np.flatnonzero(word)
+    positions = np.flatnonzero(word) - 1
     after = np.repeat(ends - 1, lengths) - positions
-    with np.errstate(over="ignore"):
-        terms = data[positions].astype(_U64) * _word_powers(int(lengths.max()))[after]
-        words = _mix(np.add.reduceat(terms, np.cumsum(lengths) - lengths, dtype=_U64))
-        breaks = (data == 10) | (data == 1)
-        paragraph = np.cumsum(breaks)[starts]
-        story = np.cumsum(data == 1)[starts]
-        # shingle k: words k, k+1, k+2 of one paragraph; a paragraph of fewer is one shingle
-        pad = np.concatenate([paragraph, [-1, -2]])
-        second, third = pad[1:count + 1] == paragraph, pad[2:count + 2] == paragraph
-        first = np.ones(count, dtype=bool)
-        first[1:] = paragraph[1:] != paragraph[:-1]
-        kept = third | first
-        padded = np.concatenate([words, np.zeros(2, dtype=_U64)])
-        value = (words * _SHINGLE_MUL[1] + np.where(second, padded[1:count + 1] * _SHINGLE_MUL[2], _U64(0))
-                 + np.where(third, padded[2:count + 2] * _SHINGLE_MUL[3], _U64(0))
-                 + (1 + second.astype(_U64) + third.astype(_U64)) * _SHINGLE_MUL[0])
-        hashes = (_mix(value[kept]) >> _U64(32)).astype(np.uint32)
+    # (integer arrays wrap silently mod 2**64, as these hashes mean to: no np.errstate needed)
+    terms = data[positions].astype(_U64) * _word_powers(int(lengths.max()))[after]
+    words = _mix(np.add.reduceat(terms, np.cumsum(lengths) - lengths, dtype=_U64))
+    # which paragraph and which text each word is in: the breaks before it (a story break is a paragraph's too)
+    paragraph = np.searchsorted(np.flatnonzero(data < 32), starts)
+    story = np.searchsorted(np.flatnonzero(data == 1), starts) if len(texts) > 1 else np.zeros(count, np.intp)
+    # shingle k: words k, k+1, k+2 of one paragraph; a paragraph of fewer is one shingle
+    pad = np.concatenate([paragraph, [-1, -2]])
+    second, third = pad[1:count + 1] == paragraph, pad[2:count + 2] == paragraph
+    first = np.ones(count, dtype=bool)
+    first[1:] = paragraph[1:] != paragraph[:-1]
+    kept = third | first
+    padded = np.concatenate([words, np.zeros(2, dtype=_U64)])
+    second, third = second.astype(_U64), third.astype(_U64)
+    value = (words * _SHINGLE_MUL[1] + padded[1:count + 1] * second * _SHINGLE_MUL[2]
+             + padded[2:count + 2] * third * _SHINGLE_MUL[3] + (1 + second + third) * _SHINGLE_MUL[0])
+    hashes = (_mix(value[kept]) >> _U64(32)).astype(np.uint32)
     return hashes, story[kept]
 
 
@@ -212,19 +214,21 @@ def _grouped_signatures(values: np.ndarray, offsets: np.ndarray, perms: int) -> 
     (group g: values[offsets[g]:offsets[g + 1]]); an empty group's is all 0xFFFFFFFF."""
     groups = len(offsets) - 1
     out = np.full((groups, perms), 0xFFFFFFFF, dtype=np.uint32)
-    a, b = _A[:perms, None], _B[:perms, None]
+    a, b = _A[None, :perms], _B[None, :perms]
     g = 0
     while g < groups:
-        # as many whole groups as fit _MINHASH_COLUMNS (at least one)
+        # as many whole groups as fit _MINHASH_COLUMNS (at least one): the (columns x perms)
+        # array stays in the CPU's cache, its rows contiguous for the minimum over each group
         end = max(g + 1, int(np.searchsorted(offsets, offsets[g] + _MINHASH_COLUMNS, side="right")) - 1)
         end = min(end, groups)
         lo, hi = offsets[g], offsets[end]
         if hi > lo:
             bounds = offsets[g:end]
             filled = bounds < offsets[g + 1:end + 1]
-            with np.errstate(over="ignore"):
-                h = (a * values[lo:hi].astype(_U64)[None, :] + b) >> _U64(32)
-            out[g:end][filled] = np.minimum.reduceat(h, bounds[filled] - lo, axis=1).T
+            h = values[lo:hi].astype(_U64)[:, None] * a  # (integer arrays wrap silently)
+            h += b
+            # the shift is monotone: shift the minima, not every value
+            out[g:end][filled] = np.minimum.reduceat(h, bounds[filled] - lo, axis=0) >> _U64(32)
         g = end
     return out
 
@@ -232,9 +236,8 @@ def _grouped_signatures(values: np.ndarray, offsets: np.ndarray, perms: int) -> 
 def _band_matrix(signatures: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
     """Band keys (texts x bands, int64: SQLite integers are signed 64-bit) of signatures (texts x perms)."""
     rowed = signatures[:, : bands * rows].astype(_U64).reshape(len(signatures), bands, rows)
-    with np.errstate(over="ignore"):
-        mixed = (rowed * _BAND_MIX[:rows]).sum(axis=2, dtype=_U64)
-        mixed ^= (np.arange(bands, dtype=_U64) + _U64(salt)) * _GOLDEN
+    mixed = (rowed * _BAND_MIX[:rows]).sum(axis=2, dtype=_U64)
+    mixed ^= _SALTED[salt][:bands]
     return mixed.view(np.int64)
 
 
@@ -352,19 +355,20 @@ def _sketch_batch(stories: Sequence[tuple[Sequence[str], str | None]], texts: Se
     full_keys = _band_matrix(full, FULL_BANDS, FULL_ROWS, salt=0).tolist()
     leads = sizes >= MIN_SHINGLES
     lead_keys: list[list[int]] = [[] for _ in range(count)]
-    if leads.any():
-        width = LEAD_BANDS * LEAD_ROWS
-        for length, salt in ((LEAD_SHINGLES, 1000), (SHORT_LEAD, 2000)):
-            taken = np.minimum(sizes, length)
-            bounds = np.zeros(count + 1, dtype=np.intp)
-            np.cumsum(taken, out=bounds[1:])
-            keys = _band_matrix(_grouped_signatures(in_text[rank < length], bounds, width), LEAD_BANDS, LEAD_ROWS,
-                                salt).tolist()
-            for i in np.flatnonzero(leads).tolist():
-                lead_keys[i] += keys[i]
+    if leads.any():  # the lead's signatures, then the short lead's, in one call
+        taken = np.concatenate([np.minimum(sizes, LEAD_SHINGLES), np.minimum(sizes, SHORT_LEAD)])
+        bounds = np.zeros(2 * count + 1, dtype=np.intp)
+        np.cumsum(taken, out=bounds[1:])
+        values = np.concatenate([in_text[rank < LEAD_SHINGLES], in_text[rank < SHORT_LEAD]])
+        signatures = _grouped_signatures(values, bounds, LEAD_BANDS * LEAD_ROWS)
+        keys = np.concatenate([_band_matrix(signatures[:count], LEAD_BANDS, LEAD_ROWS, salt=1000),
+                               _band_matrix(signatures[count:], LEAD_BANDS, LEAD_ROWS, salt=2000)], axis=1).tolist()
+        for i in np.flatnonzero(leads).tolist():
+            lead_keys[i] = keys[i]
     out = []
+    bounds = offsets.tolist()
     for i, (paragraphs, kicker) in enumerate(stories):
-        lo, hi = offsets[i], offsets[i + 1]
+        lo, hi = bounds[i], bounds[i + 1]
         sh = Shingles(ordered[lo:hi], in_text[lo:lo + min(hi - lo, LEAD_SHINGLES)])
         words = (brief_words(comparable_paragraphs(paragraphs, kicker))
                  if brief and is_brief(paragraphs, kicker) else ())
@@ -581,24 +585,39 @@ def as_copy(placement: Placement) -> Placement:
 
 # -- recognising a paragraph again (story boundaries by recurrence) ---------------------------
 
-@functools.lru_cache(maxsize=4096)  # a file's paragraphs are keyed up to three times (own ledes, inside, gaps)
+_PARAGRAPH_KEYS: dict[str, frozenset[int]] = {}  # a file's paragraphs are keyed up to three times (own ledes, inside, gaps)
+_PARAGRAPH_KEYS_KEPT = 4096
+
+
 def paragraph_keys(paragraph: str) -> frozenset[int]:
     """What recognises a paragraph when it comes again: the short-lead band keys of its opening
     (its first SHORT_LEAD shingles), the very keys every stored version's lede has in the LSH
     index, so an update that changed a figure in it still meets it; a paragraph with fewer
     shingles is known only by the hash of its normalised text (an exact copy)."""
-    sh = shingles([paragraph])
-    if len(sh.lead) >= SHORT_LEAD:
-        return frozenset(_bands(signature(sh.lead[:SHORT_LEAD], LEAD_BANDS * LEAD_ROWS), LEAD_BANDS, LEAD_ROWS,
-                                salt=2000))
-    return frozenset((int.from_bytes(hashlib.blake2b(normalise(paragraph).encode(), digest_size=8).digest(),
-                                     "big", signed=True),))
+    return paragraphs_keys([paragraph])[0]
+
+
+def paragraphs_keys(paragraphs: Sequence[str]) -> list[frozenset[int]]:
+    """paragraph_keys of each paragraph; those not met lately sketched together (one numpy pass)."""
+    found = {p: _PARAGRAPH_KEYS.get(p) for p in paragraphs}
+    missing = [p for p, keys in found.items() if keys is None]
+    for paragraph, sk in zip(missing, sketches([((p,), None) for p in missing], brief=False)):
+        if len(sk.shingles.lead) >= SHORT_LEAD:  # its last LEAD_BANDS keys: the short lead's
+            found[paragraph] = frozenset(sk.band_keys[-LEAD_BANDS:])
+        else:
+            found[paragraph] = frozenset((int.from_bytes(
+                hashlib.blake2b(normalise(paragraph).encode(), digest_size=8).digest(), "big", signed=True),))
+    if missing:
+        if len(_PARAGRAPH_KEYS) + len(missing) > _PARAGRAPH_KEYS_KEPT:
+            _PARAGRAPH_KEYS.clear()
+        _PARAGRAPH_KEYS.update((p, found[p]) for p in missing)
+    return [found[p] for p in paragraphs]  # type: ignore[misc]
 
 
 def story_keys(paragraphs: Sequence[str], kicker: str | None = None) -> tuple[frozenset[int], ...]:
     """paragraph_keys of each paragraph dedup compares (a kicker story's summary left out): the
     lede first."""
-    return tuple(paragraph_keys(p) for p in comparable_paragraphs(paragraphs, kicker))
+    return tuple(paragraphs_keys(list(comparable_paragraphs(paragraphs, kicker))))
 
 
 # -- briefs: a one-paragraph lead or summary against its article -------------------------------
