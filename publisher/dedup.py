@@ -585,7 +585,8 @@ def as_copy(placement: Placement) -> Placement:
 
 # -- recognising a paragraph again (story boundaries by recurrence) ---------------------------
 
-_PARAGRAPH_KEYS: dict[str, frozenset[int]] = {}  # a file's paragraphs are keyed up to three times (own ledes, inside, gaps)
+# a file's paragraphs are keyed up to three times (own ledes, inside, gaps): the latest kept
+_PARAGRAPH_KEYS: dict[str, frozenset[int]] = {}
 _PARAGRAPH_KEYS_KEPT = 4096
 
 

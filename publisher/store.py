@@ -367,7 +367,8 @@ def _sketches_v2(db: Database) -> None:
     shingle set, signature and band keys are computed again, in batches of 2,000 versions."""
     db.execute("DELETE FROM lsh_bands")
     last = 0
-    while rows := db.execute("""SELECT k.version, v.kicker, v.paragraphs FROM sketches k JOIN versions v ON v.id = k.version
+    while rows := db.execute("""SELECT k.version, v.kicker, v.paragraphs FROM sketches k
+                                JOIN versions v ON v.id = k.version
                                 WHERE k.version > ? ORDER BY k.version LIMIT 2000""", [last]).fetchall():
         sketches, bands = [], []
         for version, kicker, paragraphs in rows:
