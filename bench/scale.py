@@ -492,14 +492,17 @@ def goals(doc: dict) -> list[dict]:
 
     def goal(name: str, value: float, limit: float, at_least: bool, text: str) -> None:
         passed = value >= limit if at_least else value <= limit
+        early = " (the goal is at 1M; this is the largest size measured)" if top["size"] < 1_000_000 and \
+            "1.3×" in name else ""
         out.append({"goal": name, "value": value, "limit": limit, "pass": passed,
-                    "text": f"{name}: {'PASS' if passed else 'MISS'} — {text}"})
+                    "text": f"{name}: {'PASS' if passed else 'MISS'}{early} — {text}"})
 
     if top is not base:
         span = f"{top['size']:,} vs {base['size']:,} stored"
         r = top["add_bin_ms"] / base["add_bin_ms"]
         goal("adding a 10-story file ≤ 1.3× (fresh `publisher publish`)", r, GOALS["add_file"], False,
-             f"{top['add_bin_ms']:.0f} vs {base['add_bin_ms']:.0f} ms = {r:.2f}× ({span}; its ingest step "
+             f"{top['add_bin_ms']:.0f} vs {base['add_bin_ms']:.0f} ms = {r:.2f}× ({span}; the timed child, 10 stories "
+             f"a file at every size: {top['add_timed_ms'] / base['add_timed_ms']:.2f}×, its ingest step "
              f"{top['add_steps_ms']['ingest'] / base['add_steps_ms']['ingest']:.2f}×)")
         r = top["ingest_us"] / base["ingest_us"]
         goal("per-story ingest cost ≤ 1.3×", r, GOALS["per_story"], False,
@@ -520,6 +523,11 @@ def goals(doc: dict) -> list[dict]:
     return out
 
 
+def minmax(values) -> list:
+    values = [v for v in values if v is not None]
+    return sorted({min(values), max(values)}) if values else []
+
+
 def report(doc: dict, md: bool) -> str:
     ok = [r for r in doc["results"] if "error" not in r]
     nl = "\n" if md else ""
@@ -534,12 +542,15 @@ def report(doc: dict, md: bool) -> str:
     out.append("Stores (built once by the fast path, kept under bench/work/scale/):" + nl)
     out.append(table(["stories", "entries", "in a topic", "files", "db MB", "feeds MB", "ingest s", "µs/story",
                       "classify s", "write s", "build wall s", "build RSS MB"], rows, md))
-    rows = [[f"{r['size']:,}", f"{r['add_bin_ms']:.0f}", f"{r['add_bin_ms'] / base['add_bin_ms']:.2f}×",
-             f"{r['add_timed_ms']:.0f}", *(f"{r['add_steps_ms'][k]:.0f}" for k in ("open", "ingest", "classify", "write", "rest")),
+    rows = [[f"{r['size']:,}", "–".join(f"{x:,}" for x in minmax(b["stories"] for b in r["add_bin"])),
+             f"{r['add_bin_ms']:.0f}", f"{r['add_bin_ms'] / base['add_bin_ms']:.2f}×",
+             f"{r['add_timed_ms']:.0f}", f"{r['add_timed_ms'] / base['add_timed_ms']:.2f}×",
+             *(f"{r['add_steps_ms'][k]:.0f}" for k in ("open", "ingest", "classify", "write", "rest")),
              f"{r['add_steps_ms']['ingest'] / base['add_steps_ms']['ingest']:.2f}×", f"{r['add_rss_mb']:.0f}"] for r in ok]
     out.append(f"Adding one 10-story file (5 new, 2 copies, 3 revisions), a fresh process each (median of "
-               f"{doc['files']}); `publisher publish` is the command, \"timed\" the same CLI with a timer per step:" + nl)
-    out.append(table(["stories", "publish ms", "ratio", "timed ms", "open", "ingest", "classify", "write", "rest",
+               f"{doc['files']}); `publisher publish` is the command (\"stories read\": how it segmented the "
+               f"files), \"timed\" the same CLI with a timer per step, reading 10 stories a file:" + nl)
+    out.append(table(["stories", "stories read", "publish ms", "ratio", "timed ms", "ratio", "open", "ingest", "classify", "write", "rest",
                       "ingest ratio", "peak RSS MB"], rows, md))
     rows = []
     for r in ok:
