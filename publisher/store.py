@@ -9,6 +9,10 @@ Tables (see MIGRATIONS for the exact schema):
 - entry_topics topic membership of each entry's current version under the current rules
 - archive_members  the order each entry joined each feed (its archive page, see site.write_archives)
 - meta         created_at (the date of an empty feed)
+- sketches     each version's MinHash signature, shingle set, LSH band keys (one blob: the
+               source of truth of the index) and lead signature (publisher.lsh)
+- lsh_recent, lsh_bands  the LSH index (band key -> version): new keys go to the small
+               lsh_recent, merged into lsh_bands in bulk (merge_index)
 - brief_words  the content words of each entry whose current text is a brief (dedup.brief_words)
 - story_search FTS5 full-text index: one row per published entry (rowid = entries.id), its
                current title and text (publisher.fulltext); retracted entries are not in it
@@ -729,19 +733,19 @@ class Store:
 
     def _buckets(self, keys: Collection[int]) -> dict[int, list[int]]:
         """{key: the versions in its bucket, newest first, at most lsh.BUCKET_LIMIT + 1} for the
-        keys that have any: lsh_recent's, then lsh_bands' (every version in lsh_recent is newer
-        than those merged before it)."""
+        keys that have any: lsh_recent's (small: one IN query), then lsh_bands' (each bucket read
+        newest first and no deeper; every version in lsh_recent is newer than those merged before)."""
         deep = lsh.BUCKET_LIMIT + 1
         out: dict[int, list[int]] = {}
         keys = list(keys)
-        for at in range(0, len(keys), 200):  # two SELECTs a key; SQLite allows 500 in a compound
-            chunk = keys[at : at + 200]
-            sql = " UNION ALL ".join(
-                f"""SELECT * FROM (SELECT band, version, 0 FROM lsh_recent WHERE band = ?{i} ORDER BY version DESC
-                                   LIMIT {deep})
-                    UNION ALL SELECT * FROM (SELECT band, version, 1 FROM lsh_bands WHERE band = ?{i}
-                                   ORDER BY version DESC LIMIT {deep})""" for i in range(1, len(chunk) + 1))
-            for band, version, _ in self.sql.execute(sql, chunk).fetchall():
+        for at in range(0, len(keys), 400):  # SQLite allows 500 SELECTs in a compound
+            chunk = keys[at : at + 400]
+            rows = self.sql.execute(f"SELECT band, version FROM lsh_recent WHERE band IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall()
+            rows += self.sql.execute(" UNION ALL ".join(
+                f"SELECT * FROM (SELECT band, version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {deep})"
+                for _ in chunk), chunk).fetchall()
+            for band, version in rows:
                 out.setdefault(band, []).append(version)
         return {band: sorted(versions, reverse=True)[:deep] for band, versions in out.items()}
 
