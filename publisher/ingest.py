@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher import dedup, entries, faults, poll, subscribe
+from publisher import dedup, entries, faults, lsh, poll, subscribe
 from publisher.classify import classify_story, rules_digest, topic_scorer
 from publisher.config import Config, FeedSource
 from publisher.errors import ConfigError, StoreError, UnknownStory
@@ -47,8 +47,8 @@ def read_source_data(store: Store, config: Config, name: str, data: bytes) -> Re
     result = read_file(name, data, scorer, config.limits)
     if kinds.sniff(name, data) != kinds.Kind.WIRE or boundaries.THRESHOLD == float("inf"):
         return result
-    inside = {p: dedup.paragraph_keys(p) for s in result.stories if len(s.paragraphs) > 1 and not s.kicker
-              for p in s.paragraphs[1:]}
+    paragraphs = [p for s in result.stories if len(s.paragraphs) > 1 and not s.kicker for p in s.paragraphs[1:]]
+    inside = dict(zip(paragraphs, dedup.paragraphs_keys(paragraphs)))
     if not inside:
         return result
     wanted = frozenset().union(*inside.values())
@@ -59,23 +59,29 @@ def read_source_data(store: Store, config: Config, name: str, data: bytes) -> Re
 
 # -- placing one story -----------------------------------------------------------------------
 
+def sketches(stories: list[Story]) -> list[dedup.Sketch]:
+    """The sketches of a read's stories, computed together before any is placed (the one place
+    to compute them in a batch: dedup.sketches, one numpy pass)."""
+    return dedup.sketches((story.paragraphs, story.kicker) for story in stories)
+
+
 def place_story(store: Store, config: Config, story: Story, fp: str, *, source: int, read: int, now: datetime,
                 same_as: int | None = None, revise: int | None = None,
-                apart_from: frozenset[int] = frozenset()) -> tuple[Decision, int]:
+                apart_from: frozenset[int] = frozenset(), sketch: dedup.Sketch | None = None) -> tuple[Decision, int]:
     """Place one story and store it: (decision, entry). `same_as`: the entry a feed's item
     became when it was seen before (see dedup.place). `revise`: the entry it must be the new
     text of (`publisher reread`: the first part of an old merge keeps its entry); `apart_from`:
-    entries it must not join (the entries the other parts of that file already kept)."""
+    entries it must not join (the entries the other parts of that file already kept).
+    `sketch`: the story's, when computed already (`sketches`)."""
     known = store.version_by_fingerprint(fp)
     if known:  # any version of any entry, however old: never a revision back to old text
         placement, sketch = dedup.place(None, (), config.dedup, copy_of=known), None
     elif revise is not None:
-        sketch = dedup.sketch(story.paragraphs, story.kicker)
+        sketch = sketch or dedup.sketch(story.paragraphs, story.kicker)
         placement = dedup.place(sketch, (), config.dedup, same_as=revise, same_as_retracted=store.is_retracted(revise))
     else:
-        sketch = dedup.sketch(story.paragraphs, story.kicker)
-        ranked = dedup.rank_candidates(store.band_hits(sketch.band_keys, sketch.lead_keys), sketch.signature,
-                                       config.dedup)
+        sketch = sketch or dedup.sketch(story.paragraphs, story.kicker)
+        ranked = lsh.rank(store.band_hits(sketch.band_keys, sketch.lead_keys), sketch, config.dedup)
         candidates = [c for c in store.candidates(ranked) if c.entry not in apart_from]
         placement = dedup.place(sketch, candidates, config.dedup, truncated=story.truncated,
                                 same_as=same_as,
@@ -153,6 +159,8 @@ def store_stories(store: Store, config: Config, now: datetime, name: str, source
     `mtime`: a file's modification time (a wire story's date when its name has none)."""
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
     revised: dict[int, Story] = {}  # entry -> the story that revised it
+    wire_stories = [story for story in result.stories if story.origin is None]
+    computed = iter(sketches(wire_stories))  # a feed's unchanged items need none: theirs are made on demand
     for story in result.stories:
         story = source_dated(story, name, mtime, now)
         if story.origin is not None:
@@ -161,7 +169,7 @@ def store_stories(store: Store, config: Config, now: datetime, name: str, source
                 continue
         else:
             decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=source,
-                                          read=read, now=now)
+                                          read=read, now=now, sketch=next(computed))
         rep.count(decision)
         if decision.revises:
             revised.setdefault(entry, story)
@@ -246,6 +254,7 @@ def ingest_files(store: Store, config: Config, now: datetime, report: PublishRep
         faults.point("ingest.commit")
         if report.interrupted:
             return
+        store.merge_index()  # a long run keeps lsh_recent small (its own transaction; nothing when under the limit)
     if progress:
         progress(len(files), len(files), "")
 

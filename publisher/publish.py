@@ -52,6 +52,7 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
             ingest.ingest_fetched(store, config, now, fetched, report)
             ingest.classify_entries(store, config)
             site.write_all(store, config, report, stop=stop)
+            store.merge_index()  # after the pages: what was read is served first (lsh_recent into lsh_bands)
             with store.transaction():
                 store.set_meta("last_run", now.isoformat())
                 store.set_meta("last_run_summary", report.summary())

@@ -9,6 +9,10 @@ Tables (see MIGRATIONS for the exact schema):
 - entry_topics topic membership of each entry's current version under the current rules
 - archive_members  the order each entry joined each feed (its archive page, see site.write_archives)
 - meta         created_at (the date of an empty feed)
+- sketches     each version's MinHash signature, shingle set, LSH band keys (one blob: the
+               source of truth of the index) and lead signature (publisher.lsh)
+- lsh_recent, lsh_bands  the LSH index (band key -> version): new keys go to the small
+               lsh_recent, merged into lsh_bands in bulk (merge_index)
 - brief_words  the content words of each entry whose current text is a brief (dedup.brief_words)
 - story_search FTS5 full-text index: one row per published entry (rowid = entries.id), its
                current title and text (publisher.fulltext); retracted entries are not in it
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,12 +41,11 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from publisher import dedup, entries as entry_rules, frozen, fulltext
+from publisher import dedup, entries as entry_rules, frozen, fulltext, lsh
 from publisher.errors import QueryTimeout, StoreError
 from publisher.model import Decision, Entry, ItemMeta, Origin, Outcome, Story, story_text
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-BUCKET_LIMIT = 32  # versions read per LSH band bucket (newest first): a crowded bucket is a shared phrase
 MIGRATIONS = Migrations("publisher")
 
 
@@ -359,13 +363,54 @@ def _brief_words(db: Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0014_compact_bands")
+def _compact_bands(db: Database) -> None:
+    """Each version's band keys as one blob (sketches.bands: signed 64-bit little-endian, in key
+    order here), the source of truth from which the index can be rebuilt; its lead signature
+    (sketches.lead, see publisher.lsh), NULL for the versions stored before (their lead hits
+    are compared as before); and `lsh_recent`, the small table that takes new keys until they
+    are merged into lsh_bands in bulk. In bulk: one pass over lsh_bands in key order, grouped
+    by version in a temporary table, then one UPDATE. (Frozen: nothing here calls code that
+    may change; the packing is this function's own.)"""
+
+    class Pack:
+        def __init__(self) -> None:
+            self.keys: list[int] = []
+
+        def step(self, key: int) -> None:
+            self.keys.append(key)
+
+        def finalize(self) -> bytes:
+            return struct.pack(f"<{len(self.keys)}q", *sorted(self.keys))
+
+    db.conn.create_aggregate("publisher_pack_bands_0014", 1, Pack)
+    for statement in _statements("""
+        ALTER TABLE sketches ADD COLUMN bands BLOB;
+        ALTER TABLE sketches ADD COLUMN lead BLOB;
+        CREATE TABLE lsh_recent (
+            band INTEGER NOT NULL,
+            version INTEGER NOT NULL REFERENCES versions(id),
+            PRIMARY KEY (band, version)
+        ) WITHOUT ROWID;
+        CREATE TEMP TABLE bands_0014 (version INTEGER PRIMARY KEY, bands BLOB NOT NULL);
+        INSERT INTO bands_0014 (version, bands)
+            SELECT version, publisher_pack_bands_0014(band) FROM lsh_bands GROUP BY version;
+        UPDATE sketches SET bands = b.bands FROM bands_0014 b WHERE b.version = sketches.version;
+        UPDATE sketches SET bands = X'' WHERE bands IS NULL;
+        DROP TABLE bands_0014
+    """):
+        db.execute(statement)
+
 
 @MIGRATIONS(name="0016_sketches_v2")
 def _sketches_v2(db: Database) -> None:
     """Shingles hashed as integer arithmetic over word hashes (dedup, frozen.sketch_v2): the
     same sets (one shingle, one hash) under other hash values, so every stored version's
-    shingle set, signature and band keys are computed again, in batches of 2,000 versions."""
+    shingle set, signature and band keys (its blob, sketches.bands, and the index) are computed
+    again, in batches of 2,000 versions. The lead signature (sketches.lead) is cleared: versions
+    stored before this migration have none, and their lead hits are compared as before 0014."""
     db.execute("DELETE FROM lsh_bands")
+    db.execute("DELETE FROM lsh_recent")
     last = 0
     while rows := db.execute("""SELECT k.version, v.kicker, v.paragraphs FROM sketches k
                                 JOIN versions v ON v.id = k.version
@@ -373,9 +418,9 @@ def _sketches_v2(db: Database) -> None:
         sketches, bands = [], []
         for version, kicker, paragraphs in rows:
             keys, signature, packed = frozen.sketch_v2(json.loads(paragraphs), kicker)
-            sketches.append((signature, packed, version))
+            sketches.append((signature, packed, struct.pack(f"<{len(keys)}q", *keys), version))
             bands += [(k, version) for k in keys]
-        db.conn.executemany("UPDATE sketches SET minhash = ?, shingles = ? WHERE version = ?", sketches)
+        db.conn.executemany("UPDATE sketches SET minhash = ?, shingles = ?, bands = ?, lead = NULL WHERE version = ?", sketches)
         db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)", sorted(bands))
         last = rows[-1][0]
 
@@ -706,33 +751,46 @@ class Store:
                                               [version]).fetchone()
         return kicker, json.loads(paragraphs)
 
-    def band_hits(self, band_keys: Sequence[int], lead_keys: int) -> list[dedup.BandHit]:
+    # -- the LSH index (publisher.lsh: lsh_recent takes new keys, merged into lsh_bands in bulk) --
+
+    def _buckets(self, keys: Collection[int]) -> dict[int, list[int]]:
+        """{key: the versions in its bucket, newest first, at most lsh.BUCKET_LIMIT + 1} for the
+        keys that have any: lsh_recent's (small: one IN query), then lsh_bands' (each bucket read
+        newest first and no deeper; every version in lsh_recent is newer than those merged before)."""
+        deep = lsh.BUCKET_LIMIT + 1
+        out: dict[int, list[int]] = {}
+        keys = list(keys)
+        for at in range(0, len(keys), 400):  # SQLite allows 500 SELECTs in a compound
+            chunk = keys[at : at + 400]
+            rows = self.sql.execute(f"SELECT band, version FROM lsh_recent WHERE band IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall()
+            rows += self.sql.execute(" UNION ALL ".join(
+                f"SELECT * FROM (SELECT band, version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {deep})"
+                for _ in chunk), chunk).fetchall()
+            for band, version in rows:
+                out.setdefault(band, []).append(version)
+        return {band: sorted(versions, reverse=True)[:deep] for band, versions in out.items()}
+
+    def band_hits(self, band_keys: Sequence[int], lead_keys: int) -> list[lsh.Hit]:
         """Stored versions sharing an LSH band with a new text (the last `lead_keys` keys are
-        lead bands). Each band's bucket is read newest first and at most BUCKET_LIMIT deep: a
-        bucket that full holds a phrase many stories share, not a revision (which shares several
-        bands)."""
+        lead bands) that lsh.select keeps (a bucket fuller than lsh.BUCKET_LIMIT is a phrase
+        many stories share, not a revision, which shares several bands), each with what its
+        sketch row says of it (lsh.rank judges them on that)."""
         if not band_keys:
             return []
-        buckets = " UNION ALL ".join(
-            f"SELECT * FROM (SELECT band, version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {BUCKET_LIMIT})"
-            for _ in band_keys)
+        found = {f.version: f for f in lsh.select(band_keys, lead_keys, self._buckets(band_keys))}
+        if not found:
+            return []
         rows = self.sql.execute(
-            f"""SELECT b.version, k.entry, max(b.band IN ({",".join("?" * lead_keys) or "NULL"})), k.minhash
-                FROM ({buckets}) b JOIN sketches k ON k.version = b.version GROUP BY b.version""",
-            list(band_keys[len(band_keys) - lead_keys:]) + list(band_keys)).fetchall()
-        return [dedup.BandHit(version=r[0], entry=r[1], via_lead=bool(r[2]), minhash=r[3]) for r in rows]
+            f"""SELECT version, entry, minhash, length(shingles) / 4, lead FROM sketches
+                WHERE version IN ({",".join("?" * len(found))})""", list(found)).fetchall()
+        return [lsh.Hit(version=r[0], entry=r[1], whole=found[r[0]].whole, lead=found[r[0]].lead, minhash=r[2],
+                        size=r[3], lead_signature=r[4]) for r in rows]
 
     def texts_with_bands(self, band_keys: Collection[int]) -> list[tuple[str | None, list[str]]]:
         """(kicker, paragraphs) of the stored versions that have any of these LSH band keys
-        (each band's bucket newest first, at most BUCKET_LIMIT deep), oldest first."""
-        keys = sorted(band_keys)
-        versions: set[int] = set()
-        for at in range(0, len(keys), 400):
-            chunk = keys[at : at + 400]
-            buckets = " UNION ALL ".join(
-                f"SELECT * FROM (SELECT version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {BUCKET_LIMIT})"
-                for _ in chunk)
-            versions.update(r[0] for r in self.sql.execute(buckets, chunk).fetchall())
+        (each band's bucket newest first, at most lsh.BUCKET_LIMIT deep), oldest first."""
+        versions = {v for bucket in self._buckets(sorted(band_keys)).values() for v in bucket[: lsh.BUCKET_LIMIT]}
         if not versions:
             return []
         wanted = sorted(versions)
@@ -742,6 +800,42 @@ class Store:
             rows += self.sql.execute(f"SELECT id, kicker, paragraphs FROM versions WHERE id IN ({','.join('?' * len(chunk))})",
                                      chunk).fetchall()
         return [(kicker, json.loads(paragraphs)) for _, kicker, paragraphs in sorted(rows)]
+
+    def recent_keys(self) -> int:
+        """How many keys lsh_recent holds (not yet merged into lsh_bands)."""
+        return self._one("SELECT count(*) FROM lsh_recent")
+
+    def merge_index(self, at_least: int = lsh.RECENT_LIMIT) -> int:
+        """Move lsh_recent's keys into lsh_bands, in key order, in a transaction of its own,
+        once it holds `at_least` keys (1: whatever it holds); returns the keys moved. The caller
+        holds the write lock (a run's end, between commit batches)."""
+        with self.transaction():
+            n = self.recent_keys()
+            if not n or n < at_least:
+                return 0
+            self.sql.execute("INSERT OR IGNORE INTO lsh_bands (band, version) "
+                             "SELECT band, version FROM lsh_recent ORDER BY band, version")
+            self.sql.execute("DELETE FROM lsh_recent")
+        return n
+
+    def rebuild_index(self) -> int:
+        """The LSH index again from each version's stored keys (sketches.bands, the source of
+        truth): every key in lsh_bands, lsh_recent empty. Returns the keys indexed."""
+        with self.transaction():
+            self.sql.execute("DELETE FROM lsh_recent")
+            self.sql.execute("DELETE FROM lsh_bands")
+            rows: list[tuple[int, int]] = []
+            last = 0
+            while True:
+                chunk = self.sql.execute("SELECT version, bands FROM sketches WHERE version > ? ORDER BY version "
+                                         "LIMIT 10000", [last]).fetchall()
+                if not chunk:
+                    break
+                rows += [(k, v) for v, blob in chunk for k in lsh.unpack_keys(blob)]
+                last = chunk[-1][0]
+            rows.sort()
+            self.sql.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)", rows)
+        return len(rows)
 
     def candidates(self, ranked: dict[int, list[int]]) -> list[dedup.Candidate]:
         """The ranked entries (dedup.rank_candidates: {entry: matched versions}), in that order,
@@ -815,51 +909,76 @@ class Store:
         """Store what `placement` says of one arriving story, in one call: a copy is another
         arrival of the stored version; any other text is a new version (of a new entry, whose
         identity `new_entry` gives, or of placement.entry: its current one when
-        placement.current, `updated` moving to now), with its sketch and its arrival."""
+        placement.current, `updated` moving to now), with its sketch, its LSH keys (into
+        lsh_recent) and its arrival.
+
+        A new entry costs six statements and no UPDATE: the entry row is written with the id
+        its version is about to get (the next rowid of versions, max(id) + 1, read in the same
+        statement inside the write transaction) and page_stale's default; its search row and
+        brief words need no DELETE first."""
+        document = None
         if not placement.stores_text:
             version, entry = placement.version, placement.entry
+            stale = True
         else:
             assert sketch is not None
             instant = format_time(self._next_instant(now))
             entry = placement.entry
             if entry is None:
-                assert new_entry is not None
+                assert new_entry is not None and placement.current
                 # the source's dates: stored once, when the entry is made (never re-dated after)
-                entry = self.sql.execute(
-                    """INSERT INTO entries (entry_id, name, first_seen, updated, source_published, source_updated)
-                       VALUES (?, ?, ?, ?, ?, ?)""",
+                entry, version = self.sql.execute(
+                    """INSERT INTO entries (entry_id, name, first_seen, updated, source_published, source_updated,
+                                            current_version)
+                       VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) + 1 FROM versions))
+                       RETURNING id, current_version""",
                     [new_entry.entry_id, new_entry.name, instant, instant, _time_or_none(story.published),
-                     _time_or_none(story.updated)]).lastrowid
-            elif placement.current and story.origin is not None and story.updated is not None:
-                # a feed's revision of its item: the item's own updated date (published stays)
-                self.sql.execute("UPDATE entries SET source_updated = ? WHERE id = ?",
-                                 [format_time(story.updated), entry])
-            version = self.sql.execute(
-                """INSERT INTO versions (entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
+                     _time_or_none(story.updated)]).fetchone()
+                stale = False  # a new row: page_stale is 1 by default
+            else:
+                version = None
+                stale = not placement.current
+                if placement.current and story.origin is not None and story.updated is not None:
+                    # a feed's revision of its item: the item's own updated date (published stays)
+                    self.sql.execute("UPDATE entries SET source_updated = ? WHERE id = ?",
+                                     [format_time(story.updated), entry])
+            stored = self.sql.execute(
+                """INSERT INTO versions (id, entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
                                          content_html, origin, meta)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [entry, fingerprint, story.title, story.kicker, json.dumps(list(story.paragraphs), ensure_ascii=False),
-                 int(story.truncated), instant, story.html,
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [version, entry, fingerprint, story.title, story.kicker,
+                 json.dumps(list(story.paragraphs), ensure_ascii=False), int(story.truncated), instant, story.html,
                  json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None,
                  _meta_json(story.meta)]).lastrowid
-            self.sql.execute("INSERT INTO sketches (version, entry, minhash, shingles) VALUES (?, ?, ?, ?)",
-                             [version, entry, sketch.signature.tobytes(), dedup.pack(sketch.shingles)])
-            self.sql.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)",
+            assert version is None or stored == version
+            version = stored
+            self.sql.execute("INSERT INTO sketches (version, entry, minhash, shingles, bands, lead) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             [version, entry, sketch.signature.tobytes(), dedup.pack(sketch.shingles),
+                              lsh.pack_keys(sketch.band_keys), lsh.lead_signature(sketch)])
+            self.sql.executemany("INSERT OR IGNORE INTO lsh_recent (band, version) VALUES (?, ?)",
                                  [(k, version) for k in sketch.band_keys])
             if placement.current:
-                self.sql.execute("UPDATE entries SET current_version = ?, updated = ? WHERE id = ?",
-                                 [version, instant, entry])
-                self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
-                self.sql.executemany("INSERT OR IGNORE INTO brief_words (word, entry) VALUES (?, ?)",
-                                     [(w, entry) for w in sketch.brief_words])
-                self._index(entry, fulltext.document(story.title, story.kicker, story.paragraphs))
+                document = fulltext.document(story.title, story.kicker, story.paragraphs)
+                if placement.entry is not None:  # a revision: the entry's row, brief words and search row change
+                    self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, page_stale = 1 "
+                                     "WHERE id = ?", [version, instant, entry])
+                    self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
+                    self._index(entry, document)
+                elif document is not None:
+                    self.sql.execute("INSERT INTO story_search (rowid, title, body) VALUES (?, ?, ?)",
+                                     [entry, *document])
+                if sketch.brief_words:
+                    self.sql.executemany("INSERT OR IGNORE INTO brief_words (word, entry) VALUES (?, ?)",
+                                         [(w, entry) for w in sketch.brief_words])
         self.sql.execute(
             """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
                                                  compared_version, jaccard, containment)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [version, source, read, story.first_line, story.last_line, str(placement.decision), placement.compared,
              placement.jaccard, placement.containment])
-        self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ?", [entry])
+        if stale:
+            self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ? AND page_stale = 0", [entry])
         return Applied(placement.decision, entry, version)
 
     # -- search ------------------------------------------------------------------------------
