@@ -1110,9 +1110,10 @@ class Store:
 
     def _page_changed(self, entry: int) -> None:
         """The entry's story page is to be written again, if it has one (it is, or was, in a
-        topic: an entry never in a topic costs write_pages nothing)."""
-        self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ?1 AND page_stale = 0 AND EXISTS "
-                         "(SELECT 1 FROM archive_members WHERE entry = ?1 AND feed = '*')", [entry])
+        topic: an entry never in a topic costs write_pages nothing). A new entry's row is made
+        marked (the column's default): this clears it until the entry joins a topic."""
+        self.sql.execute("UPDATE entries SET page_stale = EXISTS (SELECT 1 FROM archive_members "
+                         "WHERE entry = ?1 AND feed = '*') WHERE id = ?1", [entry])
 
     def _join_archive(self, feed: str, entry: int) -> None:
         if self._one("SELECT 1 FROM archive_members WHERE entry = ? AND feed = ?", [entry, feed]):
