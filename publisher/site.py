@@ -61,8 +61,10 @@ def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | 
             write_feed_pages(config, [s for s in specs if s.slug not in failed], specs, report, out)
         if not _stopped(stop, report):
             write_site(config, specs, report, out)
-    finally:
-        out.finish(store)
+    except BaseException:
+        out.finish(None)  # what was renamed is synced and told to the servers; nothing marked done
+        raise
+    out.finish(store)
 
 
 class Output:
@@ -247,9 +249,12 @@ def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: 
     out = out or Output(config.paths.feeds, report)
     try:
         _write_archives(store, config, specs, report, stop, out)
-    finally:
+    except BaseException:
         if own:
-            out.finish(store)
+            out.finish(None)
+        raise
+    if own:
+        out.finish(store)
 
 
 def _write_archives(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
@@ -414,9 +419,12 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
     out = out or Output(config.paths.feeds, report)
     try:
         _write_pages(store, config, specs, report, stop, out)
-    finally:
+    except BaseException:
         if own:
-            out.finish(store)
+            out.finish(None)
+        raise
+    if own:
+        out.finish(store)
 
 
 def _write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
