@@ -518,3 +518,44 @@ def conftest_seed_name() -> str:
     from conftest import SEED
 
     return SEED.name
+
+
+def test_a_reload_after_a_retraction_serves_the_archive_page_it_rewrote_and_keeps_the_others(project):
+    """An archive page a publish wrote again (a story on it retracted) is served new after a
+    reload driven by the change journal; the other archive pages keep their ETags."""
+    from publisher import stories
+    from test_archives import UKRAINE, add_stories, small_pages
+
+    small_pages(project, page=2, max_entries=4)
+    add_stories(project, "ukraine.txt", UKRAINE[:9])
+    assert project.publish().ok
+    pages = sorted((project.feeds / "ukraine" / "archive").iterdir(), key=lambda p: int(p.name))
+    assert len(pages) >= 3
+    app = FeedServer(project.feeds)
+    app.reload()
+    with serving(app) as base:
+        urls = [f"/ukraine/archive/{p.name}/atom.xml" for p in pages] + [f"/ukraine/archive/{pages[0].name}/"]
+        etags = {url: _etag(base, url) for url in urls}
+        first = feedparser_ids((project.feeds / "ukraine" / "archive" / pages[0].name / "atom.xml").read_bytes())
+        stories.retract(project.config, first[0], "test", NOW_PLUS_HOUR())
+        app.reload()
+        changed = f"/ukraine/archive/{pages[0].name}/atom.xml"
+        r = httpx.get(base + changed, headers={"If-None-Match": etags[changed], "Accept-Encoding": "identity"})
+        assert r.status_code == 200 and first[0] not in feedparser_ids(r.content)
+        assert r.content == (project.feeds / changed.lstrip("/")).read_bytes()
+        assert _etag(base, f"/ukraine/archive/{pages[0].name}/") != etags[f"/ukraine/archive/{pages[0].name}/"]
+        for url in urls[2:-1]:  # (page 2 may be written again: it links to page 1)
+            assert _etag(base, url) == etags[url]
+            assert httpx.get(base + url).content == (project.feeds / url.lstrip("/")).read_bytes()
+
+
+def feedparser_ids(data: bytes) -> list[str]:
+    import feedparser
+
+    return [e.id for e in feedparser.parse(data).entries]
+
+
+def NOW_PLUS_HOUR():
+    from conftest import NOW
+
+    return NOW + timedelta(hours=1)
