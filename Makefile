@@ -77,6 +77,6 @@ smoke: $(VENV)/.run-installed
 # Everything generated (the venv, what `publisher publish` writes with the shipped [paths], build
 # and test caches) and nothing else: feeds/README.md (tracked) and whatever is in sources/ stay.
 clean:
-	rm -rf $(VENV) publisher.db publisher.db-* publisher.db.*lock *.egg-info build dist .pytest_cache .hypothesis bench/work
+	rm -rf $(VENV) publisher.db publisher.db-* publisher.db.*lock .feeds.changes *.egg-info build dist .pytest_cache .hypothesis bench/work
 	[ ! -d feeds ] || find feeds -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 	find publisher tests bench -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -65,6 +65,13 @@ PUBLISHER = {  # name: (module, attribute in it; None: the module itself)
     "classify_entries": ("publisher.ingest", "classify_entries"),
     "feed_specs": ("publisher.site", "feed_specs"),
     "write_feeds": ("publisher.site", "write_feeds"),
+    "site": ("publisher.site", None),  # bench/publish.py: write_all and what it writes
+    "html": ("publisher.render.html", None),
+    "entry_rules": ("publisher.entries", None),
+    "render_opml": ("publisher.render.opml", "render_opml"),
+    "atomic": ("publisher.atomic", None),
+    "serve": ("publisher.serve", None),
+    "changes": ("publisher.changes", None),
     "render": ("publisher.render.feeds", "render"),
     "content_html": ("publisher.render.text", "content_html"),
     "summary_text": ("publisher.render.text", "summary_text"),

@@ -15,6 +15,12 @@ by any other static host keep the marker, an HTML comment, and show no box.
 `FeedServer.reload()` builds a new snapshot and swaps it in with one assignment: a request sees
 the old files or the new ones, never a mix. The service reloads after each publish, holding
 the write lock, so no publish is half-way through when the files are read.
+
+A reload looks again at the few feed files and pages in memory (the feeds' directories) and,
+of the story pages and archive pages (one per story: there may be 100,000s), only at those the
+publishes since the last reload name in their change journal (publisher.changes): no listing
+or stat of every story page. With no journal, or another one than last time (it is replaced
+when it grows large), a reload lists everything, as the first one does.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
+from publisher import changes
 from publisher.atomic import read_regular
 from publisher.http import NOSNIFF, Response, plain, response
 from publisher.render.html import with_search_box
@@ -178,12 +185,19 @@ def served_bytes(data: bytes, ctype: str, search: bool) -> bytes:
     return with_search_box(data) if search and ctype.startswith("text/html") else data
 
 
+def lazy(url: str) -> bool:
+    """A story page or an archive page (or a directory of them): listed, read when asked for."""
+    return url.startswith(LAZY_PREFIX) or LAZY_PART in url
+
+
 def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | Listed] | None = None,
-             errors: list[str] | None = None, *, search: bool = False) -> dict[str, Resource | Listed]:
+             errors: list[str] | None = None, *, search: bool = False,
+             listed: bool = True) -> dict[str, Resource | Listed]:
     """Every servable file under `root`, by URL path ("/all/atom.xml"; "/" and "/x/" for
     index.html). Hidden files (temp files of a write in progress) are left out, symlinks are
     neither followed nor served. Files unchanged since `previous` are reused, not read again.
-    search: pages get the search form (served_bytes)."""
+    search: pages get the search form (served_bytes). listed=False: the files held in memory
+    only, not the story and archive pages (their directories are not entered)."""
     previous = previous or {}
     files: dict[str, Resource | Listed] = {}
     gone: list[tuple[str, Listed]] = []
@@ -205,7 +219,8 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                stack.append((Path(entry.path), f"{prefix}{name}/"))
+                if listed or not lazy(f"{prefix}{name}/"):
+                    stack.append((Path(entry.path), f"{prefix}{name}/"))
                 continue
             ctype = content_type(name)
             if not stat.S_ISREG(st.st_mode) or ctype is None or len(files) >= MAX_FILES:
@@ -235,6 +250,110 @@ def snapshot(root: Path, cache_control: str, previous: dict[str, Resource | List
     for url in [u for u in files if u.endswith("/index.html")]:
         files[url[: -len("index.html")]] = files[url]
     return files
+
+
+ARCHIVE_FILES = ("atom.xml", "rss.xml", "feed.json", "index.html")  # what site.write_archives writes in each
+
+
+def refresh(root: Path, cache_control: str, previous: dict[str, Resource | Listed], held: set[str],
+            lines: list[str], errors: list[str] | None = None, *,
+            search: bool = False) -> tuple[dict[str, Resource | Listed], set[str]]:
+    """`previous` brought up to date, given the change journal's `lines` since it was made
+    (publisher.changes): the files held in memory (`held`: their URLs in `previous`) are listed
+    again, as snapshot() lists them; of the story and archive pages, those the lines name are
+    looked at again, and every other one is kept as it was. Returns (the files, their URLs
+    held in memory)."""
+    fresh = snapshot(root, cache_control, previous, errors, search=search, listed=False)
+    files = dict(previous)
+    for url in held - fresh.keys():
+        del files[url]
+    files.update(fresh)
+    dirs: dict[str, bool] = {}  # directory under root -> a real directory (no symlink on the way)
+    for line in dict.fromkeys(lines):
+        parts = line.strip("/").split("/")
+        if not line.startswith("/") or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            continue  # (not a line site.py writes)
+        if line.startswith(LAZY_PREFIX) and len(parts) == 2:
+            _refresh_story(root, parts[1], files, dirs)
+        elif line.endswith("/") and LAZY_PART in line:
+            _refresh_directory(root, line, parts, files, dirs, errors)
+    return files, set(fresh)
+
+
+def _directory(root: Path, parts: list[str], dirs: dict[str, bool]) -> Path | None:
+    """root/parts... when each step is a directory, not a symlink (as snapshot walks); else None."""
+    path = root
+    for n, part in enumerate(parts):
+        path = path / part
+        key = "/".join(parts[: n + 1])
+        if key not in dirs:
+            try:
+                dirs[key] = stat.S_ISDIR(os.lstat(path).st_mode)
+            except OSError:
+                dirs[key] = False
+        if not dirs[key]:
+            return None
+    return path
+
+
+def _listed(path: Path, ctype: str, status: int = 200) -> Listed | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return Listed(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns), ctype, status)
+
+
+def _refresh_story(root: Path, name: str, files: dict[str, Resource | Listed], dirs: dict[str, bool]) -> None:
+    """A story's permalink: its live page, else its retracted page (410), else nothing."""
+    url = f"{LAZY_PREFIX}{name}"
+    ctype = content_type(name)
+    found = None
+    if ctype is not None:
+        stories = _directory(root, ["stories"], dirs)
+        if stories is not None:
+            found = _listed(stories / name, ctype)
+            if found is None and (gone := _directory(root, ["stories", "retracted"], dirs)) is not None:
+                found = _listed(gone / name, ctype, 410)
+    if found is None:
+        files.pop(url, None)
+    elif url in files or len(files) < MAX_FILES:
+        files[url] = found
+
+
+def _refresh_directory(root: Path, url: str, parts: list[str], files: dict[str, Resource | Listed],
+                       dirs: dict[str, bool], errors: list[str] | None) -> None:
+    """An archive page's directory: its files as they are now (none when it is gone)."""
+    names: set[str] = set(ARCHIVE_FILES)
+    found: dict[str, Listed] = {}
+    directory = _directory(root, parts, dirs)
+    if directory is not None:
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    ctype = content_type(entry.name)
+                    if entry.name.startswith(".") or ctype is None:
+                        continue
+                    names.add(entry.name)
+                    listed = _listed(Path(entry.path), ctype)
+                    if listed is not None:
+                        found[entry.name] = listed
+        except OSError as exc:
+            if errors is not None:
+                errors.append(f"{directory}: cannot list: {exc.strerror or exc}")
+            return
+    for name in names:
+        if name in found:
+            if url + name in files or len(files) < MAX_FILES:
+                files[url + name] = found[name]
+        else:
+            files.pop(url + name, None)
+    if url + "index.html" in files:
+        files[url] = files[url + "index.html"]
+    else:
+        files.pop(url, None)
 
 
 
@@ -307,13 +426,22 @@ class FeedServer:
         self.routes = dict(routes or {})
         self.search = search
         self.files: dict[str, Resource | Listed] = {}
+        self._held: set[str] = set()  # URLs in self.files held in memory (not story or archive pages)
+        self._journal: changes.Position | None = None  # how far the change journal was read
         self.requests = 0
         self._read: OrderedDict[str, Resource] = OrderedDict()  # listed files read lately
 
     def reload(self, errors: list[str] | None = None) -> int:
-        """Read the feeds directory again; returns the number of files served."""
-        self.files = snapshot(self.root, self.cache_control, self.files, errors,
-                              search=self.search is not None)  # one assignment
+        """Read the feeds directory again (what changed in it: `refresh`, when the change
+        journal says what); returns the number of files served."""
+        lines, position = changes.read(self.root, self._journal)  # (before the files: a later line is read next time)
+        search = self.search is not None
+        if lines is None or not self.files:
+            files = snapshot(self.root, self.cache_control, self.files, errors, search=search)
+            held = {url for url in files if not lazy(url)}
+        else:
+            files, held = refresh(self.root, self.cache_control, self.files, self._held, lines, errors, search=search)
+        self.files, self._held, self._journal = files, held, position  # (self.files: one assignment)
         return len(self.files)
 
     def respond(self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b"") -> Response:

@@ -6,6 +6,15 @@ A file that cannot be rendered or written is one error line; the others are stil
 Every file goes through publisher.atomic (temp file, rename), so nothing is ever half-written.
 The feeds are written first and the front page last (write_all), so a publish stopped or
 killed part way never leaves a page offering a feed that does not exist yet.
+
+Durability: one filesystem sync per publish (Output.finish: syncfs once every file is renamed
+into place), not an fsync per file. What a publish marks done in the store (story pages and
+archive pages written, archive pages closed) is marked only after that sync, so a crash or a
+power loss before it makes the next publish handle the same pages again; every other file is
+rendered and compared with what is on disk on every publish. So after a power loss, a file of
+the interrupted publish may be old, missing or (on a file system that does not order a rename
+after its data) empty until the next publish, which writes it again; files of publishes that
+finished are durable; a reader never sees a half-written file.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from publisher import atomic, entries, faults
+from publisher import atomic, changes, entries, faults
 from publisher.config import Config
 from publisher.model import FeedFormat, FeedSpec, Icon, Limits
 from publisher.render import html
@@ -38,16 +47,83 @@ def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | 
     (which offer the feeds), the OPML and last the front page (which links to all of them). When `stop`
     says so (or an earlier step stopped), no later step runs: the next run writes the rest,
     and meanwhile no page links to a feed that was never written (on a first publish, the
-    front page does not exist until everything it lists does)."""
-    specs = feed_specs(store, config)
-    write_icons(config, report)
-    write_archives(store, config, specs, report, stop=stop)  # before the feeds that link to them
-    failed = write_feeds(config, specs, report, stop=stop)
-    write_pages(store, config, specs, report, stop=stop)
-    if not _stopped(stop, report):
-        write_feed_pages(config, [s for s in specs if s.slug not in failed], specs, report)
-    if not _stopped(stop, report):
-        write_site(config, specs, report)
+    front page does not exist until everything it lists does). Then one sync of all of it
+    (Output.finish)."""
+    out = Output(config.paths.feeds, report)
+    out.start()
+    try:
+        specs = feed_specs(store, config)
+        write_icons(config, report, out)
+        write_archives(store, config, specs, report, stop=stop, out=out)  # before the feeds that link to them
+        failed = write_feeds(config, specs, report, stop=stop, out=out)
+        write_pages(store, config, specs, report, stop=stop, out=out)
+        if not _stopped(stop, report):
+            write_feed_pages(config, [s for s in specs if s.slug not in failed], specs, report, out)
+        if not _stopped(stop, report):
+            write_site(config, specs, report, out)
+    except BaseException:
+        out.finish(None)  # what was renamed is synced and told to the servers; nothing marked done
+        raise
+    out.finish(store)
+
+
+class Output:
+    """What one publish writes under feeds/: each file renamed into place unsynced, then at
+    the end (finish) one filesystem sync, the change journal for the servers (publisher.changes),
+    and only then what the store is to remember as done (pages and archive pages written)."""
+
+    def __init__(self, feeds: Path, report: PublishReport):
+        self.feeds, self.report = feeds, report
+        self.wrote = False  # anything renamed (or removed) under feeds/: to sync
+        self.changed: list[str] = []  # journal lines (changes.py)
+        self.pages: list[int] = []  # entries whose story page was handled
+        self.archives: list[tuple[str, int, int]] = []  # (feed, first, last place) of archive pages written
+        self.closed: list[tuple[str, int]] = []  # (feed, pages closed) once those are written
+        self.syncs = 0
+
+    def start(self) -> None:
+        try:
+            changes.rotate_if_full(self.feeds)
+        except OSError as exc:
+            self.report.errors.append(f"{changes.path(self.feeds)}: cannot write: {exc.strerror or exc}")
+
+    def write(self, path: Path, data: bytes) -> bool:
+        """atomic.write_if_changed, unsynced (finish syncs once). Raises OSError."""
+        if atomic.write_if_changed(path, data, sync=False):
+            self.wrote = True
+            return True
+        return False
+
+    def finish(self, store: Store | None) -> bool:
+        """Sync what was written (one syncfs), tell the servers, then mark in the store what
+        is done. False (and an error line) when the sync failed: nothing is marked done."""
+        synced = True
+        if self.wrote:
+            self.syncs += 1
+            synced = _sync(atomic.sync_filesystem, self.feeds, "cannot sync", self.report)
+        self.wrote = False
+        if self.changed:  # (renamed files are served whether or not they are durable)
+            try:
+                changes.append(self.feeds, self.changed)
+            except OSError as exc:
+                try:
+                    changes.discard(self.feeds)  # the servers list everything instead
+                except OSError:
+                    self.report.errors.append(f"{changes.path(self.feeds)}: cannot write: {exc.strerror or exc}")
+            self.changed = []
+        if not synced or store is None:
+            return synced
+        if self.pages:
+            faults.point("pages.written")
+        if self.pages or self.archives or self.closed:
+            with store.transaction():
+                for feed, first, last in self.archives:
+                    store.archive_written(feed, first, last)
+                for feed, closed in self.closed:
+                    store.set_archive_closed(feed, closed)
+                store.pages_written(self.pages)
+        self.pages, self.archives, self.closed = [], [], []
+        return True
 
 
 def _stopped(stop: Stop | None, report: PublishReport) -> bool:
@@ -104,24 +180,28 @@ def icon_files() -> list[tuple[str, bytes]]:
     return [(icon.filename, (shipped / icon.filename).read_bytes()) for icon in Icon]
 
 
-def write_icons(config: Config, report: PublishReport) -> None:
+def write_icons(config: Config, report: PublishReport, out: Output | None = None) -> None:
     """feeds/icon.svg, favicon.ico and the PNGs: what the feeds and pages name as their icons
     and logo. (Neither feed files nor pages: not counted in the report; the same bytes every
     run, so written once.)"""
+    own = out is None
+    out = out or Output(config.paths.feeds, report)
     directory = config.paths.feeds
-    written = False
     for filename, data in icon_files():
         try:
-            written |= atomic.write_if_changed(directory / filename, data)
+            out.write(directory / filename, data)
         except OSError as exc:
             report.errors.append(f"{directory / filename}: cannot write: {exc.strerror or exc}")
-    if written:
-        _sync(atomic.fsync_dir, directory, "cannot sync directory", report)
+    if own:
+        out.finish(None)
 
 
-def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, stop: Stop | None = None) -> set[str]:
+def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, stop: Stop | None = None,
+                out: Output | None = None) -> set[str]:
     """Each feed in every format, in feeds/<slug>/. Returns the slugs of the feeds that could
     not be rendered (their pages are not written either: they would offer those feeds)."""
+    own = out is None
+    out = out or Output(config.paths.feeds, report)
     cache: dict = {}
     failed: set[str] = set()
     for spec in specs:
@@ -135,16 +215,17 @@ def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, st
             report.errors.append(f"{config.paths.feeds / spec.slug}: cannot render: {type(exc).__name__}: {exc}")
             failed.add(spec.slug)
             continue
-        _write_files(config.paths.feeds / spec.slug, files, report)
+        _write_files(config.paths.feeds / spec.slug, files, report, out)
+    if own:
+        out.finish(None)
     return failed
 
 
 ARCHIVE_FORMAT = "1"  # bump when archive documents are rendered differently: every page is written again
-ARCHIVE_BATCH = 100  # archive pages written between two syncs
 
 
 def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
-                   stop: Stop | None = None) -> None:
+                   stop: Stop | None = None, out: Output | None = None) -> None:
     """feeds/<slug>/archive/<n>/ (atom.xml, rss.xml, feed.json, index.html): the closed
     archive pages whose stories changed, RFC 5005 archived feeds and their HTML pages.
 
@@ -164,6 +245,20 @@ def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: 
     site, the feeds' titles, the templates: every page). A publish that adds stories writes the
     page it closes, if any, and its predecessor; no other archive file. A page whose stories
     all left keeps its place (empty) so that the pages around it keep their links."""
+    own = out is None
+    out = out or Output(config.paths.feeds, report)
+    try:
+        _write_archives(store, config, specs, report, stop, out)
+    except BaseException:
+        if own:
+            out.finish(None)
+        raise
+    if own:
+        out.finish(store)
+
+
+def _write_archives(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
+                    stop: Stop | None, out: Output) -> None:
     site = site_info(config)
     size = config.archive_page_size
     inputs = (f"{ARCHIVE_FORMAT}|{size}|{html.templates_digest()}|{site}|"
@@ -175,7 +270,6 @@ def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: 
             store.all_archives_stale()
             store.set_meta("archives_digest", digest)
     known = store.archive_feeds()
-    batch: list[tuple[str, int]] = []
     for spec in specs:
         key = archive_key(None if spec.slug == config.merged.slug else spec.slug)
         members, closed_before = known.get(key, (0, 0))
@@ -187,22 +281,21 @@ def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: 
         for n in sorted(pages, reverse=True):  # newest first: no page links to one not written yet
             if _stopped(stop, report):
                 return
-            if _write_archive_page(store, config, site, spec, specs, key, n, report):
-                batch.append((key, n))
+            out.changed.append(f"/{spec.slug}/archive/{n}/")
+            if _write_archive_page(store, config, site, spec, specs, key, n, report, out):
+                out.archives.append((key, (n - 1) * size + 1, n * size))
             else:
                 complete = False
-            if len(batch) >= ARCHIVE_BATCH and not _archives_written(store, config, batch, report):
-                return
         if resized:
-            _remove_pages_past(config.paths.feeds / spec.slug / "archive", closed, report)
-        # (the closed count moves only once every page it closed, and the one before each, is written)
-        if _archives_written(store, config, batch, report) and complete and closed != closed_before:
-            with store.transaction():
-                store.set_archive_closed(key, closed)
+            _remove_pages_past(config.paths.feeds / spec.slug / "archive", closed, report, out, spec.slug)
+        # (the closed count moves only once every page it closed, and the one before each, is
+        # written: Output.finish marks both after the sync)
+        if complete and closed != closed_before:
+            out.closed.append((key, closed))
 
 
 def _write_archive_page(store: Store, config: Config, site: html.SiteInfo, spec: FeedSpec, specs: list[FeedSpec],
-                        key: str, n: int, report: PublishReport) -> bool:
+                        key: str, n: int, report: PublishReport, out: Output) -> bool:
     size = config.archive_page_size
     items, changed = store.archive_entries(key, (n - 1) * size + 1, n * size)
     page = replace(spec, entries=tuple(items), archive=n, hub=None, total=len(items),
@@ -223,7 +316,7 @@ def _write_archive_page(store: Store, config: Config, site: html.SiteInfo, spec:
         else:
             report.feed_files += 1
         try:
-            if atomic.write_if_changed(path, data, sync=False):
+            if out.write(path, data):
                 if filename.endswith(".html"):
                     report.pages_written += 1
                 else:
@@ -234,21 +327,7 @@ def _write_archive_page(store: Store, config: Config, site: html.SiteInfo, spec:
     return ok
 
 
-def _archives_written(store: Store, config: Config, batch: list[tuple[str, int]], report: PublishReport) -> bool:
-    """Sync what was written, then mark those pages written (a crash before: written again)."""
-    if not batch:
-        return True
-    if not _sync(atomic.sync_filesystem, config.paths.feeds, "cannot sync", report):
-        return False
-    size = config.archive_page_size
-    with store.transaction():
-        for key, n in batch:
-            store.archive_written(key, (n - 1) * size + 1, n * size)
-    batch.clear()
-    return True
-
-
-def _remove_pages_past(directory: Path, closed: int, report: PublishReport) -> None:
+def _remove_pages_past(directory: Path, closed: int, report: PublishReport, out: Output, slug: str) -> None:
     """After a change of page size: the archive pages numbered past the closed ones are gone."""
     try:
         names = [d.name for d in directory.iterdir() if d.name.isdigit() and int(d.name) > closed]
@@ -258,6 +337,8 @@ def _remove_pages_past(directory: Path, closed: int, report: PublishReport) -> N
         report.errors.append(f"{directory}: cannot list: {exc.strerror or exc}")
         return
     for name in names:
+        out.changed.append(f"/{slug}/archive/{name}/")
+        out.wrote = True
         try:
             for path in (directory / name).iterdir():
                 path.unlink()
@@ -266,9 +347,12 @@ def _remove_pages_past(directory: Path, closed: int, report: PublishReport) -> N
             report.errors.append(f"{directory / name}: cannot remove: {exc.strerror or exc}")
 
 
-def write_feed_pages(config: Config, pages: list[FeedSpec], specs: list[FeedSpec], report: PublishReport) -> None:
+def write_feed_pages(config: Config, pages: list[FeedSpec], specs: list[FeedSpec], report: PublishReport,
+                     out: Output | None = None) -> None:
     """feeds/<slug>/index.html: the HTML page of each feed in `pages` (`specs`: every feed,
     for the navigation)."""
+    own = out is None
+    out = out or Output(config.paths.feeds, report)
     site = site_info(config)
     for spec in pages:
         try:
@@ -277,19 +361,24 @@ def write_feed_pages(config: Config, pages: list[FeedSpec], specs: list[FeedSpec
             report.errors.append(f"{config.paths.feeds / spec.slug / 'index.html'}: cannot render: "
                                  f"{type(exc).__name__}: {exc}")
             continue
-        _write_files(config.paths.feeds / spec.slug, files, report)
+        _write_files(config.paths.feeds / spec.slug, files, report, out)
+    if own:
+        out.finish(None)
 
 
-def write_site(config: Config, specs: list[FeedSpec], report: PublishReport) -> None:
+def write_site(config: Config, specs: list[FeedSpec], report: PublishReport, out: Output | None = None) -> None:
     """The OPML list of every feed, then the front page (which links to it)."""
+    own = out is None
+    out = out or Output(config.paths.feeds, report)
     site = site_info(config)
     files = [("feeds.opml", render_opml(config.site.title, config.site.author, specs)),
              ("index.html", html.index_page(site, specs))]
-    _write_files(config.paths.feeds, files, report)
+    _write_files(config.paths.feeds, files, report, out)
+    if own:
+        out.finish(None)
 
 
-def _write_files(directory: Path, files: list[tuple[str, bytes]], report: PublishReport) -> None:
-    written = False
+def _write_files(directory: Path, files: list[tuple[str, bytes]], report: PublishReport, out: Output) -> None:
     for filename, data in files:
         path = directory / filename
         page = filename.endswith(".html")
@@ -298,16 +387,13 @@ def _write_files(directory: Path, files: list[tuple[str, bytes]], report: Publis
         else:
             report.feed_files += 1
         try:
-            if atomic.write_if_changed(path, data):
+            if out.write(path, data):
                 if page:
                     report.pages_written += 1
                 else:
                     report.feed_files_written.append(path)
-                written = True
         except OSError as exc:
             report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
-    if written:
-        _sync(atomic.fsync_dir, directory, "cannot sync directory", report)
 
 
 def _sync(sync: Callable[[Path], None], directory: Path, failure: str, report: PublishReport) -> bool:
@@ -321,14 +407,28 @@ def _sync(sync: Callable[[Path], None], directory: Path, failure: str, report: P
 
 
 def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
-                stop: Stop | None = None) -> None:
+                stop: Stop | None = None, out: Output | None = None) -> None:
     """feeds/stories/<name>.html for every story in a topic whose page changed since it was
-    last written (store.stale_pages). A story never in a topic has no page; one that left every
-    topic keeps it (saying so: its permalink never breaks). A retracted story's page (which
-    says so, without its text) is feeds/stories/retracted/<name>.html instead: the servers
-    answer its permalink with it and 410 Gone. Pages are synced per batch (one syncfs, not an
-    fsync per page) and only then marked written, so a crash makes the next run write them
-    again."""
+    last written (store.stale_pages). A story never in a topic has no page, and is never marked
+    stale (Store._page_changed), so it costs nothing here; one that left every topic keeps its
+    page (saying so: its permalink never breaks). A retracted story's page (which says so,
+    without its text) is feeds/stories/retracted/<name>.html instead: the servers answer its
+    permalink with it and 410 Gone. Pages are marked written only after the publish's one sync
+    (Output.finish), so a crash makes the next run write them again."""
+    own = out is None
+    out = out or Output(config.paths.feeds, report)
+    try:
+        _write_pages(store, config, specs, report, stop, out)
+    except BaseException:
+        if own:
+            out.finish(None)
+        raise
+    if own:
+        out.finish(store)
+
+
+def _write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
+                 stop: Stop | None, out: Output) -> None:
     site = site_info(config)
     inputs = f"{html.templates_digest()}|{site}|{[(s.slug, s.label) for s in specs]}"
     if config.limits.versions_per_story != Limits().versions_per_story:  # (the default: the digest as it was)
@@ -339,43 +439,40 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
             store.all_pages_stale()
             store.set_meta("pages_digest", digest)
     directory = config.paths.feeds / "stories"
-    failed: set[int] = set()
-    while True:
-        if _stopped(stop, report):
-            return
-        batch = [e for e in store.stale_pages(PAGES_PER_BATCH + len(failed)) if e not in failed]
+    after = 0
+    while not _stopped(stop, report):
+        batch = store.stale_pages(PAGES_PER_BATCH, after)
         if not batch:
             return
-        done = []
-        wrote = False
+        after = batch[-1]
         for entry in batch:
             page = entries.story_page(store.page_history(entry, entries.SHOWN, config.limits.versions_per_story),
                                       store.topics_of(entry))
             live, gone = directory / f"{page.name}.html", directory / RETRACTED / f"{page.name}.html"
             path, other = (gone, live) if page.entry is None else (live, gone)
+            out.changed.append(f"/stories/{page.name}.html")  # (the server looks at both)
             try:
                 if page.topics or store.ever_in_a_topic(entry):
                     report.pages += 1
                     try:
                         data = html.story_page(site, page, specs)
                     except Exception as exc:  # a bug: this page stays as it was, marked for the next run
-                        failed.add(entry)
                         report.errors.append(f"{path}: cannot render: {type(exc).__name__}: {exc}")
                         continue
-                    if atomic.write_if_changed(path, data, sync=False):
+                    if out.write(path, data):
                         report.pages_written += 1
-                        wrote = True
-                    other.unlink(missing_ok=True)  # (after: the permalink always answers)
-                else:  # never in a topic: never published
-                    path.unlink(missing_ok=True)
-                    other.unlink(missing_ok=True)
-                done.append(entry)
+                    _remove(other, out)  # (after: the permalink always answers)
+                else:  # never in a topic: never published (a store from before 0015 may mark one)
+                    _remove(path, out)
+                    _remove(other, out)
+                out.pages.append(entry)
             except OSError as exc:
-                failed.add(entry)
                 report.errors.append(f"{path}: cannot write: {exc.strerror or exc}")
-        if wrote and not _sync(atomic.sync_filesystem, directory, "cannot sync", report):
-            return
-        faults.point("pages.written")
-        if done:
-            with store.transaction():
-                store.pages_written(done)
+
+
+def _remove(path: Path, out: Output) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    out.wrote = True

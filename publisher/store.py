@@ -7,6 +7,8 @@ Tables (see MIGRATIONS for the exact schema):
 - sources      every input (kind 'file': a path relative to the sources dir) and its last stat
 - reads        every time a source was read: outcome, reason, counts
 - entry_topics topic membership of each entry's current version under the current rules
+- topic_counts published entries per topic ('*': in any topic), kept as memberships and
+               retractions change (a publish reads them instead of counting every membership)
 - archive_members  the order each entry joined each feed (its archive page, see site.write_archives)
 - meta         created_at (the date of an empty feed)
 - sketches     each version's MinHash signature, shingle set, LSH band keys (one blob: the
@@ -398,6 +400,30 @@ def _compact_bands(db: Database) -> None:
         UPDATE sketches SET bands = b.bands FROM bands_0014 b WHERE b.version = sketches.version;
         UPDATE sketches SET bands = X'' WHERE bands IS NULL;
         DROP TABLE bands_0014
+    """):
+        db.execute(statement)
+
+
+@MIGRATIONS(name="0015_topic_counts")
+def _topic_counts(db: Database) -> None:
+    """How many published entries each feed holds, kept by set_topics, retract and unretract
+    (a feed's count was a scan of every membership on every publish): `topic` a topic's slug,
+    '*' the merged feed (entries in any topic). Filled here from the memberships as they are.
+    And story pages: an entry never in a topic has no page, so its page is not stale (apply
+    and set_topics mark only entries with a page from now on)."""
+    for statement in _statements("""
+        CREATE TABLE topic_counts (
+            topic TEXT PRIMARY KEY,
+            entries INTEGER NOT NULL
+        );
+        INSERT INTO topic_counts (topic, entries)
+            SELECT t.topic, count(*) FROM entry_topics t JOIN entries e ON e.id = t.entry
+            WHERE e.retracted_at IS NULL GROUP BY t.topic;
+        INSERT INTO topic_counts (topic, entries)
+            SELECT '*', count(*) FROM entries e
+            WHERE e.retracted_at IS NULL AND EXISTS (SELECT 1 FROM entry_topics t WHERE t.entry = e.id);
+        UPDATE entries SET page_stale = 0 WHERE page_stale = 1
+            AND NOT EXISTS (SELECT 1 FROM archive_members m WHERE m.entry = entries.id AND m.feed = '*')
     """):
         db.execute(statement)
 
@@ -914,7 +940,7 @@ class Store:
 
         A new entry costs six statements and no UPDATE: the entry row is written with the id
         its version is about to get (the next rowid of versions, max(id) + 1, read in the same
-        statement inside the write transaction) and page_stale's default; its search row and
+        statement inside the write transaction) and its page unmarked (it has none until it joins a topic); its search row and
         brief words need no DELETE first."""
         document = None
         if not placement.stores_text:
@@ -929,12 +955,12 @@ class Store:
                 # the source's dates: stored once, when the entry is made (never re-dated after)
                 entry, version = self.sql.execute(
                     """INSERT INTO entries (entry_id, name, first_seen, updated, source_published, source_updated,
-                                            current_version)
-                       VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) + 1 FROM versions))
+                                            current_version, page_stale)
+                       VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) + 1 FROM versions), 0)
                        RETURNING id, current_version""",
                     [new_entry.entry_id, new_entry.name, instant, instant, _time_or_none(story.published),
                      _time_or_none(story.updated)]).fetchone()
-                stale = False  # a new row: page_stale is 1 by default
+                stale = False  # a new row, made unmarked (page_stale = 0): no page until it joins a topic
             else:
                 version = None
                 stale = not placement.current
@@ -961,8 +987,9 @@ class Store:
             if placement.current:
                 document = fulltext.document(story.title, story.kicker, story.paragraphs)
                 if placement.entry is not None:  # a revision: the entry's row, brief words and search row change
-                    self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, page_stale = 1 "
-                                     "WHERE id = ?", [version, instant, entry])
+                    self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, page_stale = EXISTS "
+                                     "(SELECT 1 FROM archive_members WHERE entry = ?3 AND feed = '*') "
+                                     "WHERE id = ?3", [version, instant, entry])
                     self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
                     self._index(entry, document)
                 elif document is not None:
@@ -978,7 +1005,7 @@ class Store:
             [version, source, read, story.first_line, story.last_line, str(placement.decision), placement.compared,
              placement.jaccard, placement.containment])
         if stale:
-            self.sql.execute("UPDATE entries SET page_stale = 1 WHERE id = ? AND page_stale = 0", [entry])
+            self._page_changed(entry)
         return Applied(placement.decision, entry, version)
 
     # -- search ------------------------------------------------------------------------------
@@ -1058,6 +1085,7 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NULL", [format_time(now), reason, entry])
         if cur.rowcount != 1:
             return False
+        self._count(self.topics_of(entry), -1)
         self._index(entry, None)
         self._archive_changed(entry, now)
         return True
@@ -1073,6 +1101,7 @@ class Store:
                               "WHERE id = ? AND retracted_at IS NOT NULL", [entry])
         if cur.rowcount != 1:
             return False
+        self._count(self.topics_of(entry), +1)
         title, kicker, paragraphs = self.sql.execute(
             "SELECT v.title, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version "
             "WHERE e.id = ?", [entry]).fetchone()
@@ -1193,15 +1222,38 @@ class Store:
         """The entry's topics under the rules with this digest. A feed it joins for the first
         time gives it its place in that feed's archive (the merged feed: '*'); every archive
         page it is on (it changed, or joined, or left) is to be written again."""
+        before = set(self.topics_of(entry))
         self.sql.execute("DELETE FROM entry_topics WHERE entry = ?", [entry])
         if topics:
             self.sql.executemany("INSERT INTO entry_topics (topic, entry, score) VALUES (?, ?, ?)",
                                      [(slug, entry, score) for slug, score in topics])
             for feed in (*(slug for slug, _ in topics), "*"):
                 self._join_archive(feed, entry)
+        after = {slug for slug, _ in topics}
+        if not self.is_retracted(entry):
+            self._count(before, -1, after)
+            self._count(after, +1, before)
         self.sql.execute("UPDATE archive_members SET stale = 1 WHERE entry = ? AND stale = 0", [entry])
-        self.sql.execute("UPDATE entries SET classified = ? || ':' || current_version, page_stale = 1 WHERE id = ?",
-                        [digest, entry])
+        self.sql.execute("UPDATE entries SET classified = ? || ':' || current_version WHERE id = ?", [digest, entry])
+        if before != after:  # (its page shows its topics; a new text or arrival marked it in apply)
+            self._page_changed(entry)
+
+    def _count(self, topics: Collection[str], step: int, other: Collection[str] = ()) -> None:
+        """topic_counts: `step` for each of `topics` not in `other`, and for the merged feed
+        ('*') when one side is empty and the other not."""
+        changed = [t for t in topics if t not in other]
+        if topics and not other:
+            changed.append("*")
+        if changed:
+            self.sql.executemany("INSERT INTO topic_counts (topic, entries) VALUES (?, ?) ON CONFLICT (topic) "
+                                 "DO UPDATE SET entries = entries + excluded.entries", [(t, step) for t in changed])
+
+    def _page_changed(self, entry: int) -> None:
+        """The entry's story page is to be written again, if it has one (it is, or was, in a
+        topic: an entry never in a topic costs write_pages nothing). A new entry's row is made
+        marked (the column's default): this clears it until the entry joins a topic."""
+        self.sql.execute("UPDATE entries SET page_stale = EXISTS (SELECT 1 FROM archive_members "
+                         "WHERE entry = ?1 AND feed = '*') WHERE id = ?1", [entry])
 
     def _join_archive(self, feed: str, entry: int) -> None:
         if self._one("SELECT 1 FROM archive_members WHERE entry = ? AND feed = ?", [entry, feed]):
@@ -1330,17 +1382,19 @@ class Store:
 
     # -- story pages -------------------------------------------------------------------------
 
-    def stale_pages(self, limit: int = 500) -> list[int]:
-        """Entries whose page must be written again (or removed), oldest first."""
-        return [r[0] for r in self.sql.execute("SELECT id FROM entries WHERE page_stale = 1 ORDER BY id LIMIT ?",
-                                              [limit]).fetchall()]
+    def stale_pages(self, limit: int = 500, after: int = 0) -> list[int]:
+        """Entries whose page must be written again (or removed), oldest first, from row id
+        `after` on (a publish walks them in batches and marks them written once, at its end)."""
+        return [r[0] for r in self.sql.execute(
+            "SELECT id FROM entries WHERE page_stale = 1 AND id > ? ORDER BY id LIMIT ?", [after, limit]).fetchall()]
 
     def pages_written(self, entries: list[int]) -> None:
         self.sql.executemany("UPDATE entries SET page_stale = 0 WHERE id = ?", [(e,) for e in entries])
 
     def all_pages_stale(self) -> None:
         """Every page is written again (the site, the topics or the templates changed)."""
-        self.sql.execute("UPDATE entries SET page_stale = 1 WHERE page_stale = 0")
+        self.sql.execute("UPDATE entries SET page_stale = 1 WHERE page_stale = 0 AND EXISTS "
+                         "(SELECT 1 FROM archive_members m WHERE m.entry = entries.id AND m.feed = '*')")
 
     def topics_of(self, entry: int) -> tuple[str, ...]:
         """The topics an entry is in, by slug."""
@@ -1352,9 +1406,19 @@ class Store:
     # Counts are of published entries: retracted ones are counted apart.
 
     def topic_counts(self) -> dict[str, int]:
-        return dict(self.sql.execute(
+        """{topic: published entries in it}, topics with none left out (kept as entries change:
+        set_topics, retract, unretract)."""
+        return dict(self.sql.execute("SELECT topic, entries FROM topic_counts WHERE topic != '*' AND entries > 0 "
+                                     "ORDER BY topic").fetchall())
+
+    def scanned_topic_counts(self) -> tuple[dict[str, int], int]:
+        """(topic_counts(), count_in_any_topic()) counted from every membership, as they were
+        before topic_counts was kept: what the kept counts must equal (tests; a check)."""
+        topics = dict(self.sql.execute(
             """SELECT t.topic, count(*) FROM entry_topics t JOIN entries e ON e.id = t.entry
                WHERE e.retracted_at IS NULL GROUP BY t.topic ORDER BY t.topic""").fetchall())
+        return topics, self._one("SELECT count(DISTINCT t.entry) FROM entry_topics t JOIN entries e ON e.id = t.entry "
+                                 "WHERE e.retracted_at IS NULL")
 
     def count_entries(self) -> int:
         return self._one("SELECT count(*) FROM entries WHERE retracted_at IS NULL")
@@ -1364,8 +1428,8 @@ class Store:
                          "(SELECT 1 FROM entry_topics t WHERE t.entry = e.id)")
 
     def count_in_any_topic(self) -> int:
-        return self._one("SELECT count(DISTINCT t.entry) FROM entry_topics t JOIN entries e ON e.id = t.entry "
-                         "WHERE e.retracted_at IS NULL")
+        """Published entries in any topic (the merged feed's count), kept as topic_counts is."""
+        return self._one("SELECT entries FROM topic_counts WHERE topic = '*'") or 0
 
     def count_entries_over(self, versions: int, shown: Sequence[str]) -> int:
         """Published entries with more than `versions` versions current or arrived with a

@@ -440,3 +440,122 @@ def test_an_svg_opened_as_a_document_runs_no_script(server, site):
             assert page.evaluate("document.documentElement.getAttribute('data-ran')") is None
         finally:
             browser.close()
+
+
+# -- reloading after a publish: only what changed ------------------------------------------------
+
+def _etag(base: str, path: str) -> str:
+    r = httpx.get(base + path, headers={"Accept-Encoding": "identity"})
+    assert r.status_code == 200, path
+    return r.headers["etag"]
+
+
+def test_a_reload_after_publishes_looks_only_at_the_story_pages_they_changed(project, seed, monkeypatch):
+    """A CLI publish and a retract beside the server: the pages they changed are served anew, the
+    others keep their ETags, and the reload neither lists nor stats every story page."""
+    import publisher.serve as serve_mod
+    from corpus import themed_wire
+    from publisher import changes
+    from test_cli import run
+
+    project.add_source(conftest_seed_name(), seed)
+    assert run(project, "publish").returncode == 0
+    stories = project.feeds / "stories"
+    before = sorted(p.name for p in stories.glob("*.html"))
+    retracted, kept = before[0], before[1:]
+    app = FeedServer(project.feeds)
+    app.reload()
+    listed: list[str] = []
+    stat_of = {"n": 0}
+    real_scandir, real_lstat = serve_mod.os.scandir, serve_mod.os.lstat
+
+    def scandir(path):
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    def lstat(path, *args, **kwargs):
+        if os.fspath(path).startswith(os.fspath(stories) + os.sep):
+            stat_of["n"] += 1
+        return real_lstat(path, *args, **kwargs)
+
+    with serving(app) as base:
+        etags = {name: _etag(base, f"/stories/{name}") for name in before}
+        front = _etag(base, "/")
+        assert run(project, "retract", retracted.removesuffix(".html")).returncode == 0
+        themed_wire(project.sources / "more", 40, seed=3)
+        assert run(project, "publish").returncode == 0
+        added = sorted(p.name for p in stories.glob("*.html") if p.name not in before)
+        assert added and len(added) < 40
+        monkeypatch.setattr(serve_mod.os, "scandir", scandir)
+        monkeypatch.setattr(serve_mod.os, "lstat", lstat)
+        app.reload()
+        monkeypatch.undo()
+        assert os.fspath(stories) not in listed and stat_of["n"] <= 2 * (len(added) + 1) + 2
+        gone = httpx.get(base + f"/stories/{retracted}", headers={"If-None-Match": etags[retracted]})
+        assert gone.status_code == 410 and b"retracted" in gone.content.lower()
+        for name in kept:  # unchanged: the same ETag, and 304 to it
+            assert _etag(base, f"/stories/{name}") == etags[name]
+            again = httpx.get(base + f"/stories/{name}", headers={"If-None-Match": etags[name],
+                                                                  "Accept-Encoding": "identity"})
+            assert again.status_code == 304
+        for name in added:
+            r = httpx.get(base + f"/stories/{name}")
+            assert r.status_code == 200 and r.content == (stories / name).read_bytes()
+        assert _etag(base, "/") != front  # (the front page lists the new stories: held, listed again)
+        assert httpx.get(base + "/").content == (project.feeds / "index.html").read_bytes()
+        # no journal (or another one): the next reload lists everything, and serves the same
+        served = {url: httpx.get(base + url).status_code for url in app.files}
+        changes.path(project.feeds).unlink()
+        listed.clear()
+        monkeypatch.setattr(serve_mod.os, "scandir", scandir)
+        app.reload()
+        monkeypatch.undo()
+        assert os.fspath(stories) in listed
+        assert {url: httpx.get(base + url).status_code for url in app.files} == served
+
+
+def conftest_seed_name() -> str:
+    from conftest import SEED
+
+    return SEED.name
+
+
+def test_a_reload_after_a_retraction_serves_the_archive_page_it_rewrote_and_keeps_the_others(project):
+    """An archive page a publish wrote again (a story on it retracted) is served new after a
+    reload driven by the change journal; the other archive pages keep their ETags."""
+    from publisher import stories
+    from test_archives import UKRAINE, add_stories, small_pages
+
+    small_pages(project, page=2, max_entries=4)
+    add_stories(project, "ukraine.txt", UKRAINE[:9])
+    assert project.publish().ok
+    pages = sorted((project.feeds / "ukraine" / "archive").iterdir(), key=lambda p: int(p.name))
+    assert len(pages) >= 3
+    app = FeedServer(project.feeds)
+    app.reload()
+    with serving(app) as base:
+        urls = [f"/ukraine/archive/{p.name}/atom.xml" for p in pages] + [f"/ukraine/archive/{pages[0].name}/"]
+        etags = {url: _etag(base, url) for url in urls}
+        first = feedparser_ids((project.feeds / "ukraine" / "archive" / pages[0].name / "atom.xml").read_bytes())
+        stories.retract(project.config, first[0], "test", NOW_PLUS_HOUR())
+        app.reload()
+        changed = f"/ukraine/archive/{pages[0].name}/atom.xml"
+        r = httpx.get(base + changed, headers={"If-None-Match": etags[changed], "Accept-Encoding": "identity"})
+        assert r.status_code == 200 and first[0] not in feedparser_ids(r.content)
+        assert r.content == (project.feeds / changed.lstrip("/")).read_bytes()
+        assert _etag(base, f"/ukraine/archive/{pages[0].name}/") != etags[f"/ukraine/archive/{pages[0].name}/"]
+        for url in urls[2:-1]:  # (page 2 may be written again: it links to page 1)
+            assert _etag(base, url) == etags[url]
+            assert httpx.get(base + url).content == (project.feeds / url.lstrip("/")).read_bytes()
+
+
+def feedparser_ids(data: bytes) -> list[str]:
+    import feedparser
+
+    return [e.id for e in feedparser.parse(data).entries]
+
+
+def NOW_PLUS_HOUR():
+    from conftest import NOW
+
+    return NOW + timedelta(hours=1)

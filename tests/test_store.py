@@ -57,7 +57,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         "0001_initial", "0002_provenance_per_arrival", "0003_near_duplicates_and_retraction",
         "0004_stored_shingles", "0005_sketches_table", "0006_short_lead_bands", "0007_story_pages", "0008_feeds",
         "0009_reads_past_caps", "0010_source_dates_and_item_meta", "0011_search", "0012_archives",
-        "0013_brief_words", "0014_compact_bands", "0016_sketches_v2"]
+        "0013_brief_words", "0014_compact_bands", "0015_topic_counts", "0016_sketches_v2"]
     assert store.created_at == NOW  # set once, by the first open
     store.close()
 
@@ -202,7 +202,7 @@ def test_a_database_error_after_open_is_a_store_error_naming_the_database(tmp_pa
     store = Store.open(path, now=NOW, migrate=False)
     try:
         with pytest.raises(StoreError, match=r"p\.db: database error: no such table: entry_topics") as caught:
-            store.topic_counts()
+            store.topics_of(1)
         assert "\n" not in str(caught.value)
     finally:
         store.close()

@@ -52,7 +52,8 @@ class SiteInfo:
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("publisher.render", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                      auto_reload=False)  # (installed code: no stat of the template file per page)
     env.filters["clean"] = xml_text  # control characters out; escaping is autoescape's
     env.filters["human"] = human_time
     # "" rather than None for a refused link: a template tests it with `if`, and never prints "None"

@@ -59,7 +59,8 @@ def render_json(spec: FeedSpec, cache: dict | None = None) -> bytes:
             items[-1]["url"], items[-1]["external_url"] = original, spec.entry_url(entry)
         _add_meta(items[-1], entry, spec)
     feed["items"] = items
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    # compact: without indent, json.dumps is its C encoder (indent=2 is the pure-Python one)
+    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _add_meta(item: dict[str, Any], entry, spec: FeedSpec) -> None:
