@@ -2,9 +2,10 @@
 pages, archive pages), so that a server reloading its snapshot looks at those files only,
 instead of listing and stat-ing every story page (one per story: there may be 100,000s).
 
-feeds/.changes is a hidden file (never served, by us or by deploy/nginx.conf), one URL path a
-line: `/stories/<name>.html` (the story's page, live or retracted) or a directory ending in `/`
-(`/<slug>/archive/<n>/`: an archive page's files). A publish appends its lines in one write
+The journal is `.<feeds dir name>.changes` beside the feeds directory (`.feeds.changes` for
+`feeds/`), not inside it, so it is never served; one URL path a line: `/stories/<name>.html`
+(the story's page, live or retracted) or a directory ending in `/` (`/<slug>/archive/<n>/`:
+an archive page's files). A publish appends its lines in one write
 after its files are renamed into place (site.write_all), whichever process publishes (the
 service, or a CLI `publish` or `retract` beside it). A reader remembers which file it read
 (device, inode) and how far; a journal grown past MAX_BYTES is replaced by an empty one (a new
