@@ -120,19 +120,26 @@ def _place_brief(store: Store, config: Config, story: Story, apart_from: frozens
                              config.dedup)
 
 
+def feed_item_unchanged(store: Store, source: int, story: Story) -> bool:
+    """Whether a feed's item (by its id in that feed) has the same text as when last seen."""
+    known = store.feed_item(source, story.origin.item_id)
+    return known is not None and known[1] == dedup.fingerprint(story.text)
+
+
 def place_feed_story(store: Store, config: Config, story: Story, *, source: int, read: int,
-                     now: datetime) -> tuple[Decision, int | None]:
+                     now: datetime, sketch: dedup.Sketch | None = None) -> tuple[Decision, int | None]:
     """One entry of a feed. The same item (by its id in that feed) with the same text as last
     time is UNCHANGED and costs nothing; with another text it is a revision of the entry it
     became, however much it changed; a new item goes through dedup like wire copy, so a story
-    the wire already gave is provenance, not an entry."""
+    the wire already gave is provenance, not an entry. `sketch`: the story's, when computed
+    already (`sketches`)."""
     fp = dedup.fingerprint(story.text)
     item = story.origin.item_id
     known = store.feed_item(source, item)
     if known and known[1] == fp:
         return Decision.UNCHANGED, None
     decision, entry = place_story(store, config, story, fp, source=source, read=read, now=now,
-                                  same_as=known[0] if known else None)
+                                  same_as=known[0] if known else None, sketch=sketch)
     store.set_feed_item(source, item, entry, fp)
     return decision, entry
 
@@ -159,17 +166,21 @@ def store_stories(store: Store, config: Config, now: datetime, name: str, source
     `mtime`: a file's modification time (a wire story's date when its name has none)."""
     rep = SourceReport(name, Outcome.SKIPPED, result.skipped, warnings=result.warnings)
     revised: dict[int, Story] = {}  # entry -> the story that revised it
-    wire_stories = [story for story in result.stories if story.origin is None]
-    computed = iter(sketches(wire_stories))  # a feed's unchanged items need none: theirs are made on demand
-    for story in result.stories:
+    # sketched together (one numpy pass): every wire story, and a feed's items whose text is
+    # not the one stored for them (an unchanged item costs nothing)
+    wanted = [i for i, story in enumerate(result.stories)
+              if story.origin is None or not feed_item_unchanged(store, source, story)]
+    computed = dict(zip(wanted, sketches([result.stories[i] for i in wanted])))
+    for i, story in enumerate(result.stories):
         story = source_dated(story, name, mtime, now)
         if story.origin is not None:
-            decision, entry = place_feed_story(store, config, story, source=source, read=read, now=now)
+            decision, entry = place_feed_story(store, config, story, source=source, read=read, now=now,
+                                               sketch=computed.get(i))
             if decision == Decision.UNCHANGED:
                 continue
         else:
             decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=source,
-                                          read=read, now=now, sketch=next(computed))
+                                          read=read, now=now, sketch=computed[i])
         rep.count(decision)
         if decision.revises:
             revised.setdefault(entry, story)
