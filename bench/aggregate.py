@@ -89,8 +89,8 @@ def main() -> int:
         "feeds": args.feeds, "entries_per_feed": args.entries,
         "publisher": ours, "reader": theirs,
         "speedup_vs_reader": {k: round(v, 2) for k, v in speedup.items()},
-        "goal": "publisher >= 2x faster than reader on both polls",
-        "goal_met": min(speedup.values()) >= 2,
+        "goal": "issue 17: first poll at least as fast as reader, the all-304 poll >= 3x faster",
+        "goal_met": speedup["full"] >= 1 and speedup["again"] >= 3,
     }
     md = [f"{args.feeds} Atom feeds x {args.entries} entries from nginx on 127.0.0.1; {doc['machine']}; "
           f"reader {doc['versions']['reader']}; {doc['when']}", "",
@@ -101,7 +101,8 @@ def main() -> int:
           f"({ours['first']['failed']} feeds failed); reader: {theirs['entries']} entries ({theirs['failed']} failed). "
           f"publisher's time includes dedup against every stored story, classification, and writing the "
           f"feeds and story pages; reader's is fetch, parse and store.",
-          f"Goal (>= 2x reader on both polls): {'met' if doc['goal_met'] else 'NOT met'}."]
+          f"Goals (issue 17): first poll >= 1x reader: {'met' if speedup['full'] >= 1 else 'NOT met'}; "
+          f"all-304 poll >= 3x: {'met' if speedup['again'] >= 3 else 'NOT met'}."]
     write_results(args.out, "aggregate", doc, "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
