@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -39,6 +40,24 @@ from publisher.store import Store
 PAGES_PER_BATCH = 500
 RETRACTED = "retracted"  # feeds/stories/retracted/: the pages of retracted stories (410 Gone)
 Stop = Callable[[], bool]
+
+
+@contextmanager
+def _output(config: Config, report: PublishReport, out: Output | None,
+            store: Store | None = None) -> Iterator[Output]:
+    """`out` (the publish's, which write_all finishes), or, for a step run alone, an Output of
+    its own, finished (one sync) when the step ends: marked done in `store` (when given) only
+    if the step ended without an exception."""
+    if out is not None:
+        yield out
+        return
+    own = Output(config.paths.feeds, report)
+    try:
+        yield own
+    except BaseException:
+        own.finish(None)
+        raise
+    own.finish(store)
 
 
 def write_all(store: Store, config: Config, report: PublishReport, stop: Stop | None = None) -> None:
@@ -184,40 +203,34 @@ def write_icons(config: Config, report: PublishReport, out: Output | None = None
     """feeds/icon.svg, favicon.ico and the PNGs: what the feeds and pages name as their icons
     and logo. (Neither feed files nor pages: not counted in the report; the same bytes every
     run, so written once.)"""
-    own = out is None
-    out = out or Output(config.paths.feeds, report)
-    directory = config.paths.feeds
-    for filename, data in icon_files():
-        try:
-            out.write(directory / filename, data)
-        except OSError as exc:
-            report.errors.append(f"{directory / filename}: cannot write: {exc.strerror or exc}")
-    if own:
-        out.finish(None)
+    with _output(config, report, out) as out:
+        directory = config.paths.feeds
+        for filename, data in icon_files():
+            try:
+                out.write(directory / filename, data)
+            except OSError as exc:
+                report.errors.append(f"{directory / filename}: cannot write: {exc.strerror or exc}")
 
 
 def write_feeds(config: Config, specs: list[FeedSpec], report: PublishReport, stop: Stop | None = None,
                 out: Output | None = None) -> set[str]:
     """Each feed in every format, in feeds/<slug>/. Returns the slugs of the feeds that could
     not be rendered (their pages are not written either: they would offer those feeds)."""
-    own = out is None
-    out = out or Output(config.paths.feeds, report)
-    cache: dict = {}
-    failed: set[str] = set()
-    for spec in specs:
-        if _stopped(stop, report):
-            break
-        try:
-            atom, rss = render(spec, cache)
-            files = [(FeedFormat.ATOM.filename, atom), (FeedFormat.RSS.filename, rss),
-                     (FeedFormat.JSON.filename, render_json(spec, cache))]
-        except Exception as exc:  # a bug; the feed stays as it was, the others are written
-            report.errors.append(f"{config.paths.feeds / spec.slug}: cannot render: {type(exc).__name__}: {exc}")
-            failed.add(spec.slug)
-            continue
-        _write_files(config.paths.feeds / spec.slug, files, report, out)
-    if own:
-        out.finish(None)
+    with _output(config, report, out) as out:
+        cache: dict = {}
+        failed: set[str] = set()
+        for spec in specs:
+            if _stopped(stop, report):
+                break
+            try:
+                atom, rss = render(spec, cache)
+                files = [(FeedFormat.ATOM.filename, atom), (FeedFormat.RSS.filename, rss),
+                         (FeedFormat.JSON.filename, render_json(spec, cache))]
+            except Exception as exc:  # a bug; the feed stays as it was, the others are written
+                report.errors.append(f"{config.paths.feeds / spec.slug}: cannot render: {type(exc).__name__}: {exc}")
+                failed.add(spec.slug)
+                continue
+            _write_files(config.paths.feeds / spec.slug, files, report, out)
     return failed
 
 
@@ -245,16 +258,8 @@ def write_archives(store: Store, config: Config, specs: list[FeedSpec], report: 
     site, the feeds' titles, the templates: every page). A publish that adds stories writes the
     page it closes, if any, and its predecessor; no other archive file. A page whose stories
     all left keeps its place (empty) so that the pages around it keep their links."""
-    own = out is None
-    out = out or Output(config.paths.feeds, report)
-    try:
+    with _output(config, report, out, store) as out:
         _write_archives(store, config, specs, report, stop, out)
-    except BaseException:
-        if own:
-            out.finish(None)
-        raise
-    if own:
-        out.finish(store)
 
 
 def _write_archives(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
@@ -351,31 +356,25 @@ def write_feed_pages(config: Config, pages: list[FeedSpec], specs: list[FeedSpec
                      out: Output | None = None) -> None:
     """feeds/<slug>/index.html: the HTML page of each feed in `pages` (`specs`: every feed,
     for the navigation)."""
-    own = out is None
-    out = out or Output(config.paths.feeds, report)
-    site = site_info(config)
-    for spec in pages:
-        try:
-            files = [("index.html", html.feed_page(site, spec, specs))]
-        except Exception as exc:  # a bug; the page stays as it was, the others are written
-            report.errors.append(f"{config.paths.feeds / spec.slug / 'index.html'}: cannot render: "
-                                 f"{type(exc).__name__}: {exc}")
-            continue
-        _write_files(config.paths.feeds / spec.slug, files, report, out)
-    if own:
-        out.finish(None)
+    with _output(config, report, out) as out:
+        site = site_info(config)
+        for spec in pages:
+            try:
+                files = [("index.html", html.feed_page(site, spec, specs))]
+            except Exception as exc:  # a bug; the page stays as it was, the others are written
+                report.errors.append(f"{config.paths.feeds / spec.slug / 'index.html'}: cannot render: "
+                                     f"{type(exc).__name__}: {exc}")
+                continue
+            _write_files(config.paths.feeds / spec.slug, files, report, out)
 
 
 def write_site(config: Config, specs: list[FeedSpec], report: PublishReport, out: Output | None = None) -> None:
     """The OPML list of every feed, then the front page (which links to it)."""
-    own = out is None
-    out = out or Output(config.paths.feeds, report)
-    site = site_info(config)
-    files = [("feeds.opml", render_opml(config.site.title, config.site.author, specs)),
-             ("index.html", html.index_page(site, specs))]
-    _write_files(config.paths.feeds, files, report, out)
-    if own:
-        out.finish(None)
+    with _output(config, report, out) as out:
+        site = site_info(config)
+        files = [("feeds.opml", render_opml(config.site.title, config.site.author, specs)),
+                 ("index.html", html.index_page(site, specs))]
+        _write_files(config.paths.feeds, files, report, out)
 
 
 def _write_files(directory: Path, files: list[tuple[str, bytes]], report: PublishReport, out: Output) -> None:
@@ -415,16 +414,8 @@ def write_pages(store: Store, config: Config, specs: list[FeedSpec], report: Pub
     without its text) is feeds/stories/retracted/<name>.html instead: the servers answer its
     permalink with it and 410 Gone. Pages are marked written only after the publish's one sync
     (Output.finish), so a crash makes the next run write them again."""
-    own = out is None
-    out = out or Output(config.paths.feeds, report)
-    try:
+    with _output(config, report, out, store) as out:
         _write_pages(store, config, specs, report, stop, out)
-    except BaseException:
-        if own:
-            out.finish(None)
-        raise
-    if own:
-        out.finish(store)
 
 
 def _write_pages(store: Store, config: Config, specs: list[FeedSpec], report: PublishReport,
