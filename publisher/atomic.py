@@ -26,10 +26,10 @@ def temp_path(path: Path) -> Path:
 
 
 def write(path: Path, data: bytes, *, sync: bool = True, mode: int | None = None) -> None:
-    """Replace `path` with `data` atomically (temp file, fsync unless sync=False, rename).
-    `mode`: the new file's permission bits (else the umask's). The caller syncs the directory
-    (fsync_dir) once it has renamed everything it writes there, or the file system
-    (sync_filesystem) after a batch written with sync=False."""
+    """Replace `path` with `data` atomically (temp file, rename) and durably: the file and then
+    its directory fsynced, unless sync=False (a batch: the caller syncs the file system once,
+    sync_filesystem, after renaming all of it). `mode`: the new file's permission bits (else
+    the umask's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
@@ -46,6 +46,8 @@ def write(path: Path, data: bytes, *, sync: bool = True, mode: int | None = None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if sync:
+        fsync_dir(path.parent)  # the rename itself
 
 
 def write_if_changed(path: Path, data: bytes, *, sync: bool = True) -> bool:
