@@ -11,7 +11,7 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -619,6 +619,24 @@ def story_keys(paragraphs: Sequence[str], kicker: str | None = None) -> tuple[fr
     """paragraph_keys of each paragraph dedup compares (a kicker story's summary left out): the
     lede first."""
     return tuple(paragraphs_keys(list(comparable_paragraphs(paragraphs, kicker))))
+
+
+def stories_keys(texts: Sequence[tuple[str | None, Sequence[str]]],
+                 lede_in: Collection[int] | None = None) -> list[tuple[frozenset[int], ...]]:
+    """story_keys of each (kicker, paragraphs), all sketched in one pass; with `lede_in`, only
+    those whose lede has one of these keys (the others are left out, unsketched past the lede)."""
+    compared = [comparable_paragraphs(paragraphs, kicker) for kicker, paragraphs in texts]
+    compared = [c for c in compared if c]
+    if lede_in is not None:
+        wanted = lede_in if isinstance(lede_in, (set, frozenset)) else frozenset(lede_in)
+        ledes = paragraphs_keys([c[0] for c in compared])
+        compared = [c for c, keys in zip(compared, ledes) if not keys.isdisjoint(wanted)]
+    flat = paragraphs_keys([p for c in compared for p in c])
+    out, at = [], 0
+    for c in compared:
+        out.append(tuple(flat[at : at + len(c)]))
+        at += len(c)
+    return out
 
 
 # -- briefs: a one-paragraph lead or summary against its article -------------------------------

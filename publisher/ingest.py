@@ -52,8 +52,7 @@ def read_source_data(store: Store, config: Config, name: str, data: bytes) -> Re
     if not inside:
         return result
     wanted = frozenset().union(*inside.values())
-    stored = [dedup.story_keys(paragraphs, kicker) for kicker, paragraphs in store.texts_with_bands(wanted)]
-    known = Known(tuple(k for k in stored if k and k[0] & wanted))
+    known = Known(tuple(dedup.stories_keys(store.texts_with_bands(wanted), lede_in=wanted)))
     return read_file(name, data, scorer, config.limits, known) if known else result
 
 
@@ -459,6 +458,7 @@ def classify_entries(store: Store, config: Config) -> int:
             matches = classify_story(config.topics, kicker, paragraphs)
             store.set_topics(entry, digest, [(m.slug, m.score) for m in matches if m.accepted])
             n += 1
+        store.classified_all(digest)
     faults.point("classify.commit")
     return n
 

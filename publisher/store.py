@@ -450,6 +450,17 @@ def _sketches_v2(db: Database) -> None:
         db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (band, version) VALUES (?, ?)", sorted(bands))
         last = rows[-1][0]
 
+@MIGRATIONS(name="0017_cheap_lookups")
+def _cheap_lookups(db: Database) -> None:
+    """Two lookups that scanned every entry on every publish: the newest `updated` (each new
+    entry's instant follows it) and the entries to classify. An entry to classify has
+    `classified` NULL (new, revised, brought back) once the meta `classified_under` names the
+    rules every other entry was classified under; until then the first classification after
+    this migration looks at every entry, as before."""
+    db.execute("CREATE INDEX entries_updated ON entries (updated)")
+    db.execute("CREATE INDEX entries_unclassified ON entries (id) WHERE classified IS NULL")
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
@@ -987,7 +998,7 @@ class Store:
             if placement.current:
                 document = fulltext.document(story.title, story.kicker, story.paragraphs)
                 if placement.entry is not None:  # a revision: the entry's row, brief words and search row change
-                    self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, page_stale = EXISTS "
+                    self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, classified = NULL, page_stale = EXISTS "
                                      "(SELECT 1 FROM archive_members WHERE entry = ?3 AND feed = '*') "
                                      "WHERE id = ?3", [version, instant, entry])
                     self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
@@ -1097,7 +1108,8 @@ class Store:
         """Undo retract: the entry is published again. Its feeds changed now: recorded per topic
         (meta `unretracted:<slug>`, and `unretracted:*` for any), as latest_retraction reads it.
         Returns False when it was not retracted."""
-        cur = self.sql.execute("UPDATE entries SET retracted_at = NULL, retract_reason = NULL, page_stale = 1 "
+        cur = self.sql.execute("UPDATE entries SET retracted_at = NULL, retract_reason = NULL, page_stale = 1, "
+                               "classified = NULL "  # classified again: the rules may have changed meanwhile
                               "WHERE id = ? AND retracted_at IS NOT NULL", [entry])
         if cur.rowcount != 1:
             return False
@@ -1205,13 +1217,16 @@ class Store:
         """(entry, kicker, paragraphs of its current version) for entries whose topics are stale under
         the rules with this digest (new entries, revised entries, or the rules changed).
         Retracted entries keep the topics they had: the feeds they left stay the same feeds."""
+        if self.meta("classified_under") == digest:  # only what changed since: classified NULL
+            stale = "e.classified IS NULL"
+        else:  # rules new to the store: every entry is looked at
+            stale = "e.classified IS NOT (?2 || ':' || e.current_version)"
         last = 0
         while True:  # in pages: memory stays flat however many entries need it
             rows = self.sql.execute(
-                """SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
-                   WHERE e.id > ? AND e.retracted_at IS NULL
-                     AND e.classified IS NOT (? || ':' || e.current_version)
-                   ORDER BY e.id LIMIT 1000""", [last, digest]).fetchall()
+                f"""SELECT e.id, v.kicker, v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version
+                    WHERE e.id > ?1 AND e.retracted_at IS NULL AND {stale}
+                    ORDER BY e.id LIMIT 1000""", [last, digest] if "?2" in stale else [last]).fetchall()
             if not rows:
                 return
             for entry, kicker, paragraphs in rows:
@@ -1237,6 +1252,13 @@ class Store:
         self.sql.execute("UPDATE entries SET classified = ? || ':' || current_version WHERE id = ?", [digest, entry])
         if before != after:  # (its page shows its topics; a new text or arrival marked it in apply)
             self._page_changed(entry)
+
+    def classified_all(self, digest: str) -> None:
+        """Every published entry is classified under the rules with this digest: from now on,
+        only entries whose `classified` is NULL (new, revised, brought back) are stale. Call in
+        the transaction that classified the last of them."""
+        if self.meta("classified_under") != digest:
+            self.set_meta("classified_under", digest)
 
     def _count(self, topics: Collection[str], step: int, other: Collection[str] = ()) -> None:
         """topic_counts: `step` for each of `topics` not in `other`, and for the merged feed

@@ -4,6 +4,7 @@ that have a page, and everything written is synced once."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import timedelta
@@ -161,3 +162,49 @@ def test_a_publish_syncs_the_file_system_once_and_never_fsyncs_a_file(project, s
     themed_wire(project.sources / "more", 20, seed=8)
     assert project.publish(NOW + timedelta(hours=2)).ok
     assert syncs == ["syncfs"]
+
+
+def test_a_publish_classifies_only_new_revised_and_returned_entries_and_a_rule_change_all(busy, monkeypatch):
+    from publisher import ingest
+
+    project = busy
+    looked_at: list[list[str]] = []
+    real = ingest.classify_story
+
+    def recording(topics, kicker, paragraphs):
+        looked_at[-1].append(paragraphs[0])
+        return real(topics, kicker, paragraphs)
+
+    monkeypatch.setattr(ingest, "classify_story", recording)
+
+    def publish(hours: int) -> list[str]:
+        looked_at.append([])
+        assert project.publish(NOW + timedelta(hours=hours)).ok
+        return looked_at[-1]
+
+    def ledes(where: str = "") -> set[str]:
+        store = _store(project)
+        try:
+            return {json.loads(p)[0] for (p,) in store.sql.execute(
+                "SELECT v.paragraphs FROM entries e JOIN versions v ON v.id = e.current_version "
+                f"WHERE e.retracted_at IS NULL {where}").fetchall()}
+        finally:
+            store.close()
+
+    assert publish(1) == []
+    themed_wire(project.sources / "more", 40, seed=8)
+    before = ledes()
+    got = publish(2)
+    assert got and not set(got) & before  # the new file's entries only, none of the 300 before
+    ref = _entry_ids(project, "ukraine")[0]
+    stories.retract(project.config, ref, "test", NOW + timedelta(hours=3))
+    text = project.config_path.read_text()
+    project.config_path.write_text(text.replace("threshold = 8", "threshold = 40", 1))
+    assert sorted(publish(4)) == sorted(ledes())  # the rules changed: every published entry
+    narrow = _check(project)
+    looked_at.append([])
+    stories.unretract(project.config, ref, NOW + timedelta(hours=5))  # (it writes the feeds at once)
+    back = looked_at[-1]
+    assert len(back) == 1  # the entry brought back, classified under today's rules
+    assert _check(project)["ukraine"] <= narrow["ukraine"] + 1
+    assert publish(6) == []

@@ -340,3 +340,13 @@ def test_no_page_scrolls_sideways_on_a_phone_whatever_it_holds():
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("archives, linked", [(1, [1]), (12, list(range(12, 0, -1))),
+                                              (13, [*range(13, 3, -1), 1]), (6200, [*range(6200, 6190, -1), 1])])
+def test_a_feed_page_links_a_few_archive_pages_however_many_there_are(archives, linked):
+    page = doc(feed_page(SITE, replace(spec("ukraine", "Ukraine", [entry(1)]), archives=archives), []))
+    hrefs = page.xpath('//nav[@class="pages"]//a/@href')
+    assert hrefs[0] == f"archive/{archives}/"  # "Older stories": the newest archive page
+    assert hrefs[1:] == [f"archive/{n}/" for n in linked]  # the first (oldest) always among them
+    assert ("…" in page.xpath('string(//nav[@class="pages"])')) == (archives > 12)

@@ -66,11 +66,11 @@ class SourceFile:
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def display_name(relative: Path) -> str:
-    """A relative path as text that can be printed on one line and stored: undecodable bytes
-    as \\xNN, control characters (a newline in a file name, C1 controls, bidi overrides) as
-    \\n, \\t, \\xNN, \\uNNNN."""
-    raw = os.fsencode(relative.as_posix())
+def display_name(relative: Path | str) -> str:
+    """A relative path (a str: with "/" separators) as text that can be printed on one line
+    and stored: undecodable bytes as \\xNN, control characters (a newline in a file name, C1
+    controls, bidi overrides) as \\n, \\t, \\xNN, \\uNNNN."""
+    raw = os.fsencode(relative if isinstance(relative, str) else relative.as_posix())
     text = raw.decode("utf-8", errors="backslashreplace")
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
@@ -148,14 +148,33 @@ def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile
             where = display_name(Path(exc.filename or root).relative_to(root)) if exc.filename else str(root)
             errors.append(f"{root / where}: cannot list directory: {exc.strerror or exc}")
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
-        here = Path(dirpath)
-        dirnames[:] = [d for d in dirnames if not ignored(d)]
-        # os.walk lists a symlinked directory among the directories and does not descend it:
-        # one leading outside is a line of its own; one inside is silent (its files are read)
-        links = [here / d for d in dirnames if (here / d).is_symlink()]
-        files = [here / f for f in filenames if not ignored(f)]
-        found += filter(None, (_source(root, real_root, path) for path in links + files))
+    # os.scandir, not os.walk and pathlib: a plain regular file (nearly every one) costs one
+    # lstat, which its DirEntry gives; links and anything else take _source's careful path.
+    # A stack, not recursion: however deep the directories, one listing open at a time.
+    pending = [(str(root), "")]
+    while pending:
+        directory, relative = pending.pop()
+        try:
+            listing = os.scandir(directory)
+        except OSError as exc:
+            unlistable(exc)
+            continue
+        with listing:
+            for item in listing:
+                if ignored(item.name):
+                    continue
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:  # gone since it was listed
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    pending.append((item.path, f"{relative}{item.name}/"))
+                elif stat.S_ISREG(st.st_mode):
+                    name = f"{relative}{item.name}"
+                    found.append(SourceFile(path=Path(item.path), name=display_name(name), root=root,
+                                            parts=tuple(name.split("/"))))
+                elif (source := _source(root, real_root, Path(item.path))) is not None:
+                    found.append(source)  # a symlink (a directory one inside: None), a FIFO ...
     return sorted(found, key=lambda f: f.name)
 
 
