@@ -302,7 +302,7 @@ def _search(config: Config, words: list[str], topic: str | None, limit: int) -> 
         print(f"    {_marked(f.title, bold)}")
         if f.snippet:
             print(f"    {_marked(f.snippet, bold)}")
-        print(f"    {config.site.base_url}stories/{f.name}.html")
+        print(f"    {config.site.base_url}stories/{f.name}.html" if f.topics else "    (in no topic: no page)")
     if results.query.cut:
         print(f"(only the first words were searched: {results.query.text})", file=sys.stderr)
     return EXIT_OK

@@ -26,6 +26,18 @@ def mint_entry_id(authority: str, fingerprint: str) -> str:
     return f"tag:{authority}:story/{fingerprint[:ID_FINGERPRINT_CHARS]}"
 
 
+def authority_of(entry_id: str) -> str | None:
+    """The authority a minted entry id was made with (mint_entry_id's inverse); None: not one."""
+    head, sep, _ = entry_id.rpartition(":story/")
+    return head.removeprefix("tag:") if sep and head.startswith("tag:") else None
+
+
+def authority_changed(stored: str | None, configured: str) -> bool:
+    """The configured id authority is not the one the store's ids were minted with: publishing
+    would give the feeds new ids and new stories ids of another authority than the old ones."""
+    return stored is not None and stored != configured
+
+
 def story_name(title: str, fingerprint: str) -> str:
     """A URL-safe, unique, readable name: ascii words of the title + a fingerprint prefix."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()

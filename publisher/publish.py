@@ -8,13 +8,51 @@ Each step is its own use case (ingest.py, site.py); this module only puts them i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher import atomic, ingest, lock, site
+from publisher import atomic, entries, ingest, lock, site
 from publisher.config import Config
+from publisher.errors import ConfigError, StoreError
 from publisher.report import Progress, PublishReport
 from publisher.store import Store
+
+
+def _identity_error(config: Config, stored: str) -> ConfigError:
+    database, feeds = config.paths.database.name, config.paths.feeds.name
+    return ConfigError(
+        f'{config.path}: [site] id_authority is "{config.site.id_authority}", but the ids already published '
+        f'from {database} were made with "{stored}" and never change: put it back, or start afresh '
+        f"(remove {database} and {feeds}/; `make clean` does)")
+
+
+def check_identity(store: Store, config: Config) -> None:
+    """Raises ConfigError when config.toml's [site] id_authority is not the one the store's ids
+    were minted with (ids never change); records it when the store has none yet. Every writer
+    of feeds (publish, rewrite) calls it before writing."""
+    stored = store.id_authority()
+    if entries.authority_changed(stored, config.site.id_authority):
+        raise _identity_error(config, stored)
+    if store.meta("id_authority") is None:
+        with store.transaction():
+            store.set_meta("id_authority", config.site.id_authority)
+
+
+def check_config(config: Config) -> None:
+    """check_identity on the store as it is, without writing (a config the service reloads);
+    no store yet: nothing to check."""
+    if not config.paths.database.exists():
+        return
+    try:
+        store = Store.open(config.paths.database, now=datetime.now(UTC), migrate=False)
+    except StoreError:  # (not readable now, or to be upgraded: the next publish says so)
+        return
+    try:
+        stored = store.id_authority()
+    finally:
+        store.close()
+    if entries.authority_changed(stored, config.site.id_authority):
+        raise _identity_error(config, stored)
 
 
 def publish(config: Config, now: datetime, *, progress: Progress | None = None, wait: float = 0.0,
@@ -43,6 +81,7 @@ def publish(config: Config, now: datetime, *, progress: Progress | None = None, 
     with lock.held(config.paths.lock, wait=wait, cancel=stop):
         store = Store.open(config.paths.database, now=now)
         try:
+            check_identity(store, config)
             if store.meta("publish_running") == "1":  # the last publish was killed mid-way
                 atomic.remove_temp_files(config.paths.feeds, report.errors.append)
             with store.transaction():
@@ -70,6 +109,7 @@ def rewrite(store: Store, config: Config) -> PublishReport:
     a retract or unretract: the feeds and pages change at once, not on the next publish). The
     caller holds the write lock. The last run's record (status, /healthz) is left as it was."""
     report = PublishReport()
+    check_identity(store, config)
     if store.meta("publish_running") == "1":  # the last publish was killed mid-way
         atomic.remove_temp_files(config.paths.feeds, report.errors.append)
     with store.transaction():

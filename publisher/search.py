@@ -107,8 +107,9 @@ class Searcher:
 
     def search(self, config: Config, text: str, *, page: int = 1, topic: str | None = None) -> Results:
         """Raises UnknownStory (no such topic), QueryTimeout, StoreError (no database, or
-        one not yet upgraded: the service's first publish does that)."""
-        slug = _topic(config, topic)
+        one not yet upgraded: the service's first publish does that). With no topic: the
+        stories of any topic (those the site has a page for; one in no topic has none)."""
+        slug = _topic(config, topic) or "*"
         query = fulltext.parse_query(text)
         if query.expression is None:  # nothing to look up: no database read
             return Results(query, (), max(1, min(page, MAX_PAGE)), False, slug)

@@ -40,7 +40,7 @@ from publisher import http, lock, search
 from publisher.config import Config, load
 from publisher.errors import ConfigError, LockHeld, PublisherError
 from publisher.model import Outcome
-from publisher.publish import publish
+from publisher.publish import check_config, publish
 from publisher.report import PublishReport
 from publisher.serve import FeedServer
 from publisher.sources.files import ignored
@@ -451,6 +451,7 @@ class Service:
         old = self.config
         try:
             new = load(old.path)
+            check_config(new)  # (ids never change: a new [site] id_authority is refused here)
         except ConfigError as exc:
             self.config_error = str(exc)
             log.error("%s; the last good config stays in force", exc)

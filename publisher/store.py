@@ -702,6 +702,15 @@ class Store:
     def meta(self, key: str) -> str | None:
         return self._one("SELECT value FROM meta WHERE key = ?", [key])
 
+    def id_authority(self) -> str | None:
+        """The authority this store's ids are minted with: recorded at the first publish (meta
+        `id_authority`), or, in a store from before it was recorded, its oldest entry's."""
+        recorded = self.meta("id_authority")
+        if recorded is not None:
+            return recorded
+        oldest = self._one("SELECT entry_id FROM entries ORDER BY id LIMIT 1")
+        return entry_rules.authority_of(oldest) if oldest else None
+
     def set_meta(self, key: str, value: str) -> None:
         """Set a meta value (last run, next run ...); call inside a transaction."""
         self.sql.execute("INSERT INTO meta (key, value) VALUES (?, ?) "

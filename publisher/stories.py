@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from publisher import atomic, lock
 from publisher.ingest import reread_file
-from publisher.publish import publish, rewrite
+from publisher.publish import check_identity, publish, rewrite
 from publisher.report import PublishReport, SourceReport
 from publisher.sources.files import source_file
 from publisher.classify import classify_story, topic_scorer
@@ -115,6 +115,7 @@ def _change_retraction(config: Config, ref: str, now: datetime, wait: float, cha
         store = Store.open(config.paths.database, now=now)
         try:
             entry = find_story(store, ref)
+            check_identity(store, config)  # (before the change: the feeds are written at once)
             with store.transaction():
                 done = change(store, entry)
             report = rewrite(store, config)
@@ -198,6 +199,7 @@ def reread(config: Config, file: str, now: datetime, wait: float = 30) -> Source
     with lock.held(config.paths.lock, wait=wait):
         store = Store.open(config.paths.database, now=now)
         try:
+            check_identity(store, config)  # (a story of its own is minted an id here)
             with store.transaction():
                 report = reread_file(store, config, found, now)
         finally:

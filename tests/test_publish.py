@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from datetime import timedelta
 
 import feedparser
@@ -14,7 +15,7 @@ from conftest import NOW, SAMPLES, SEED, VALIDATOR
 from publisher import atomic, ingest as ingest_mod, lock, site as site_mod
 from publisher.status import status as publisher_status
 from publisher.classify import classify_story, score
-from publisher.errors import LockHeld
+from publisher.errors import ConfigError, LockHeld
 from publisher.sources import wire
 
 SEED_NAME = SEED.name
@@ -601,3 +602,30 @@ def test_a_feed_that_cannot_be_rendered_is_reported_and_the_others_are_written(p
     report = project.publish()
     assert report.errors == [f"{project.feeds / 'ukraine'}: cannot render: ValueError: a bug"]
     assert (project.feeds / "all" / "atom.xml").exists() and not (project.feeds / "ukraine" / "atom.xml").exists()
+
+
+def test_a_changed_id_authority_is_refused_in_one_line_and_nothing_published_changes(project, seed):
+    project.add_source(SEED.name, seed)
+    assert project.publish().ok
+    before = project.site_bytes()
+    good = project.config_path.read_text()
+    old = project.config.site.id_authority
+    project.config_path.write_text(good.replace(f'id_authority = "{old}"', 'id_authority = "news.mine.test,2026"'))
+    bin_ = Path(sys.executable).with_name("publisher")
+    for command in (["publish"], ["retract", ids(project, "all")[0].rpartition("/")[2][:12]]):
+        proc = subprocess.run([str(bin_), "--config", str(project.config_path), *command],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert proc.stderr.splitlines() == [
+            f'publisher: {project.config_path}: [site] id_authority is "news.mine.test,2026", but the ids already '
+            f'published from publisher.db were made with "{old}" and never change: put it back, or start afresh '
+            f"(remove publisher.db and feeds/; `make clean` does)"], command
+    assert project.site_bytes() == before
+    # a store from before the authority was recorded: its oldest entry's id says it
+    import sqlite3
+    with sqlite3.connect(project.database) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'id_authority'")
+    with pytest.raises(ConfigError, match="news.mine.test,2026"):
+        project.publish(NOW + timedelta(hours=1))
+    project.config_path.write_text(good)  # put back: published as before
+    assert project.publish(NOW + timedelta(hours=2)).ok and project.site_bytes() == before

@@ -452,3 +452,18 @@ def test_publisher_run_answers_search_and_shows_the_box(running, tmp_path):
     assert b'<form class="search" role="search" action="search"' in service.get("/").content
     assert service.get("/search", params={"q": "<script>"}).status_code == 200
     assert service.get("/healthz").status_code == 200
+
+
+def test_a_story_in_no_topic_is_found_by_the_cli_without_a_link_and_not_on_the_site(copy):
+    copy.add_source("garden.txt", "The town council of Millbrook approved a budget for three new zucchini "
+                                  "gardens beside the library on Monday, its clerk said.\n")
+    assert copy.publish(NOW + timedelta(hours=2)).ok
+    found = _search(copy, "zucchini").found
+    assert len(found) == 1 and found[0].topics == ()  # in the store's search, in no topic
+    proc = run(copy, "search", "zucchini")
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "    (in no topic: no page)"
+    assert not (copy.feeds / "stories" / f"{found[0].name}.html").exists()
+    status, body = search.answer(search.Searcher(copy.database), copy.config, "zucchini")
+    assert status == 200 and found[0].name.encode() not in body  # the site links only pages it has
+    status, body = search.answer(search.Searcher(copy.database), copy.config, "lighthouse")
+    assert status == 200 and body.count(b'href="stories/') >= 10  # the others are still found

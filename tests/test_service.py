@@ -608,6 +608,22 @@ def test_a_bad_config_is_reported_and_the_last_good_one_stays_in_force(running, 
     assert service.log_text().count("schedule run:") == 1
 
 
+def test_a_changed_id_authority_is_refused_like_a_bad_config_and_the_last_good_one_stays(running, seed, tmp_path):
+    service = running()
+    write_atomically(tmp_path / "sources" / "a.txt", seed)
+    service.wait_for({"ukraine": 1, "taiwan-security": 4, "all": 5})
+    good = service.config.read_text()
+    old = re.search(r'id_authority = "([^"]+)"', good).group(1)
+    service.config.write_text(good.replace(f'id_authority = "{old}"', 'id_authority = "news.mine.test,2026"'))
+    service.wait_log(f'[site] id_authority is "news.mine.test,2026", but the ids already published from '
+                     f'publisher.db were made with "{old}" and never change')
+    service.wait_log("the last good config stays in force")
+    assert service.get("/healthz").json()["config_error"].startswith(f"{service.config}: [site] id_authority")
+    write_atomically(tmp_path / "sources" / "b.txt", NEW_STORY.encode())  # still publishing, with the old ids
+    service.wait_for({"ukraine": 2, "all": 6}, timeout=10)
+    assert "news.mine.test" not in service.get("/all/atom.xml").text
+
+
 def test_sighup_reads_the_config_again_and_does_not_stop_the_service(running, seed, tmp_path):
     service = running()
     service.wait_log("schedule run:")
