@@ -1197,12 +1197,14 @@ class Store:
         where = f"""v.entry = ? AND (v.id = ? OR EXISTS (SELECT 1 FROM provenance p
                     WHERE p.version = v.id AND p.decision IN ({marks})))"""
         params = [entry, out["current_version"], *shown]
-        out["versions_total"] = self.count_versions(entry, shown)
+        # each list and its total in one query: count(*) OVER () counts every matching row
+        # before the LIMIT (a page is written per changed story: 3 queries a page, not 5)
         columns = "v.id, v.title, v.kicker, v.paragraphs, v.truncated, v.seen_at, v.content_html, v.origin, v.meta"
-        rows = self.sql.execute(f"SELECT {columns} FROM versions v WHERE {where} "
+        rows = self.sql.execute(f"SELECT {columns}, count(*) OVER () FROM versions v WHERE {where} "
                                 "ORDER BY v.seen_at DESC, v.id DESC LIMIT ?", [*params, limit]).fetchall()
+        out["versions_total"] = rows[0][-1] if rows else 0
         if not any(r[0] == out["current_version"] for r in rows):  # (the current text is always shown)
-            rows = rows[: limit - 1] + self.sql.execute(f"SELECT {columns} FROM versions v WHERE v.id = ?",
+            rows = rows[: limit - 1] + self.sql.execute(f"SELECT {columns}, 0 FROM versions v WHERE v.id = ?",
                                                         [out["current_version"]]).fetchall()
             rows.sort(key=lambda r: (r[5], r[0]), reverse=True)
         out["versions"] = [{"version": r[0], "title": r[1], "kicker": r[2], "paragraphs": json.loads(r[3]),
@@ -1210,14 +1212,13 @@ class Store:
                             "origin": json.loads(r[7]) if r[7] else None, "current": r[0] == out["current_version"],
                             "meta": json.loads(r[8]) if r[8] else None}
                            for r in reversed(rows)]
-        out["arrivals_total"] = self._one(
-            "SELECT count(*) FROM provenance p JOIN versions v ON v.id = p.version WHERE v.entry = ?", [entry])
-        out["arrivals"] = [dict(zip(("path", "first_line", "last_line", "read_at", "decision"), a)) for a in
-                           self.sql.execute(
-                               """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision
-                                  FROM provenance p JOIN versions v ON v.id = p.version
-                                  JOIN sources s ON s.id = p.source JOIN reads r ON r.id = p.read
-                                  WHERE v.entry = ? ORDER BY p.id DESC LIMIT ?""", [entry, limit]).fetchall()]
+        arrivals = self.sql.execute(
+            """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision, count(*) OVER ()
+               FROM provenance p JOIN versions v ON v.id = p.version
+               JOIN sources s ON s.id = p.source JOIN reads r ON r.id = p.read
+               WHERE v.entry = ? ORDER BY p.id DESC LIMIT ?""", [entry, limit]).fetchall()
+        out["arrivals_total"] = arrivals[0][-1] if arrivals else 0
+        out["arrivals"] = [dict(zip(("path", "first_line", "last_line", "read_at", "decision"), a)) for a in arrivals]
         return out
 
     # -- classification ----------------------------------------------------------------------

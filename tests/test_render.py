@@ -136,6 +136,16 @@ def test_a_path_of_ours_with_a_scheme_or_a_host_is_refused_too(url):
     assert safe_link(url, relative=True) is None
 
 
+def test_a_link_with_any_whitespace_or_unprintable_character_in_it_is_refused():
+    # every such character of the Basic Multilingual Plane, where browsers drop or mangle it
+    refused = [c for c in map(chr, range(0x10000)) if c.isspace() or not c.isprintable()]
+    assert len(refused) > 2000 and "\u00a0" in refused and "\u2028" in refused and "\x85" in refused
+    for c in refused:
+        assert safe_link(f"https://news.example/a{c}b") is None, hex(ord(c))
+        assert safe_link(f"stories/a{c}b.html", relative=True) is None, hex(ord(c))
+    assert safe_link("https://news.example/a\u00e9b") is not None  # printable, not a space: kept
+
+
 @pytest.mark.parametrize("url", ["http://news.example/a?b=c#d", "https://news.example/", "HTTPS://news.example/x",
                                  "https://例え.jp/記事"])
 def test_an_absolute_http_url_is_kept_as_it_is(url):
