@@ -148,8 +148,10 @@ def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile
             where = display_name(Path(exc.filename or root).relative_to(root)) if exc.filename else str(root)
             errors.append(f"{root / where}: cannot list directory: {exc.strerror or exc}")
 
-    # os.scandir, not os.walk and pathlib: a plain regular file (nearly every one) costs one
-    # lstat, which its DirEntry gives; links and anything else take _source's careful path.
+    # os.scandir, not os.walk and pathlib: the listing's own file types (d_type) tell a plain
+    # regular file (nearly every one) or a directory with no stat at all; links and anything
+    # else take _source's careful path. (The file is stat'ed once, when it is read or found
+    # unchanged.)
     # A stack, not recursion: however deep the directories, one listing open at a time.
     pending = [(str(root), "")]
     while pending:
@@ -163,13 +165,13 @@ def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile
             for item in listing:
                 if ignored(item.name):
                     continue
-                try:
-                    st = item.stat(follow_symlinks=False)
+                try:  # (an lstat only where the file system gives no type)
+                    is_dir, is_file = item.is_dir(follow_symlinks=False), item.is_file(follow_symlinks=False)
                 except OSError:  # gone since it was listed
                     continue
-                if stat.S_ISDIR(st.st_mode):
+                if is_dir:
                     pending.append((item.path, f"{relative}{item.name}/"))
-                elif stat.S_ISREG(st.st_mode):
+                elif is_file:
                     name = f"{relative}{item.name}"
                     found.append(SourceFile(path=Path(item.path), name=display_name(name), root=root,
                                             parts=tuple(name.split("/"))))
