@@ -801,20 +801,23 @@ class Store:
 
     def _buckets(self, keys: Collection[int]) -> dict[int, list[int]]:
         """{key: the versions in its bucket, newest first, at most lsh.BUCKET_LIMIT + 1} for the
-        keys that have any: lsh_recent's (small: one IN query), then lsh_bands' (each bucket read
-        newest first and no deeper; every version in lsh_recent is newer than those merged before)."""
+        keys that have any: lsh_recent's, then lsh_bands', each bucket read newest first and no
+        deeper, in both tables (every version in lsh_recent is newer than those merged before).
+        Never the whole of a bucket: a batch of stories that share a phrase fills one bucket
+        in lsh_recent with thousands before a merge, and reading them all made each lookup
+        cost as much as the stories before it (a flood of 4,000 took 139 s, not 6)."""
         deep = lsh.BUCKET_LIMIT + 1
         out: dict[int, list[int]] = {}
         keys = list(keys)
-        for at in range(0, len(keys), 400):  # SQLite allows 500 SELECTs in a compound
-            chunk = keys[at : at + 400]
-            rows = self.sql.execute(f"SELECT band, version FROM lsh_recent WHERE band IN ({','.join('?' * len(chunk))})",
-                                    chunk).fetchall()
-            rows += self.sql.execute(" UNION ALL ".join(
-                f"SELECT * FROM (SELECT band, version FROM lsh_bands WHERE band = ? ORDER BY version DESC LIMIT {deep})"
-                for _ in chunk), chunk).fetchall()
-            for band, version in rows:
-                out.setdefault(band, []).append(version)
+        for table in ("lsh_recent", "lsh_bands"):  # (a bucket lsh_recent fills is not read further)
+            for at in range(0, len(keys), 400):  # SQLite allows 500 SELECTs in a compound
+                chunk = keys[at : at + 400]
+                rows = self.sql.execute(" UNION ALL ".join(
+                    f"SELECT * FROM (SELECT band, version FROM {table} WHERE band = ? ORDER BY version DESC LIMIT {deep})"
+                    for _ in chunk), chunk).fetchall()
+                for band, version in rows:
+                    out.setdefault(band, []).append(version)
+            keys = [key for key in keys if len(out.get(key, ())) < deep]
         return {band: sorted(versions, reverse=True)[:deep] for band, versions in out.items()}
 
     def band_hits(self, band_keys: Sequence[int], lead_keys: int) -> list[lsh.Hit]:
