@@ -74,14 +74,16 @@ def read(feeds: Path, since: Position | None) -> tuple[list[str] | None, Positio
     """(the lines added since `since`, the position after them). Lines None: the journal is
     not the one `since` read (or there is none, or `since` is None), so the reader must list
     everything; the position returned is then where the journal ends now, read from it next.
-    Only whole lines are taken (a line being appended is read next time)."""
+    Only whole lines are taken (a line being appended is read next time). More than MAX_BYTES
+    unread is read as no journal (lines None): memory stays bounded whatever was appended."""
     try:
         fd = os.open(path(feeds), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None, None
     try:
         st = os.fstat(fd)
-        if since is None or (since.device, since.inode) != (st.st_dev, st.st_ino) or st.st_size < since.offset:
+        if (since is None or (since.device, since.inode) != (st.st_dev, st.st_ino) or st.st_size < since.offset
+                or st.st_size - since.offset > MAX_BYTES):  # (more than a journal holds: listing costs less)
             return None, Position(st.st_dev, st.st_ino, st.st_size)
         os.lseek(fd, since.offset, os.SEEK_SET)
         chunks = []
@@ -96,5 +98,6 @@ def read(feeds: Path, since: Position | None) -> tuple[list[str] | None, Positio
         os.close(fd)
     data = b"".join(chunks)
     whole = data[: data.rfind(b"\n") + 1]
-    lines = [line for line in whole.decode("utf-8", "surrogateescape").split("\n") if line]
+    # (a NUL is in no path: such a line is no line of ours, and no file can be looked up by it)
+    lines = [line for line in whole.decode("utf-8", "surrogateescape").split("\n") if line and "\0" not in line]
     return lines, Position(since.device, since.inode, since.offset + len(whole))

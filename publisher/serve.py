@@ -289,7 +289,7 @@ def _directory(root: Path, parts: list[str], dirs: dict[str, bool]) -> Path | No
         if key not in dirs:
             try:
                 dirs[key] = stat.S_ISDIR(os.lstat(path).st_mode)
-            except OSError:
+            except (OSError, ValueError):  # (ValueError: a NUL in the name: no such file)
                 dirs[key] = False
         if not dirs[key]:
             return None
@@ -299,7 +299,7 @@ def _directory(root: Path, parts: list[str], dirs: dict[str, bool]) -> Path | No
 def _listed(path: Path, ctype: str, status: int = 200) -> Listed | None:
     try:
         st = os.lstat(path)
-    except OSError:
+    except (OSError, ValueError):  # (ValueError: a NUL in the name: no such file)
         return None
     if not stat.S_ISREG(st.st_mode):
         return None

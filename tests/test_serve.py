@@ -251,6 +251,42 @@ def test_a_reload_reuses_unchanged_files_and_drops_removed_ones(site):
     assert "/all/feed.json" not in app.files
 
 
+def test_a_journal_line_with_a_nul_byte_is_passed_over_and_the_pages_after_it_are_served(site):
+    from publisher import changes
+
+    changes.append(site, ["/stories/a-story.html"])  # a journal, read to its end by the first reload
+    app = FeedServer(site)
+    app.reload()
+    (site / "stories" / "later.html").write_bytes(b"<!doctype html><title>later</title>\n")
+    with open(changes.path(site), "ab") as journal:  # what no publish writes: a NUL in a path
+        journal.write(b"/stories/a\0b.html\n/stories/\0\n/\0/archive/1/\n")
+    changes.append(site, ["/stories/later.html"])
+    app.reload()  # (it raised ValueError "embedded null byte", and served nothing new again)
+    assert app.files["/stories/later.html"] is not None
+    with serving(app) as base:
+        assert httpx.get(base + "/stories/later.html").content == b"<!doctype html><title>later</title>\n"
+
+
+def test_more_unread_journal_than_it_may_hold_is_not_read_the_reload_lists_everything(site, monkeypatch):
+    from publisher import changes
+
+    changes.append(site, ["/stories/a-story.html"])
+    app = FeedServer(site)
+    app.reload()
+    (site / "stories" / "new.html").write_bytes(b"<!doctype html><title>new</title>\n")
+    line = "/stories/" + "x" * 90 + ".html"
+    changes.append(site, [line] * (changes.MAX_BYTES // len(line) + 10))  # past MAX_BYTES since the last read
+    read = []
+    real = changes.os.read
+    monkeypatch.setattr(changes.os, "read", lambda fd, n: read.append(n) or real(fd, n))
+    lines, position = changes.read(site, app._journal)
+    assert lines is None and not read  # not read into memory: "list everything"
+    assert position.offset == changes.path(site).stat().st_size
+    monkeypatch.undo()
+    app.reload()
+    assert "/stories/new.html" in app.files  # (found by the listing, though no line named it)
+
+
 def test_an_unreadable_file_is_reported_and_the_rest_served(site, monkeypatch):
     import publisher.serve as serve_mod
 
