@@ -354,6 +354,9 @@ class Service:
         except PublisherError as exc:
             log.warning("feeds not reloaded: %s", exc)
             return
+        except Exception as exc:  # a bug: one line; what was served is served still, and the next publish tries again
+            log.error("feeds not reloaded: %s: %s", type(exc).__name__, exc)
+            return
         for line in errors:
             log.warning("%s", line)
         self.metrics.files_served.set(n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -712,3 +713,23 @@ def test_a_full_disk_under_feeds_fails_the_run_in_one_line_with_healthz_503_unti
     log_text = service.log_text()
     assert "Traceback" not in log_text
     assert not [line for line in log_text.splitlines() if "cannot write" in line and "run failed" not in line]
+
+
+def test_a_reload_that_fails_unexpectedly_is_one_logged_line_and_what_was_served_stays(project, seed, caplog):
+    from publisher.service import Service
+
+    project.add_source(SEED.name, seed)
+    assert project.publish().ok
+    service = Service(project.config)
+    service.reload()
+    served = dict(service.app.files)
+    assert served
+
+    def broken(errors=None):
+        raise ValueError("embedded null byte")  # (what a NUL in a journal line once raised)
+
+    service.app.reload = broken
+    with caplog.at_level(logging.WARNING, logger="publisher"):
+        service.reload()  # raised, and ended the reloads of the service's thread
+    assert service.app.files == served
+    assert [r.getMessage() for r in caplog.records] == ["feeds not reloaded: ValueError: embedded null byte"]
