@@ -179,10 +179,15 @@ class _Stop(Exception):
 _WAITING, _REQUEST, _IDLE, _CLOSING, _LINGER = range(5)
 
 
+TURN_REQUESTS = 16  # a connection's share of the loop at a time: so many requests ...
+TURN_SECONDS = 0.002  # ... or so long, whichever comes first (then every other one's turn)
+TURN_BYTES = 256  # parsed at a time (a piece holds a few requests at most)
+
+
 class _Connection(asyncio.Protocol):
     __slots__ = ("server", "limits", "transport", "parser", "client", "state", "deadline", "url", "headers",
                  "in_headers", "header_bytes", "completed", "body_bytes", "upgrade", "refusal", "paused",
-                 "send_deadline", "queue", "dropped", "began")
+                 "send_deadline", "queue", "dropped", "began", "backlog")
 
     def __init__(self, server: Server):
         self.server = server
@@ -205,6 +210,7 @@ class _Connection(asyncio.Protocol):
         self.queue: deque[tuple[Response, bytes]] = deque()  # (answer, its tail)
         self.dropped = 0  # bytes read and dropped while lingering
         self.began = 0.0  # when the request's first byte came (kept only for the access log)
+        self.backlog: memoryview | None = None  # bytes received and not yet parsed: this turn's share is used
 
     # -- asyncio.Protocol --
 
@@ -248,7 +254,10 @@ class _Connection(asyncio.Protocol):
         elif self.state < _CLOSING:
             self.deadline = self.server.loop.time() + (
                 self.limits.keepalive_timeout if self.state == _IDLE else self.limits.header_timeout)
-            self.transport.resume_reading()
+            if self.backlog is not None:
+                self.server.loop.call_soon(self._drain)  # (it resumes reading once the backlog is parsed)
+            else:
+                self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         if self.state >= _CLOSING:
@@ -257,18 +266,32 @@ class _Connection(asyncio.Protocol):
                 if self.dropped > self.limits.linger_bytes:
                     self.transport.abort()
             return
+        self._feed(memoryview(data))
+
+    def _drain(self) -> None:
+        """Parse (and answer) more of the backlog: the connection's next turn."""
+        if self.backlog is None or self.state >= _CLOSING or self.paused:  # (paused: resume_writing calls again)
+            return
+        view, self.backlog = self.backlog, None
+        self._feed(view)
+        if self.backlog is None and not self.paused and self.state < _CLOSING:
+            self.transport.resume_reading()
+
+    def _feed(self, view: memoryview) -> None:
+        # Fair turns: a client that pipelines requests gets TURN_REQUESTS answers or TURN_SECONDS
+        # of the loop, whichever comes first; the rest of what it sent waits (reading paused)
+        # until every other connection has had its turn. Answered all at once, 4,000 pipelined
+        # requests in one read held every other client for seconds. Pieces of at most
+        # TURN_BYTES, so that one piece never holds many requests.
         limit = self.limits.header_bytes
-        view = data
+        loop = self.server.loop
+        began, answered = loop.time(), self.completed
         try:
             while view:
                 # While a request's headers are being read, feed no more than its room, so
                 # that llhttp (and httptools, which joins a header's pieces) never holds more.
-                if self.in_headers and len(view) > limit - self.header_bytes:
-                    room = limit - self.header_bytes
-                    view = memoryview(view)
-                    piece, view = view[:room], view[room:]
-                else:
-                    piece, view = view, None
+                size = min(len(view), TURN_BYTES, limit - self.header_bytes if self.in_headers else TURN_BYTES)
+                piece, view = view[:size], view[size:]
                 counting, before = self.in_headers, self.completed
                 self.parser.feed_data(piece)
                 if self.in_headers and self.state < _CLOSING:
@@ -279,6 +302,13 @@ class _Connection(asyncio.Protocol):
                     if self.header_bytes >= limit:
                         self._refuse(431, f"request headers over {limit} bytes")
                         return
+                if view and self.state < _CLOSING and (self.paused or self.completed - answered >= TURN_REQUESTS
+                                                       or loop.time() - began >= TURN_SECONDS):
+                    self.backlog = view  # (a memoryview of the bytes received: nothing copied)
+                    self.transport.pause_reading()
+                    if not self.paused:  # (else resume_writing gives it its next turn)
+                        loop.call_soon(self._drain)
+                    return
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if self.refusal is not None:
                 self._refuse(self.refusal.status, self.refusal.reason)

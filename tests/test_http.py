@@ -338,6 +338,40 @@ def test_many_pipelined_requests_from_a_client_that_reads_late_are_all_answered_
                if p == b"/all/rss.xml")
 
 
+def test_a_client_pipelining_slow_requests_gets_turns_and_another_client_is_answered_between_them(app):
+    """Pipelined requests are answered a few at a time, taking turns with every other
+    connection: one client's 300 slow requests (a search, say) sent in one write do not hold
+    up another client's request until they are all answered."""
+    import threading
+
+    order: list[str] = []
+    real = app.respond
+
+    def respond(method, path, headers, query=b""):
+        if path == "/all/rss.xml":
+            time.sleep(0.001)  # a request that costs the loop something
+        order.append(path)
+        return real(method, path, headers, query)
+
+    app.respond = respond
+    n = 300
+    with serving(app) as base:
+        a, b = connect(base), connect(base)
+        with a, b:
+            a.sendall(b"GET /all/rss.xml HTTP/1.1\r\nHost: x\r\n\r\n" * n
+                      + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            read_a = threading.Thread(target=read_until_closed, args=(a,))
+            read_a.start()
+            while "/all/rss.xml" not in order:  # a's answers have begun
+                time.sleep(0.001)
+            b.sendall(b"GET /all/atom.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert status(read_until_closed(b)) == 200
+            read_a.join(GUARD)
+    assert order.count("/all/rss.xml") == n and order[-1] == "/"
+    # answered in one go, b came after all of a's (position n); in turns, within a few of them
+    assert order.index("/all/atom.xml") < n // 2, order.index("/all/atom.xml")
+
+
 def test_a_client_that_never_reads_its_answers_is_dropped_after_the_send_timeout(app):
     with http_server(app, send_timeout=0.5) as (server, base):
         sock = connect(base)
