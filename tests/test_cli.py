@@ -241,14 +241,18 @@ def test_add_url_fetches_it_once_and_appends_a_feed_keeping_comments_and_layout(
     httpserver.check_assertions()  # fetched once
 
 
-@pytest.mark.parametrize("url, message", [
-    ("ftp://news.example/feed", 'expected an absolute http(s) URL such as "https://example.org/feed.xml"'),
-    ("https://news.example/a b", "expected an absolute http(s) URL"),
+@pytest.mark.parametrize("url, why", [
+    ("ftp://news.example/feed", "only http:// and https:// URLs can be added, not ftp://"),
+    ("FILE:///tmp/feed.xml", "only http:// and https:// URLs can be added, not file://"),
+    ("https://news.example/a b", "a URL has no spaces or control characters"),
+    ("http://", "no host name after http://"),
+    ("https://news.example/feed.xml#top", "a feed URL has no #fragment"),
 ])
-def test_add_refuses_what_is_not_a_feed_url_and_leaves_the_config_alone(project, url, message):
+def test_add_refuses_what_is_not_a_feed_url_in_plain_words_and_leaves_the_config_alone(project, url, why):
     before = project.config_path.read_text()
     proc = run(project, "add", url)
-    assert proc.returncode == 2 and message in proc.stderr
+    # about the URL given, not a config error: no "[[sources.feeds]] #1", no config file named
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"publisher: {url}: not added: {why}\n")
     assert project.config_path.read_text() == before
 
 
@@ -256,7 +260,8 @@ def test_add_the_same_url_twice_is_refused(project, httpserver):
     httpserver.expect_request("/feed.xml").respond_with_data(FEED, content_type="application/rss+xml")
     assert run(project, "add", httpserver.url_for("/feed.xml")).returncode == 0
     proc = run(project, "add", httpserver.url_for("/feed.xml"))
-    assert proc.returncode == 2 and "is already a source" in proc.stderr
+    assert (proc.returncode, proc.stderr) == (
+        2, f"publisher: {httpserver.url_for('/feed.xml')}: not added: it is already a source in {project.config_path}\n")
 
 
 def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_reason(project, httpserver):
