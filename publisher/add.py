@@ -51,6 +51,9 @@ def add(config: Config, source: str, *, title: str | None = None, interval: floa
     if is_url(source):
         return _add_url(config, source, title, interval, yes)
     path = Path(source)
+    if not os.path.lexists(path):  # most likely a URL without its scheme, or a typo
+        raise AddError(f"{source}: not a URL, and no such file; add takes a feed or page URL such as "
+                       f"https://example.com/feed.xml, or a file to copy into sources/")
     if title or interval:
         raise AddError("--title and --interval are for feed URLs")
     try:

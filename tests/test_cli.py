@@ -364,6 +364,20 @@ def test_add_file_copies_it_into_sources(project, tmp_path):
     assert not list(project.sources.glob("*.part"))
 
 
+@pytest.mark.parametrize("given", ["notaurl", "example.com/feed.xml", "https:/example.com/feed.xml"])
+def test_add_of_neither_a_url_nor_a_file_says_a_url_was_meant(project, tmp_path, given):
+    before = project.config_path.read_text()
+    proc = run(project, "add", given, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", f"publisher: {given}: not a URL, and no such file; add takes a feed or page URL such as "
+               f"https://example.com/feed.xml, or a file to copy into sources/\n")
+    assert project.config_path.read_text() == before and not any(project.sources.iterdir())
+    # a file of that name is still what add copies, URL-like name or not
+    (tmp_path / "notaurl").write_text("KYIV: Ukraine's capital opened shelters in Kyiv on Monday.\n")
+    proc = run(project, "add", "notaurl", cwd=tmp_path)
+    assert proc.returncode == 0 and (project.sources / "notaurl").exists(), proc.stderr
+
+
 def test_a_damaged_database_is_one_line_not_a_traceback(project, seed):
     import sqlite3
 
