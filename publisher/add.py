@@ -121,7 +121,8 @@ def _add_url(config: Config, url: str, title: str | None, interval: float | None
         parsed = feed.parse(body, url=where, headers=got.headers, limits=config.limits)
         result = parsed.result
         if result.skipped and result.skipped != "no entries with text":
-            raise _refused(url, f"not a feed we can read: {result.skipped}")
+            why = result.skipped  # "not a feed: ...", "not valid JSON (...)": said once
+            raise _refused(url, why if why.startswith(("not ", "JSON")) else f"not a feed we can read: {why}")
         n = len(result.stories)
         return _added(config, url, f"“{parsed.title}”, {n} {'entry' if n == 1 else 'entries'} with text now",
                       title, interval)

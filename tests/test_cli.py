@@ -271,6 +271,8 @@ def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_re
     httpserver.expect_request("/text").respond_with_data("Kyiv opened shelters on Monday.\n", content_type="text/plain")
     httpserver.expect_request("/sitemap.xml").respond_with_data((DATA / "kinds" / "sitemap.xml").read_bytes(),
                                                                 content_type="application/xml")
+    httpserver.expect_request("/broken.xml").respond_with_data('<?xml version="1.0"?><rss version="2.0"><chan',
+                                                               content_type="application/rss+xml")
     httpserver.expect_request("/bare.html").respond_with_data("<!doctype html><title>x</title><p>No feeds</p>",
                                                               content_type="text/html")
     with socket.socket() as s:  # a port nobody listens on
@@ -278,7 +280,8 @@ def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_re
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/feed.xml"
     before = project.config_path.read_text()
     for url, why in [(httpserver.url_for("/missing.xml"), "HTTP 404 Not Found"),
-                     (closed, "ConnectError"),
+                     (closed, "cannot connect: connection refused\n"),
+                     (httpserver.url_for("/broken.xml"), "not a feed: malformed XML: unclosed token\n"),
                      (httpserver.url_for("/text"), "plain text or data, not a feed (Content-Type: text/plain"),
                      (httpserver.url_for("/sitemap.xml"), "XML or other markup that is not a feed (root element "
                                                           "<urlset>)"),
