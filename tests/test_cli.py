@@ -117,8 +117,39 @@ def test_status_text_lists_topics_and_sources(project, seed):
     project.add_source(SEED.name, seed)
     run(project, "publish")
     out = run(project, "status").stdout
-    assert "ukraine 1, taiwan-security 4" in out and "unclassified 0" in out
+    assert "ukraine 1, taiwan-security 4" in out and "in no topic 0" in out
     assert f"new       {SEED.name}  5 stories (5 new, 0 revised, 0 duplicate)" in out
+
+
+def test_status_explain_and_classify_name_the_same_things_alike(project):
+    import re
+
+    project.add_source("2026-11-26_morning.txt",
+                       "ODESA, Nov 26 - Ukraine's navy cleared two drifting sea mines near Odesa on Wednesday, as "
+                       "grain ships kept sailing through the Black Sea corridor from Ukraine.\n"
+                       "Divers worked through the night near Odesa, and no vessel was damaged, the navy said.\n\n"
+                       "LISBON, Nov 26 - Portugal's national orchestra announced twelve concerts in Lisbon and Porto "
+                       "for the winter, with two premieres by young composers.\n"
+                       "Tickets go on sale on Monday, and students pay half price, the orchestra said.\n")
+    project.add_source("2026-11-27_morning.txt",
+                       "TAIPEI, Nov 27 - Taiwan's defence ministry said it tracked eleven Chinese military aircraft "
+                       "and five warships near Taiwan on Thursday, two of them across the median line of the Taiwan "
+                       "Strait.\nTaiwan sent combat air patrols and urged Beijing to stop its drills, the ministry "
+                       "said.\n")
+    assert run(project, "publish").returncode == 0
+    status = run(project, "status").stdout
+    classify = run(project, "classify", str(project.sources / "2026-11-26_morning.txt")).stdout
+    (orchestra,) = [line.split()[0] for line in run(project, "list").stdout.splitlines() if "orchestra" in line]
+    explain = run(project, "explain", orchestra).stdout
+    # a story in no topic: one name in all three
+    assert "entries: 3 (ukraine 1, taiwan-security 1; all 2; in no topic 1)" in status
+    assert "   lines 4-5; in no topic\n" in classify and "   lines 1-2; topics: ukraine\n" in classify
+    assert "topics (current rules, current version): in no topic\n" in explain
+    assert "unclassified" not in status + classify + explain and "(none)" not in classify
+    # every time in the text of status (last run included) is written as explain writes it: UTC, "Z"
+    times = re.findall(r"\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)", status + explain)
+    assert times and all(t.endswith("Z") for t in times), times
+    assert re.search(r"^last run: \d{4}-\d\d-\d\dT[0-9:.]+Z \(ok\): publish: 2 files read", status, re.M), status
 
 
 def test_classify_is_a_dry_run_showing_titles_topics_scores_and_terms(project, seed, tmp_path):
