@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from publisher import atomic, subscribe
-from publisher.config import Config, add_feed, check_feed_url, remove_feed
+from publisher.config import Config, add_feed, remove_feed
 from publisher.errors import ConfigError, PublisherError
 from publisher.sources import feed, fetch, kind_of, kinds
 
@@ -51,6 +51,9 @@ def add(config: Config, source: str, *, title: str | None = None, interval: floa
     if is_url(source):
         return _add_url(config, source, title, interval, yes)
     path = Path(source)
+    if not os.path.lexists(path):  # most likely a URL without its scheme, or a typo
+        raise AddError(f"{source}: not a URL, and no such file; add takes a feed or page URL such as "
+                       f"https://example.com/feed.xml, or a file to copy into sources/")
     if title or interval:
         raise AddError("--title and --interval are for feed URLs")
     try:
@@ -83,8 +86,28 @@ def _added(config: Config, url: str, what: str, title: str | None, interval: flo
                  f"`publisher run` polls it within seconds, or run `publisher publish`")
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` (it has a scheme://) cannot be a feed source, in words; None when it can. The
+    same URLs as the config's [[sources.feeds]] url check accepts."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):  # urlsplit gives it in lower case
+        return f"only http:// and https:// URLs can be added, not {parts.scheme}://"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "a URL has no spaces or control characters"
+    if not parts.netloc:
+        return f"no host name after {parts.scheme}://"
+    if parts.fragment:
+        return "a feed URL has no #fragment"
+    return None
+
+
 def _add_url(config: Config, url: str, title: str | None, interval: float | None, yes: bool) -> Added:
-    check_feed_url(config.path, url)  # not http(s), already a source: nothing fetched
+    # about the URL given (a usage error, exit 2), before anything is fetched or written
+    why = url_problem(url)
+    if why is None and any(f.url == url for f in config.feed_sources):
+        why = f"it is already a source in {config.path}"
+    if why is not None:
+        raise AddError(f"{url}: not added: {why}")
     if subscribe.ours(config, url):
         raise _refused(url, f"it is under our own base_url {config.site.base_url} (we would read our own feeds)")
     limits = fetch.Limits(concurrency=1, per_host=1, deadline=ADD_DEADLINE,
@@ -98,7 +121,8 @@ def _add_url(config: Config, url: str, title: str | None, interval: float | None
         parsed = feed.parse(body, url=where, headers=got.headers, limits=config.limits)
         result = parsed.result
         if result.skipped and result.skipped != "no entries with text":
-            raise _refused(url, f"not a feed we can read: {result.skipped}")
+            why = result.skipped  # "not a feed: ...", "not valid JSON (...)": said once
+            raise _refused(url, why if why.startswith(("not ", "JSON")) else f"not a feed we can read: {why}")
         n = len(result.stories)
         return _added(config, url, f"“{parsed.title}”, {n} {'entry' if n == 1 else 'entries'} with text now",
                       title, interval)

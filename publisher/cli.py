@@ -41,6 +41,7 @@ from publisher.model import Decision, TopicMatch
 from publisher.publish import publish
 from publisher.report import Progress, PublishReport
 from publisher.status import status
+from publisher.store import format_time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ID_HELP = ("the story: its tag: id, its name, its page's URL or path (/stories/NAME.html), or the first "
@@ -198,6 +199,19 @@ def _publish(config: Config, wait: float) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+NO_TOPIC = "in no topic"  # what status, classify, explain and search call a story no topic takes
+
+
+def _utc(value: str | None) -> str | None:
+    """A stored time as every other line writes it ("...Z"; the service keeps "+00:00")."""
+    if not value:
+        return value
+    try:
+        return format_time(datetime.fromisoformat(value))
+    except ValueError:
+        return value
+
+
 def _status(config: Config, as_json: bool) -> int:
     data = status(config, datetime.now(UTC))
     if as_json:
@@ -205,15 +219,15 @@ def _status(config: Config, as_json: bool) -> int:
         return EXIT_OK
     svc = data["service"]
     if svc["running"]:
-        print(f"service: running (pid {svc['running']}); next run {svc['next_run'] or 'not yet scheduled'}")
+        print(f"service: running (pid {svc['running']}); next run {_utc(svc['next_run']) or 'not yet scheduled'}")
     else:
         print("service: not running")
     if svc["last_run"]:
         result = "ok" if svc["last_run_ok"] else "with problems"
-        print(f"last run: {svc['last_run']} ({result}): {svc['last_run_summary']}")
+        print(f"last run: {_utc(svc['last_run'])} ({result}): {svc['last_run_summary']}")
     topics = ", ".join(f"{slug} {n}" for slug, n in data["topics"].items())
     (merged, n_merged), = data["merged"].items()
-    print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; unclassified {data['unclassified']})")
+    print(f"entries: {data['entries']} ({topics}; {merged} {n_merged}; {NO_TOPIC} {data['unclassified']})")
     past = f" ({data['past_caps']:,} stories past a [limits] cap: not read, or cut short)" if data["past_caps"] else ""
     print(f"sources: {len(data['sources'])}{past}")
     if data["versions_not_shown"]:
@@ -302,7 +316,7 @@ def _search(config: Config, words: list[str], topic: str | None, limit: int) -> 
         print(f"    {_marked(f.title, bold)}")
         if f.snippet:
             print(f"    {_marked(f.snippet, bold)}")
-        print(f"    {config.site.base_url}stories/{f.name}.html" if f.topics else "    (in no topic: no page)")
+        print(f"    {config.site.base_url}stories/{f.name}.html" if f.topics else f"    ({NO_TOPIC}: no page)")
     if results.query.cut:
         print(f"(only the first words were searched: {results.query.text})", file=sys.stderr)
     return EXIT_OK
@@ -344,7 +358,8 @@ def _explain(config: Config, ref: str) -> int:
                     f"{a['compared_entry']}"
                 what += f"; compared with {other}: Jaccard {a['jaccard']:.2f}, containment {a['containment']:.2f}"
             print(f"  from {a['path']} {_lines(a['first_line'], a['last_line'])}, read {a['read_at']}: {what}")
-    print("topics (current rules, current version):")
+    accepted = [m.slug for m in explained.matches if m.accepted]
+    print(f"topics (current rules, current version): {', '.join(accepted) or NO_TOPIC}")
     _print_matches(explained.matches)
     return EXIT_OK
 
@@ -387,7 +402,8 @@ def _classify(config: Config, file: Path) -> int:
     for i, (story, matches) in enumerate(run.stories, start=1):
         accepted = [m.slug for m in matches if m.accepted]
         print(f"{i}. {story.title}")
-        print(f"   {_lines(story.first_line, story.last_line)}; topics: {', '.join(accepted) or '(none)'}")
+        where = "topics: " + ", ".join(accepted) if accepted else NO_TOPIC
+        print(f"   {_lines(story.first_line, story.last_line)}; {where}")
         if story.first_line in starts:
             b = starts[story.first_line]
             print(f"   split from the story before: score {b.score:.2f} of {run.threshold:.2f} ({', '.join(b.cues)})")

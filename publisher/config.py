@@ -539,16 +539,6 @@ def add_feed(path: Path, url: str, *, title: str | None = None, interval_seconds
     return add_feeds(path, [FeedSource(url, title, interval_seconds)])
 
 
-def check_feed_url(path: Path, url: str) -> None:
-    """The ConfigError add_feed would give for `url` (not an http(s) URL, or already a
-    source), before anything is fetched or written."""
-    current = load(path)
-    t = _Checker(str(path), f"[[sources.feeds]] #{len(current.feed_sources) + 1}", {})
-    _http_url(t, "url", url, "https://example.org/feed.xml")
-    if any(f.url == url for f in current.feed_sources):
-        raise ConfigError(f"{path}: [[sources.feeds]] url: {url} is already a source")
-
-
 def add_feeds(path: Path, feeds: list[FeedSource]) -> Config:
     """Append a [[sources.feeds]] table for each of `feeds` to the config file at `path` in
     one write, keeping its comments and layout (tomlkit), and replace the file atomically; the

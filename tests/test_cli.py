@@ -117,8 +117,39 @@ def test_status_text_lists_topics_and_sources(project, seed):
     project.add_source(SEED.name, seed)
     run(project, "publish")
     out = run(project, "status").stdout
-    assert "ukraine 1, taiwan-security 4" in out and "unclassified 0" in out
+    assert "ukraine 1, taiwan-security 4" in out and "in no topic 0" in out
     assert f"new       {SEED.name}  5 stories (5 new, 0 revised, 0 duplicate)" in out
+
+
+def test_status_explain_and_classify_name_the_same_things_alike(project):
+    import re
+
+    project.add_source("2026-11-26_morning.txt",
+                       "ODESA, Nov 26 - Ukraine's navy cleared two drifting sea mines near Odesa on Wednesday, as "
+                       "grain ships kept sailing through the Black Sea corridor from Ukraine.\n"
+                       "Divers worked through the night near Odesa, and no vessel was damaged, the navy said.\n\n"
+                       "LISBON, Nov 26 - Portugal's national orchestra announced twelve concerts in Lisbon and Porto "
+                       "for the winter, with two premieres by young composers.\n"
+                       "Tickets go on sale on Monday, and students pay half price, the orchestra said.\n")
+    project.add_source("2026-11-27_morning.txt",
+                       "TAIPEI, Nov 27 - Taiwan's defence ministry said it tracked eleven Chinese military aircraft "
+                       "and five warships near Taiwan on Thursday, two of them across the median line of the Taiwan "
+                       "Strait.\nTaiwan sent combat air patrols and urged Beijing to stop its drills, the ministry "
+                       "said.\n")
+    assert run(project, "publish").returncode == 0
+    status = run(project, "status").stdout
+    classify = run(project, "classify", str(project.sources / "2026-11-26_morning.txt")).stdout
+    (orchestra,) = [line.split()[0] for line in run(project, "list").stdout.splitlines() if "orchestra" in line]
+    explain = run(project, "explain", orchestra).stdout
+    # a story in no topic: one name in all three
+    assert "entries: 3 (ukraine 1, taiwan-security 1; all 2; in no topic 1)" in status
+    assert "   lines 4-5; in no topic\n" in classify and "   lines 1-2; topics: ukraine\n" in classify
+    assert "topics (current rules, current version): in no topic\n" in explain
+    assert "unclassified" not in status + classify + explain and "(none)" not in classify
+    # every time in the text of status (last run included) is written as explain writes it: UTC, "Z"
+    times = re.findall(r"\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)", status + explain)
+    assert times and all(t.endswith("Z") for t in times), times
+    assert re.search(r"^last run: \d{4}-\d\d-\d\dT[0-9:.]+Z \(ok\): publish: 2 files read", status, re.M), status
 
 
 def test_classify_is_a_dry_run_showing_titles_topics_scores_and_terms(project, seed, tmp_path):
@@ -241,14 +272,18 @@ def test_add_url_fetches_it_once_and_appends_a_feed_keeping_comments_and_layout(
     httpserver.check_assertions()  # fetched once
 
 
-@pytest.mark.parametrize("url, message", [
-    ("ftp://news.example/feed", 'expected an absolute http(s) URL such as "https://example.org/feed.xml"'),
-    ("https://news.example/a b", "expected an absolute http(s) URL"),
+@pytest.mark.parametrize("url, why", [
+    ("ftp://news.example/feed", "only http:// and https:// URLs can be added, not ftp://"),
+    ("FILE:///tmp/feed.xml", "only http:// and https:// URLs can be added, not file://"),
+    ("https://news.example/a b", "a URL has no spaces or control characters"),
+    ("http://", "no host name after http://"),
+    ("https://news.example/feed.xml#top", "a feed URL has no #fragment"),
 ])
-def test_add_refuses_what_is_not_a_feed_url_and_leaves_the_config_alone(project, url, message):
+def test_add_refuses_what_is_not_a_feed_url_in_plain_words_and_leaves_the_config_alone(project, url, why):
     before = project.config_path.read_text()
     proc = run(project, "add", url)
-    assert proc.returncode == 2 and message in proc.stderr
+    # about the URL given, not a config error: no "[[sources.feeds]] #1", no config file named
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"publisher: {url}: not added: {why}\n")
     assert project.config_path.read_text() == before
 
 
@@ -256,7 +291,8 @@ def test_add_the_same_url_twice_is_refused(project, httpserver):
     httpserver.expect_request("/feed.xml").respond_with_data(FEED, content_type="application/rss+xml")
     assert run(project, "add", httpserver.url_for("/feed.xml")).returncode == 0
     proc = run(project, "add", httpserver.url_for("/feed.xml"))
-    assert proc.returncode == 2 and "is already a source" in proc.stderr
+    assert (proc.returncode, proc.stderr) == (
+        2, f"publisher: {httpserver.url_for('/feed.xml')}: not added: it is already a source in {project.config_path}\n")
 
 
 def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_reason(project, httpserver):
@@ -266,6 +302,8 @@ def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_re
     httpserver.expect_request("/text").respond_with_data("Kyiv opened shelters on Monday.\n", content_type="text/plain")
     httpserver.expect_request("/sitemap.xml").respond_with_data((DATA / "kinds" / "sitemap.xml").read_bytes(),
                                                                 content_type="application/xml")
+    httpserver.expect_request("/broken.xml").respond_with_data('<?xml version="1.0"?><rss version="2.0"><chan',
+                                                               content_type="application/rss+xml")
     httpserver.expect_request("/bare.html").respond_with_data("<!doctype html><title>x</title><p>No feeds</p>",
                                                               content_type="text/html")
     with socket.socket() as s:  # a port nobody listens on
@@ -273,7 +311,8 @@ def test_add_refuses_a_404_an_unreachable_url_and_what_is_not_a_feed_with_the_re
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/feed.xml"
     before = project.config_path.read_text()
     for url, why in [(httpserver.url_for("/missing.xml"), "HTTP 404 Not Found"),
-                     (closed, "ConnectError"),
+                     (closed, "cannot connect: connection refused\n"),
+                     (httpserver.url_for("/broken.xml"), "not a feed: malformed XML: unclosed token\n"),
                      (httpserver.url_for("/text"), "plain text or data, not a feed (Content-Type: text/plain"),
                      (httpserver.url_for("/sitemap.xml"), "XML or other markup that is not a feed (root element "
                                                           "<urlset>)"),
@@ -357,6 +396,20 @@ def test_add_file_copies_it_into_sources(project, tmp_path):
     proc = run(project, "add", str(outside / "day.txt"))
     assert proc.returncode == 2 and "a different file of that name is already there" in proc.stderr
     assert not list(project.sources.glob("*.part"))
+
+
+@pytest.mark.parametrize("given", ["notaurl", "example.com/feed.xml", "https:/example.com/feed.xml"])
+def test_add_of_neither_a_url_nor_a_file_says_a_url_was_meant(project, tmp_path, given):
+    before = project.config_path.read_text()
+    proc = run(project, "add", given, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", f"publisher: {given}: not a URL, and no such file; add takes a feed or page URL such as "
+               f"https://example.com/feed.xml, or a file to copy into sources/\n")
+    assert project.config_path.read_text() == before and not any(project.sources.iterdir())
+    # a file of that name is still what add copies, URL-like name or not
+    (tmp_path / "notaurl").write_text("KYIV: Ukraine's capital opened shelters in Kyiv on Monday.\n")
+    proc = run(project, "add", "notaurl", cwd=tmp_path)
+    assert proc.returncode == 0 and (project.sources / "notaurl").exists(), proc.stderr
 
 
 def test_a_damaged_database_is_one_line_not_a_traceback(project, seed):

@@ -116,6 +116,20 @@ def test_a_story_page_gives_its_sources_date_and_when_it_was_first_seen_if_anoth
     assert doc(story_page(SITE, page, FEEDS)).xpath("//article/p[@class='meta']")[0].text_content().startswith(shown)
 
 
+def test_a_revised_story_page_has_one_published_date_and_the_revision_as_updated():
+    page = revised_page()  # first seen T0, revised T1; its source dates it two days before T0
+    page = replace(page, entry=replace(page.entry, source_published=T0 - timedelta(days=2)))
+    article = doc(story_page(SITE, page, FEEDS)).xpath("//article")[0]
+    text = " ".join(article.text_content().split())
+    assert article.xpath("p[@class='meta']")[0].text_content().startswith(
+        "Published 22 Nov 2026, 09:12 UTC · first seen 24 Nov 2026, 09:12 UTC · updated 25 Nov 2026, 15:26 UTC")
+    assert article.xpath("p[@class='note']")[0].text_content() == \
+        "Updated: 25 Nov 2026, 15:26 UTC (first published 22 Nov 2026, 09:12 UTC)."
+    # every date called published is the one published date; the first version is when it was seen
+    assert set(re.findall(r"[Pp]ublished (\d+ \w+ \d{4}, \d\d:\d\d UTC)", text)) == {"22 Nov 2026, 09:12 UTC"}
+    assert "Version 1 · 24 Nov 2026, 09:12 UTC First seen." in text and "First published" not in text
+
+
 def test_a_story_page_says_when_it_was_seen_where_it_came_from_and_its_topics():
     page = doc(story_page(SITE, revised_page(), FEEDS))
     sources = [li.text_content() for li in page.xpath("//section[@id='sources']//li")]

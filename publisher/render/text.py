@@ -67,10 +67,11 @@ def shows_update(entry: Entry) -> bool:
 
 def updated_note(entry: Entry) -> str | None:
     """The one-line note ending a revised story's content (None when it was never revised, or
-    revised within the minute)."""
+    revised within the minute). Its "first published" is the date every format and the page
+    call published (the source's date, else first seen), never a second one."""
     if not shows_update(entry):
         return None
-    return f"Updated: {human_time(entry.updated)} (first published {human_time(entry.published)})."
+    return f"Updated: {human_time(entry.updated)} (first published {human_time(entry.date_published)})."
 
 
 def content_html(entry: Entry) -> str:

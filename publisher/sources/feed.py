@@ -546,16 +546,16 @@ def _feedparser(data: bytes, url: str, headers: dict[str, str]) -> Doc | FeedRea
     try:
         parsed = feedparser.parse(data, response_headers=kept, sanitize_html=False, resolve_relative_uris=True)
     except Exception as exc:  # feedparser is meant not to raise; if it does, it is this source's problem
-        return FeedRead(url, None, url, ReadResult(skipped=f"cannot parse: {type(exc).__name__}: {exc}"))
+        return FeedRead(url, None, url, ReadResult(skipped=_one_line(f"cannot parse: {exc or 'no detail'}")))
     feed = parsed.get("feed", {})
     title = plain(feed.get("title", "")) or url
     warnings: list[str] = []
     if parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
         if not parsed.entries:
-            reason = f"not a feed: {type(problem).__name__}: {problem}" if problem else "not a feed"
+            reason = f"not a feed: {_problem(problem)}" if problem else "not a feed"
             return FeedRead(title, None, url, ReadResult(skipped=_one_line(reason)))
-        warnings.append(_one_line(f"broken feed, entries read anyway: {type(problem).__name__}: {problem}"))
+        warnings.append(_one_line(f"broken feed, entries read anyway: {_problem(problem)}"))
     if not parsed.get("version") and not parsed.entries:
         return FeedRead(title, None, url, ReadResult(skipped="not an RSS, Atom or JSON feed"))
     def as_html(detail, value: str) -> str:  # feedparser gives text/plain unescaped
@@ -832,7 +832,13 @@ def _parse_json(data: bytes, url: str, limits: Limits) -> FeedRead:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return FeedRead(url, None, url, ReadResult(skipped=_one_line(f"not valid JSON: {exc}")))
+        if isinstance(exc, json.JSONDecodeError):
+            why = f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg[:1].lower()}{exc.msg[1:]})"
+        elif isinstance(exc, UnicodeDecodeError):
+            why = f"not valid JSON (not UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        else:
+            why = "not valid JSON (nested too deep)" if isinstance(exc, RecursionError) else f"not valid JSON ({exc})"
+        return FeedRead(url, None, url, ReadResult(skipped=_one_line(why)))
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
         return FeedRead(url, None, url, ReadResult(skipped="JSON, but not a JSON Feed (no jsonfeed.org version)"))
     items = doc.get("items")
@@ -876,6 +882,17 @@ def bad_urls_warning(bad_urls: list[str]) -> list[str]:
     if not bad_urls:
         return []
     return [_one_line(f"{len(bad_urls)} link(s) dropped, not URLs (e.g. {bad_urls[0][:60]!r})")]
+
+
+def _problem(problem: BaseException) -> str:
+    """What feedparser found wrong, in words: never the class name (SAXParseException), nor
+    its "<unknown>:2:29:" place (feedparser rewrites the XML declaration first, so the line
+    and column are not the document's)."""
+    from xml.sax import SAXParseException
+
+    if isinstance(problem, SAXParseException):
+        return f"malformed XML: {problem.getMessage()}"
+    return str(problem) or "malformed"
 
 
 def _one_line(text: str) -> str:

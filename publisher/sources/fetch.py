@@ -197,10 +197,9 @@ async def _fetch(pools: _Pools, request: FetchRequest, limits: Limits) -> FetchR
         kind = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for data",
                 "WriteTimeout": "sending", "PoolTimeout": "waiting"}.get(type(exc).__name__, "")
         return FetchResult(request.url, None, error=f"timed out{' ' + kind if kind else ''}")
-    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, httpcore.ProxyError) as exc:
-        return FetchResult(request.url, None, error=f"{type(exc).__name__}: {_one_line(str(exc)) or 'no detail'}")
-    except (OSError, ValueError, zlib.error) as exc:  # a bad URL, socket trouble, a broken gzip stream
-        return FetchResult(request.url, None, error=f"{type(exc).__name__}: {_one_line(str(exc)) or 'no detail'}")
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, httpcore.ProxyError,
+            OSError, ValueError) as exc:  # no connection, a broken answer, a bad URL, a broken gzip stream
+        return FetchResult(request.url, None, error=failure_reason(exc))
 
 
 async def _drain(response, limit: int = 65536) -> None:
@@ -219,11 +218,14 @@ async def _read(response, encoding: str, max_bytes: int) -> bytes | None:
     elif encoding in ("", "identity"):
         inflate = None
     else:
-        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+        raise ValueError(f"unsupported Content-Encoding {encoding[:40]} (only gzip and deflate are read)")
     chunks, size = [], 0
     async for chunk in response.aiter_stream():
         if inflate is not None:
-            chunk = inflate.decompress(chunk, max_bytes + 1 - size)
+            try:
+                chunk = inflate.decompress(chunk, max_bytes + 1 - size)
+            except zlib.error as exc:  # "Error -3 while decompressing data: incorrect header check"
+                raise ValueError(f"broken {encoding} stream ({str(exc).rpartition(': ')[2]})") from None
             if inflate.unconsumed_tail:  # more out than allowed: stop
                 return None
         size += len(chunk)
@@ -233,7 +235,7 @@ async def _read(response, encoding: str, max_bytes: int) -> bytes | None:
     if inflate is not None:
         tail = inflate.flush()
         if not inflate.eof:  # cut short, or not compressed at all: never half a feed
-            raise ValueError(f"broken {encoding} stream")
+            raise ValueError(f"broken {encoding} stream (cut short, or not {encoding} at all)")
         size += len(tail)
         if size > max_bytes:
             return None
@@ -243,6 +245,66 @@ async def _read(response, encoding: str, max_bytes: int) -> bytes | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps, outermost first: httpcore keeps the original as its first
+    argument, anyio as __cause__ (an ExceptionGroup when several addresses were tried)."""
+    out, todo = [], [exc]
+    while todo and len(out) < 20:
+        e = todo.pop(0)
+        if any(e is o for o in out):
+            continue
+        out.append(e)
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+        if isinstance(e, BaseExceptionGroup):
+            todo += list(e.exceptions)
+        if e.__cause__ is not None:
+            todo.append(e.__cause__)
+    return out
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a fetch failed, in words (never an exception's class name): what a person reads
+    after the feed's URL."""
+    import ssl
+
+    causes = _causes(exc)
+    for e in causes:  # the most telling cause first
+        if isinstance(e, socket.gaierror):
+            return "cannot connect: the host name does not resolve"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"cannot connect: TLS certificate not accepted ({_one_line(e.verify_message or '') or 'no detail'})"
+        if isinstance(e, ssl.SSLError):
+            return f"cannot connect: TLS failed ({_one_line(e.reason or '') or 'no detail'})"
+        if isinstance(e, ConnectionRefusedError):
+            return "cannot connect: connection refused"
+        if isinstance(e, ConnectionResetError):
+            return "the server reset the connection"
+    if isinstance(exc, httpcore.ConnectError):
+        errors = [e for e in causes if isinstance(e, OSError) and e.strerror]
+        detail = errors[0].strerror.lower() if errors else _one_line(str(exc))
+        return f"cannot connect: {detail}" if detail else "cannot connect"
+    if isinstance(exc, httpcore.ReadError):
+        return "the connection broke while the answer was read"
+    if isinstance(exc, httpcore.WriteError):
+        return "the connection broke while the request was sent"
+    if isinstance(exc, httpcore.RemoteProtocolError):
+        text = str(exc).lower()
+        if "without sending a response" in text or "disconnected" in text:
+            return "the server closed the connection without answering"
+        if "peer closed connection" in text or "incomplete" in text:
+            return "the server closed the connection before the whole answer had arrived"
+        return "the server's answer is not valid HTTP"
+    if isinstance(exc, httpcore.UnsupportedProtocol):
+        return "not an http:// or https:// URL"
+    if isinstance(exc, httpcore.ProxyError):
+        return f"the proxy failed ({_one_line(str(exc)) or 'no detail'})"
+    if isinstance(exc, httpcore.LocalProtocolError):
+        return f"the request cannot be sent ({_one_line(str(exc)) or 'no detail'})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return _one_line(str(exc)) or "failed, with no detail"
 
 
 # -- where a connection may go ---------------------------------------------------------------
@@ -312,7 +374,7 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g} s") from None
     except OSError as exc:
-        raise httpcore.ConnectError(str(exc)) from None
+        raise httpcore.ConnectError(exc) from None  # the OSError kept, as httpcore does: said in words
     return list(dict.fromkeys(addresses))
 
 
@@ -396,7 +458,7 @@ def address_problem(url: str, trusted: set[tuple[str, int]] = frozenset(), timeo
         if not answer:
             return f"{host} did not resolve within {timeout:g} s"
         if isinstance(answer[0], Exception):
-            return f"cannot resolve {host}: {_one_line(str(answer[0])) or type(answer[0]).__name__}"
+            return f"cannot resolve {host}: {_one_line(str(answer[0])) or 'no detail'}"
         addresses = answer[0]
     for address in dict.fromkeys(addresses):
         kind = not_public(address.split("%")[0])
