@@ -208,3 +208,19 @@ def test_a_summary_longer_than_the_description_is_read_as_feedparser_reads_it():
     assert feed_mod._fast(data, 1000)[0]["lacking"] == "text in <{http://www.itunes.com/dtds/podcast-1.0.dtd}summary>"
     (story,) = parse(data, url="p.rss").result.stories
     assert story.paragraphs == ("Kyiv after the blackout, and what the grid needs before the frost.",)
+
+
+def test_a_script_or_style_in_a_feed_title_is_not_kept_as_words_of_the_title():
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id><updated>2026-11-30T10:00:00Z</updated>
+<entry><id>urn:t:1</id><updated>2026-11-30T10:00:00Z</updated>
+<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><script>alert('xt')</script>Kyiv <style>b{}</style>grid repaired</div></title>
+<content type="html">&lt;p&gt;Crews in Kyiv restored power overnight after the strikes, the city said.&lt;/p&gt;</content></entry>
+<entry><id>urn:t:2</id><updated>2026-11-30T10:00:00Z</updated>
+<title type="html">&lt;SCRIPT type="x"&gt;steal()&lt;/SCRIPT&gt;Taipei drills &lt;script&gt;never closed</title>
+<content type="html">&lt;p&gt;Taiwan's coast guard held drills off Taipei on Monday, officials said.&lt;/p&gt;</content></entry>
+</feed>"""
+    first, second = parse(atom, url="https://news.example/x.atom").result.stories
+    assert first.title == "Kyiv grid repaired"
+    assert second.title == "Taipei drills"
+    assert feed_mod.plain("Why <b>bold</b> matters") == "Why bold matters"  # other markup: its text stays

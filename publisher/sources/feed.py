@@ -157,9 +157,14 @@ def web_url(base: str, value: object) -> str | None:
     return url if ok and len(url) <= 2048 else None
 
 
+# an element whose text is no text a reader sees (a script's code, a style sheet), dropped whole
+_HIDDEN = re.compile(r"<(script|style|template|noscript)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+
+
 def plain(text: str) -> str:
-    """A title as plain text (feeds put markup and entities in titles)."""
-    return _SPACE.sub(" ", xml_text(map_c1(html.unescape(re.sub(r"<[^>]*>", "", text or ""))))).strip()
+    """A title as plain text (feeds put markup and entities in titles); what a script or a
+    style element holds is not kept as words of the title."""
+    return _SPACE.sub(" ", xml_text(map_c1(html.unescape(re.sub(r"<[^>]*>", "", _HIDDEN.sub(" ", text or "")))))).strip()
 
 
 def item_id(raw_id: str | None, link: str | None, title: str, date: str | None) -> str:
