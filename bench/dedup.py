@@ -342,7 +342,7 @@ def child_incremental(root: Path) -> dict:
         for label in ("small", "large") if k % 2 == 0 else ("large", "small"):
             before = {name: acc[0] for name, acc in stages.items()}
             t0 = time.perf_counter()
-            rep = ingest_file(stores[label], SourceFile(path=path, name=f"extra/{path.name}"), configs[label],
+            rep = ingest_file(stores[label], SourceFile(where=str(path), name=f"extra/{path.name}"), configs[label],
                               now + timedelta(minutes=k + 1))
             times[label].append(time.perf_counter() - t0)
             for name, acc in stages.items():

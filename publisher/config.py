@@ -450,14 +450,16 @@ def _terms(t: _Checker, key: str, value: Any, *, empty: str | None) -> tuple[str
     if empty and not value:
         t.fail(key, f"must not be empty ({empty})")
     out = []
+    seen: set[str] = set()  # (lower-cased: a set, not a scan of those before; topics list hundreds)
     for term in value:
         if not isinstance(term, str):
             t.fail(key, f"expected terms as strings, got {term!r} ({_type_name(term)})")
         term = term.strip()
         if not TERM_RE.match(term):
             t.fail(key, f'"{term}" is not a usable term: words, optionally ending in * (e.g. "ukrain*")')
-        if term.lower() in (o.lower() for o in out):
+        if term.lower() in seen:
             t.fail(key, f'"{term}" is listed twice')
+        seen.add(term.lower())
         out.append(term)
     return tuple(out)
 

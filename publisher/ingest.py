@@ -281,7 +281,7 @@ def _unchanged(source: SourceFile, state: SourceState | None, report: PublishRep
     if state is None or source.skip is not None:
         return False
     try:
-        st = os.stat(source.path)
+        st = os.stat(source.where)
     except OSError:
         return False
     if not stat.S_ISREG(st.st_mode) or (state.size, state.mtime_ns) != (st.st_size, st.st_mtime_ns):

@@ -1351,9 +1351,10 @@ class Store:
 
     def stale_archive_pages(self, feed: str, size: int, closed: int) -> list[int]:
         """The closed pages (1..closed, of `size` places) of a feed's archive with a member
-        marked stale, oldest first."""
+        marked stale, oldest first. (The partial index of stale members, named: left to itself
+        the planner walks the feed's whole primary-key range, 33 ms at 1M stored, for the few.)"""
         return [r[0] for r in self.sql.execute(
-            """SELECT DISTINCT (seq - 1) / ?1 + 1 FROM archive_members
+            """SELECT DISTINCT (seq - 1) / ?1 + 1 FROM archive_members INDEXED BY archive_members_stale
                WHERE feed = ?2 AND stale = 1 AND seq <= ?3 ORDER BY 1""", [size, feed, closed * size]).fetchall()]
 
     def archive_written(self, feed: str, first: int, last: int) -> None:

@@ -53,12 +53,17 @@ class NotASource(PublisherError):
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    path: Path  # where it is (a symlink: the link)
+    where: str  # where it is (a symlink: the link), as a path string: `path` makes the Path when
+    #             asked (a listing of 10,000 unchanged files made 10,000 Paths no one used)
     name: str  # its path relative to the sources directory, with "/" separators; always
     #            valid Unicode (bytes of a file name that is not UTF-8 appear as \xNN)
     skip: str | None = None  # why it is listed but not read (NOT_REGULAR, OUTSIDE ...); None: read it
     root: Path | None = None  # the sources directory, and the parts of the real path under it
     parts: tuple[str, ...] = ()  # that read_source opens, one by one, following no link
+
+    @property
+    def path(self) -> Path:
+        return Path(self.where)
 
 
 # C0 and C1 controls (U+009B is an 8-bit CSI to a terminal), line and paragraph separators, and
@@ -108,7 +113,7 @@ def _source(root: Path, real_root: Path, path: Path) -> SourceFile | None:
     except OSError:  # gone since it was listed
         return None
     relative = path.relative_to(root)
-    return SourceFile(path=path, name=display_name(relative), skip=skip, root=root,
+    return SourceFile(where=os.fspath(path), name=display_name(relative), skip=skip, root=root,
                       parts=(parts or relative.parts) if skip is None else ())
 
 
@@ -173,7 +178,7 @@ def list_sources(root: Path, errors: list[str] | None = None) -> list[SourceFile
                     pending.append((item.path, f"{relative}{item.name}/"))
                 elif is_file:
                     name = f"{relative}{item.name}"
-                    found.append(SourceFile(path=Path(item.path), name=display_name(name), root=root,
+                    found.append(SourceFile(where=item.path, name=display_name(name), root=root,
                                             parts=tuple(name.split("/"))))
                 elif (source := _source(root, real_root, Path(item.path))) is not None:
                     found.append(source)  # a symlink (a directory one inside: None), a FIFO ...
@@ -212,7 +217,7 @@ _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 def _open(source: SourceFile) -> int:
     if source.root is None or not source.parts:  # made by hand (a bench): its path as it is
-        return os.open(source.path, _OPEN_FILE)
+        return os.open(source.where, _OPEN_FILE)
     # the sources directory itself may be a link: the operator's choice, followed
     directory = os.open(source.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
