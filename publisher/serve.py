@@ -29,6 +29,7 @@ import gzip
 import hashlib
 import os
 import stat
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -405,6 +406,10 @@ _NOT_FOUND = b"Not Found\n"
 _NOT_FOUNDS = (plain(404, _NOT_FOUND), plain(404, _NOT_FOUND, head=True))
 _NOT_ALLOWED = plain(405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
 _NO_STORE = (b"cache-control", b"no-store")
+SEARCH_SHARE = 0.5  # of the server's time that searches may take, over time ...
+SEARCH_BURST = 1.0  # ... owing at most this many seconds of it at once
+_SEARCH_BUSY = {head: plain(503, b"Searches are busy: try again in a moment.\n", [_NO_STORE, (b"retry-after", b"1")],
+                            head=head) for head in (False, True)}
 
 
 def _moved(path: str, cache_control: str, head: bool) -> Response:
@@ -420,8 +425,10 @@ class FeedServer:
     (/healthz, /metrics); `search` answers /search, and puts the search form on every page."""
 
     def __init__(self, root: Path, *, cache_max_age: int = 60, routes: dict[str, Route] | None = None,
-                 search: Search | None = None):
+                 search: Search | None = None, clock: Callable[[], float] = time.monotonic):
         self.root = root
+        self.clock = clock
+        self._search_debt, self._search_at = 0.0, clock()  # seconds of searching owed (SEARCH_SHARE)
         self.cache_control = f"public, max-age={cache_max_age}"
         self.routes = dict(routes or {})
         self.search = search
@@ -485,8 +492,22 @@ class FeedServer:
         return variant.head if head else variant.ok
 
     def _search(self, query: bytes, head: bool) -> Response:
-        """A page of search results: made for this request, kept nowhere (no-store)."""
-        status, body = self.search(*search_params(query))
+        """A page of search results: made for this request, kept nowhere (no-store). Searches
+        share the server's one loop with the feeds: they may take SEARCH_SHARE of its time, and
+        over that (a debt of SEARCH_BURST seconds) a search is answered 503, retry in a second.
+        Each search is bounded (search.TIME_LIMIT), but a client sending them one after another
+        on many connections held a normal GET of a feed for seconds."""
+        now = self.clock()
+        self._search_debt = max(0.0, self._search_debt - (now - self._search_at) * SEARCH_SHARE)
+        self._search_at = now
+        if self._search_debt > SEARCH_BURST:
+            return _SEARCH_BUSY[head]
+        try:
+            status, body = self.search(*search_params(query))
+        finally:
+            done = self.clock()
+            self._search_debt += done - now
+            self._search_at = done
         headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()),
                    _NO_STORE, NOSNIFF, *PAGE_HEADERS]
         return response(status, headers, b"" if head else body)

@@ -595,3 +595,24 @@ def NOW_PLUS_HOUR():
     from conftest import NOW
 
     return NOW + timedelta(hours=1)
+
+
+def test_searches_may_take_half_the_servers_time_and_over_that_get_503_while_feeds_are_served(site):
+    """A client sending searches one after another (each bounded, but each on the one loop
+    the feeds are answered from) gets 503 with Retry-After once searches owe more than a
+    second of the server's time; the debt is paid at half a second a second."""
+    clock = [100.0]
+
+    def search(*args):
+        clock[0] += 0.3  # each search takes 0.3 s of the loop
+        return 200, b"<!doctype html><title>results</title>\n"
+
+    app = FeedServer(site, search=search, clock=lambda: clock[0])
+    app.reload()
+    statuses = [app.respond(b"GET", "/search", [], b"q=kyiv").head.split(b" ")[1] for _ in range(6)]
+    assert statuses == [b"200", b"200", b"200", b"200", b"503", b"503"]  # 1.2 s owed after four
+    busy = app.respond(b"GET", "/search", [], b"q=kyiv")
+    assert b"retry-after: 1" in busy.head.lower() and b"no-store" in busy.head
+    assert app.respond(b"GET", "/all/atom.xml", []).head.startswith(b"HTTP/1.1 200")  # the feeds: always
+    clock[0] += 1.0  # a second later half a second is paid: 0.7 s owed
+    assert app.respond(b"GET", "/search", [], b"q=kyiv").head.split(b" ")[1] == b"200"
