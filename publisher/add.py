@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from publisher import atomic, subscribe
-from publisher.config import Config, add_feed, remove_feed
+from publisher.config import Config, add_feed, http_url_problem, remove_feed
 from publisher.errors import ConfigError, PublisherError
 from publisher.sources import feed, fetch, kind_of, kinds
 
@@ -86,24 +86,9 @@ def _added(config: Config, url: str, what: str, title: str | None, interval: flo
                  f"`publisher run` polls it within seconds, or run `publisher publish`")
 
 
-def url_problem(url: str) -> str | None:
-    """Why `url` (it has a scheme://) cannot be a feed source, in words; None when it can. The
-    same URLs as the config's [[sources.feeds]] url check accepts."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):  # urlsplit gives it in lower case
-        return f"only http:// and https:// URLs can be added, not {parts.scheme}://"
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return "a URL has no spaces or control characters"
-    if not parts.netloc:
-        return f"no host name after {parts.scheme}://"
-    if parts.fragment:
-        return "a feed URL has no #fragment"
-    return None
-
-
 def _add_url(config: Config, url: str, title: str | None, interval: float | None, yes: bool) -> Added:
     # about the URL given (a usage error, exit 2), before anything is fetched or written
-    why = url_problem(url)
+    why = http_url_problem(url)
     if why is None and any(f.url == url for f in config.feed_sources):
         why = f"it is already a source in {config.path}"
     if why is not None:

@@ -273,10 +273,23 @@ def _number(t: _Checker, key: str, default: float, low: float, high: float, unit
     return float(value)
 
 
+def http_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a feed source's URL, in words; None when it can (an absolute
+    http(s) URL with a host, no spaces or control characters, no #fragment)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):  # urlsplit gives it in lower case
+        return f"only http:// and https:// URLs can be added, not {parts.scheme}://" if parts.scheme else "no scheme"
+    if " " in url or not url.isprintable():  # (as render.text.safe_link: every other space is unprintable)
+        return "a URL has no spaces or control characters"
+    if not parts.netloc:
+        return f"no host name after {parts.scheme}://"
+    if parts.fragment:
+        return "a feed URL has no #fragment"
+    return None
+
+
 def _http_url(t: _Checker, key: str, value: str, example: str) -> str:
-    parts = urlsplit(value)
-    if any(c.isspace() or not c.isprintable() for c in value) or parts.scheme not in ("http", "https") \
-            or not parts.netloc or parts.fragment:
+    if http_url_problem(value) is not None:
         t.fail(key, f'expected an absolute http(s) URL such as "{example}", got "{value}"')
     return value
 

@@ -284,10 +284,15 @@ def _unchanged(source: SourceFile, state: SourceState | None, report: PublishRep
         st = os.stat(source.where)
     except OSError:
         return False
-    if not stat.S_ISREG(st.st_mode) or (state.size, state.mtime_ns) != (st.st_size, st.st_mtime_ns):
+    if not stat.S_ISREG(st.st_mode) or not _as_read(state, st):
         return False
     report.sources.append(SourceReport(source.name, Outcome.UNCHANGED))
     return True
+
+
+def _as_read(state: SourceState | None, st: os.stat_result) -> bool:
+    """The file is of the size and modification time it had when the store read it."""
+    return state is not None and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns)
 
 
 def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
@@ -315,7 +320,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
         return _failed(store, name, now, f"cannot stat: {exc.strerror or exc}")
     if state is True:
         state = store.source_state(name)
-    if state and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns):
+    if _as_read(state, st):
         return SourceReport(name, Outcome.UNCHANGED)
     if young_after is not None and young_after < st.st_mtime <= young_after + 86400:
         # Modified a moment ago: perhaps still being written. Remember nothing; the watcher

@@ -18,9 +18,12 @@ from publisher.report import Progress, PublishReport
 from publisher.store import Store
 
 
-def _identity_error(config: Config, stored: str) -> ConfigError:
+def _refuse_changed_identity(config: Config, stored: str | None) -> None:
+    """ConfigError when config.toml's [site] id_authority is not `stored`, the one the ids were made with."""
+    if not entries.authority_changed(stored, config.site.id_authority):
+        return
     database, feeds = config.paths.database.name, config.paths.feeds.name
-    return ConfigError(
+    raise ConfigError(
         f'{config.path}: [site] id_authority is "{config.site.id_authority}", but the ids already published '
         f'from {database} were made with "{stored}" and never change: put it back, or start afresh '
         f"(remove {database} and {feeds}/; `make clean` does)")
@@ -30,9 +33,7 @@ def check_identity(store: Store, config: Config) -> None:
     """Raises ConfigError when config.toml's [site] id_authority is not the one the store's ids
     were minted with (ids never change); records it when the store has none yet. Every writer
     of feeds (publish, rewrite) calls it before writing."""
-    stored = store.id_authority()
-    if entries.authority_changed(stored, config.site.id_authority):
-        raise _identity_error(config, stored)
+    _refuse_changed_identity(config, store.id_authority())
     if store.meta("id_authority") is None:
         with store.transaction():
             store.set_meta("id_authority", config.site.id_authority)
@@ -51,8 +52,7 @@ def check_config(config: Config) -> None:
         stored = store.id_authority()
     finally:
         store.close()
-    if entries.authority_changed(stored, config.site.id_authority):
-        raise _identity_error(config, stored)
+    _refuse_changed_identity(config, stored)
 
 
 def publish(config: Config, now: datetime, *, progress: Progress | None = None, wait: float = 0.0,
