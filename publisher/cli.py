@@ -48,6 +48,17 @@ _ID_HELP = ("the story: its tag: id, its name, its page's URL or path (/stories/
             f"{stories.HASH_PREFIX_MIN}+ hex digits of its id's hash (as `list` shows)")
 
 
+def _at_least_one(value: str) -> int:
+    """--limit N: a whole number, 1 or more (0 would print nothing and look like an empty store)."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="publisher", description="Wire copy in, clean topic feeds out.")
     p.add_argument("--config", type=Path, default=None, metavar="PATH",
@@ -84,14 +95,14 @@ def _parser() -> argparse.ArgumentParser:
            "first seen, updated, topics, name; retracted ones too, marked RETRACTED")
     ls = sub.add_parser("list", help=why, description=why)
     ls.add_argument("--topic", metavar="SLUG", help="only this topic's stories (the merged feed's slug: any topic's)")
-    ls.add_argument("--limit", type=int, default=stories.LIST_LIMIT, metavar="N",
+    ls.add_argument("--limit", type=_at_least_one, default=stories.LIST_LIMIT, metavar="N",
                     help=f"at most N stories (default: {stories.LIST_LIMIT})")
     why = ("the stories with every word, newest first: the start of the id's hash, first seen, topics, name; "
            "the title and a snippet, the matches [marked]; the story's page")
     se = sub.add_parser("search", help=why, description=why)
     se.add_argument("words", nargs="+", metavar="WORDS", help="words to find (all of them; no search syntax; after -- a word may start with -)")
     se.add_argument("--topic", metavar="SLUG", help="only this topic's stories (the merged feed's slug: any topic's)")
-    se.add_argument("--limit", type=int, default=search.SEARCH_LIMIT, metavar="N",
+    se.add_argument("--limit", type=_at_least_one, default=search.SEARCH_LIMIT, metavar="N",
                     help=f"at most N stories (default: {search.SEARCH_LIMIT}, at most {search.MAX_LIMIT})")
     ex = sub.add_parser("explain", help="a story's history: versions, sources, matches, topics")
     ex.add_argument("id", metavar="ID", help=_ID_HELP)
@@ -406,12 +417,12 @@ def _classify(config: Config, file: Path) -> int:
         print(f"   {_lines(story.first_line, story.last_line)}; {where}")
         if story.first_line in starts:
             b = starts[story.first_line]
-            print(f"   split from the story before: score {b.score:.2f} of {run.threshold:.2f} ({', '.join(b.cues)})")
+            print(f"   split from the story before: score {b.score:.2f} of {b.threshold:.2f} ({', '.join(b.cues)})")
         _print_matches(matches)
     if run.near_misses:
         print("near misses (not split):")
         for b in run.near_misses:
-            print(f"   before line {b.line}: score {b.score:.2f} of {run.threshold:.2f} ({', '.join(b.cues) or 'no cues'})")
+            print(f"   before line {b.line}: score {b.score:.2f} of {b.threshold:.2f} ({', '.join(b.cues) or 'no cues'})")
     return EXIT_OK
 
 

@@ -252,3 +252,11 @@ def test_help_says_what_the_new_commands_do(project, command):
     proc = run(project, command, "--help")
     assert proc.returncode == 0
     assert ("RETRACTED" if command == "list" else "hash") in proc.stdout.replace("\n", " ")
+
+
+@pytest.mark.parametrize("command", [["list"], ["search", "Taiwan"]])
+@pytest.mark.parametrize("limit", ["0", "-3", "ten"])
+def test_a_limit_below_one_is_a_usage_error_not_an_empty_list(project, command, limit):
+    proc = run(project, *command, "--limit", limit)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "argument --limit:" in proc.stderr and ("1 or more" in proc.stderr or "whole number" in proc.stderr)
