@@ -265,10 +265,12 @@ def test_segmentation_never_fails_and_keeps_every_text_line_once(lines):
         previous_end = story.last_line
         assert len(story.title) <= wire.TITLE_MAX
     # every line with text (a letter or digit) that is not a caption gives one paragraph (a
-    # kicker line whose summary was split from its lede gives two)
+    # kicker line whose summary was split from its lede gives two, whether it is a one-line
+    # story or an article's first paragraph)
     kept = [line for line in map(wire.clean_line, lines)
             if any(c.isalnum() for c in line) and not wire.is_caption(line)]
-    split = sum(1 for s in stories if s.kicker and len(s.paragraphs) == 2)
+    split = sum(1 for s in stories if s.kicker
+                and wire.split_summary(wire.split_kicker(wire.clean_line(lines[s.first_line - 1]))[1])[0])
     assert sum(len(s.paragraphs) for s in stories) == len(kept) + split
 
 

@@ -10,7 +10,9 @@ Segmentation rules, applied to each line in this order:
 4. byline, dateline      a byline opens the story after it ("By Anna Kovalenko, Kyiv desk"), dropped from
                          the text; never a cut-off line. A paragraph opening with a dateline
                          ("KYIV, Nov 24 (Agence Wire) - ...") starts a story.
-5. KICKER: lede ...      an ALL-CAPS label and a colon: a story of its own
+5. KICKER: lede ...      an ALL-CAPS label and a colon: starts a story; a story of its own
+                         (a one-line story) unless the paragraphs after it read as the rest
+                         of its article (see close in _segment: KICKER_JOIN, KICKER_BLOCK)
 6. very long line        a story of its own (articles are split one paragraph a line)
 7. ordinary line         joins the current run
 8. a line cut off mid-sentence (no closing punctuation) ends the run it belongs to
@@ -41,6 +43,17 @@ from publisher.sources.boundaries import Gap, Known, TopicScores
 LONG_LINE = 500
 #: A line longer than this is not wire copy (a dump of something else): dropped, with a warning.
 MAX_LINE = 20_000
+#: A kicker line is the first paragraph of an article when the gap after it scores below this
+#: (far below boundaries.THRESHOLD: in run-together dumps a kicker line is most often a
+#: one-line story, followed by a story that may be on the same subject); else a story of its
+#: own. Chosen by bench/understanding.py (see docs/understanding.md).
+KICKER_JOIN = -3.0
+#: A kicker line that opens a block (the file's first line, or after a blank line, an end mark,
+#: a credit or a byline) of at most this many paragraphs, the block then closed by a mark
+#: between stories (see close in _segment), is the first paragraph of an article (its gaps
+#: scored as any run's); otherwise a one-line story of its own (the common case in
+#: run-together dumps).
+KICKER_BLOCK = 8
 #: Titles are shortened to at most this many characters, at a word boundary.
 TITLE_MAX = 140
 #: A kicker is short: at most this many characters before its colon.
@@ -406,6 +419,7 @@ class Boundary:
     placed: bool
     cues: tuple[str, ...]
     features: dict[str, float]
+    threshold: float  # the score from which this gap is a boundary
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,24 +447,62 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
     scored: list[Boundary] = []
     run: list[tuple[int, str]] = []  # (line number, text) of the open run of paragraphs
     captions: list[int] = []  # line numbers of captions inside the open run
+    kicked_run: tuple[str, str] | None = None  # (kicker, rest) when a kicker line opens the run
+    kicked_opens = False  # ... and that line opens a block
+    opens = True  # the next line opens a block: the file's first, or after a mark that ends a story
 
-    def close(truncated: bool = False) -> None:
-        nonlocal run, captions
+    def close(truncated: bool = False, ended: bool = False) -> None:
+        """Close the open run; `ended`: by a mark between stories (a blank line, an end mark,
+        credit or byline, a dateline, a cut-off line, the end of the file), not by a kicker or
+        a long line (a one-line story of its own that may follow a one-line story)."""
+        nonlocal run, captions, kicked_run, kicked_opens
+        splitting = boundaries.THRESHOLD < float("inf")  # (switched off: bench corpora)
+
+        def scored_gaps() -> list[Gap]:
+            texts = [t for _, t in run]
+            if kicked_run is not None:
+                texts[0] = kicked_run[1]  # scored as the lede it is, without its label
+            return boundaries.gaps(texts, topic_scores, known) if splitting and len(run) > 1 else []
+
+        found = scored_gaps()
+        joined = None  # the gap after a kicker line, when what follows is the same article's
+        if kicked_run is not None:
+            # rule 5: a kicker line is a story of its own unless the paragraphs after it read
+            # as the rest of its article: scored as any gap, against KICKER_JOIN, or against
+            # the usual threshold when it opens a block of a few paragraphs closed by a mark
+            need = boundaries.THRESHOLD if kicked_opens and ended and len(run) <= KICKER_BLOCK else KICKER_JOIN
+            gap = found[0] if found else None
+            if gap is not None:
+                cues = ("after a kicker line", *gap.cues())
+                scored.append(Boundary(run[1][0], gap.score, gap.score >= need, cues, gap.features, need))
+            if gap is None or gap.score >= need:
+                at, first = run[0]
+                stories.append(_one_line_story(at, first, kicked_run))
+                run, kicked_run = run[1:], None
+                found = scored_gaps()
+            else:
+                joined = gap
         if run:
-            found = boundaries.gaps([t for _, t in run], topic_scores, known) \
-                if boundaries.THRESHOLD < float("inf") else []  # (splitting switched off: bench corpora)
             for g in found:
-                scored.append(Boundary(run[g.index][0], g.score, g.boundary, tuple(g.cues()), g.features))
-            cuts = [0] + [g.index for g in found if g.boundary] + [len(run)]
+                if g is not joined:
+                    scored.append(Boundary(run[g.index][0], g.score, g.boundary, tuple(g.cues()), g.features,
+                                           boundaries.THRESHOLD))
+            cuts = [0] + [g.index for g in found if g.boundary and g is not joined] + [len(run)]
             for k, (a, b) in enumerate(zip(cuts, cuts[1:])):
                 part = run[a:b]
                 next_first = run[b][0] if b < len(run) else None
                 inside = [c for c in captions if c > part[-1][0] and (next_first is None or c < next_first)]
                 paragraphs = tuple(t for _, t in part)
+                last_line = max([part[-1][0], *inside])
+                cut = truncated and k == len(cuts) - 2
+                if k == 0 and kicked_run is not None:
+                    head = _one_line_story(part[0][0], part[0][1], kicked_run)
+                    stories.append(replace(head, paragraphs=head.paragraphs + paragraphs[1:],
+                                           last_line=last_line, truncated=cut))
+                    continue
                 stories.append(Story(title=_title(None, None, paragraphs[0]), paragraphs=paragraphs,
-                                     first_line=part[0][0], last_line=max([part[-1][0], *inside]),
-                                     truncated=truncated and k == len(cuts) - 2))
-        run, captions = [], []
+                                     first_line=part[0][0], last_line=last_line, truncated=cut))
+        run, captions, kicked_run, kicked_opens = [], [], None, False
 
     offset = 0  # where the next line starts, in text
     number = 0
@@ -463,7 +515,8 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
         last = raw
         line = clean_line(raw)
         if not line or not any(c.isalnum() for c in line):  # blank, or only punctuation ("***", ":")
-            close()
+            close(ended=True)
+            opens = True
             continue
         if len(line) > MAX_LINE:
             close()
@@ -476,21 +529,29 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
                 captions.append(number)
             continue
         if is_end_mark(line) or is_jump(line) or is_byline(line):
-            close()
+            close(ended=True)
+            opens = True
             continue
+        block_start, opens = opens, False
         if boundaries.is_dateline(line):  # a dateline opens a story, always
-            close()
+            close(ended=True)
         kicked = split_kicker(line)
         if kicked or len(line) >= LONG_LINE:
             close()
+            if kicked and len(line) < LONG_LINE and not is_cut_off(line):
+                # a kicker line may be an article's first paragraph: decided when the run
+                # closes (see close)
+                run.append((number, line))
+                kicked_run, kicked_opens = kicked, block_start
+                continue
             stories.append(_one_line_story(number, line, kicked))
             continue
         run.append((number, line))
         if is_cut_off(line):
-            close(truncated=True)
+            close(truncated=True, ended=True)
     if long_lines > 10:
         warnings.append(f"{long_lines - 10:,} more lines too long to be wire text dropped")
-    close()
+    close(ended=True)
     return _capped(text, last, stories, warnings, scored, limits, number, offset, long_lines)
 
 
