@@ -340,6 +340,7 @@ _DECISIONS = {
     Decision.FULLER: "a fuller version of the story (it contains the text it was compared with)",
     Decision.TEASER: "a teaser of the story (a shorter text inside it): recorded, not published",
     Decision.NEAR_DUPLICATE: "a near-duplicate, not published (on_near_duplicate = skip)",
+    Decision.OLDER: "an older version: its file is dated before the shown text's; recorded, not published",
 }
 
 

@@ -12,7 +12,8 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 
@@ -574,6 +575,17 @@ def _placement(match: Match, settings: DedupSettings) -> Placement:
     decision = match.kind if revise or match.kind == Decision.TEASER else Decision.NEAR_DUPLICATE
     return Placement(decision, entry=match.entry, current=revise, compared=match.version,
                      jaccard=match.jaccard, containment=match.containment)
+
+
+def older(placement: Placement, dated: datetime | None, current_dated: datetime | None) -> Placement:
+    """A text that would replace its entry's current one, from a source dated before that
+    text's source (`dated` < `current_dated`: a file named or saved earlier, read later, or
+    read again), is an older version of the story: kept as history (Decision.OLDER), the newer
+    text stays shown. Arrival order decides when either date is unknown or they are equal."""
+    if (not placement.current or placement.entry is None or dated is None or current_dated is None
+            or dated >= current_dated):
+        return placement
+    return replace(placement, decision=Decision.OLDER, current=False)
 
 
 def as_copy(placement: Placement) -> Placement:

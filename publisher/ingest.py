@@ -95,6 +95,8 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
         kept = [p for p in paragraphs if not wire.is_furniture(p)]
         if len(kept) < len(paragraphs) and dedup.fingerprint(story_text(kicker, kept)) == fp:
             placement = dedup.as_copy(placement)
+    if story.origin is None and placement.current and placement.entry is not None:
+        placement = dedup.older(placement, story.published, store.current_dated(placement.entry))
     new = None
     if placement.decision == Decision.NEW:
         new = NewEntry(entries.mint_entry_id(config.site.id_authority, fp), entries.story_name(story.title, fp))

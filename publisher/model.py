@@ -24,6 +24,7 @@ class Decision(StrEnum):
     FULLER = "fuller"  # a longer text containing the stored one: the current version now
     TEASER = "teaser"  # a shorter text inside a stored one: history only, never shown
     NEAR_DUPLICATE = "near-duplicate"  # a revision ignored (on_near_duplicate = "skip")
+    OLDER = "older"  # a version of a story from a file dated before the shown text's: history only
     UNCHANGED = "unchanged"  # a feed's item with the same text as last time: nothing stored
 
     @property

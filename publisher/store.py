@@ -461,6 +461,15 @@ def _cheap_lookups(db: Database) -> None:
     db.execute("CREATE INDEX entries_unclassified ON entries (id) WHERE classified IS NULL")
 
 
+@MIGRATIONS(name="0018_version_dates")
+def _version_dates(db: Database) -> None:
+    """Each wire version's source date (the date in its file's name, else the file's
+    modification time): a later-arriving text from a file dated before the shown text's is an
+    older version, kept as history (dedup.older). Versions stored before have none (NULL), and
+    are never compared so."""
+    db.execute("ALTER TABLE versions ADD COLUMN dated TEXT")
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What is known of polling one feed URL."""
@@ -791,6 +800,12 @@ class Store:
                WHERE p.source = ? AND p.read = (SELECT max(read) FROM provenance WHERE source = ?)
                ORDER BY p.first_line, p.id""", [source, source]).fetchall()]
 
+    def current_dated(self, entry: int) -> datetime | None:
+        """The source date of an entry's current text, when it is a wire text stored with one."""
+        value = self._one("SELECT v.dated FROM entries e JOIN versions v ON v.id = e.current_version "
+                          "WHERE e.id = ?", [entry])
+        return parse_time(value) if value else None
+
     def version_text(self, version: int) -> tuple[str | None, list[str]]:
         """(kicker, paragraphs) of a stored version."""
         kicker, paragraphs = self.sql.execute("SELECT kicker, paragraphs FROM versions WHERE id = ?",
@@ -993,12 +1008,13 @@ class Store:
                                      [format_time(story.updated), entry])
             stored = self.sql.execute(
                 """INSERT INTO versions (id, entry, fingerprint, title, kicker, paragraphs, truncated, seen_at,
-                                         content_html, origin, meta)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         content_html, origin, meta, dated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [version, entry, fingerprint, story.title, story.kicker,
                  json.dumps(list(story.paragraphs), ensure_ascii=False), int(story.truncated), instant, story.html,
                  json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None,
-                 _meta_json(story.meta)]).lastrowid
+                 _meta_json(story.meta),
+                 format_time(story.published) if story.origin is None and story.published else None]).lastrowid
             assert version is None or stored == version
             version = stored
             self.sql.execute("INSERT INTO sketches (version, entry, minhash, shingles, bands, lead) "

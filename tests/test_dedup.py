@@ -150,3 +150,19 @@ def test_brief_query_searches_articles_with_a_briefs_rare_words_and_briefs_with_
     # the article's lede shares enough content words with its brief for the store to find it
     assert len(set(query.brief_words) & set(dedup.brief_words(BRIEF))) >= dedup.BRIEF_LEDE_MATCH
     assert dedup.sketch(BRIEF).brief_words == dedup.brief_words(BRIEF) and dedup.sketch(ARTICLE).brief_words == ()
+
+
+def test_older_keeps_a_text_dated_before_the_shown_one_as_history():
+    from datetime import UTC, datetime
+
+    from publisher.dedup import Placement, older
+
+    day = lambda d: datetime(2026, 11, d, tzinfo=UTC)  # noqa: E731
+    revision = Placement(Decision.REVISION, entry=7, current=True, compared=3, jaccard=0.7, containment=0.9)
+    demoted = older(revision, day(23), day(24))
+    assert (demoted.decision, demoted.entry, demoted.current, demoted.compared) == (Decision.OLDER, 7, False, 3)
+    for dated, current in ((day(24), day(24)), (day(25), day(24)), (None, day(24)), (day(23), None)):
+        assert older(revision, dated, current) is revision  # same day, later, or a date unknown
+    new = Placement(Decision.NEW)
+    teaser = Placement(Decision.TEASER, entry=7, current=False)
+    assert older(new, day(1), day(24)) is new and older(teaser, day(1), day(24)) is teaser

@@ -290,6 +290,49 @@ def test_an_older_version_arriving_again_is_a_duplicate_and_the_newest_text_stay
     assert n_entries(project) == 1
 
 
+@pytest.mark.parametrize("dated", ["name", "mtime"])
+def test_an_older_wording_from_a_file_dated_earlier_never_replaces_the_newer_one(project, dated):
+    """b (the newer wording) is read first; a (its older wording) comes later from a file dated
+    before b's, by the date in its name or by its modification time: a is recorded as an older
+    version, the feeds keep showing b, and explain says why."""
+    import os
+
+    a, b, _ = load_case("re-edited-copy")
+    newer, older = ("2026-11-24_evening.txt", "2026-11-24_morning.txt") if dated == "mtime" else \
+        ("2026-11-24_evening.txt", "2026-11-23_evening.txt")
+    path = project.add_source(newer, b)
+    if dated == "mtime":  # same date in both names: the files' modification times tell them apart
+        newer, older = "wire-2.txt", "wire-1.txt"
+        path.rename(project.sources / newer)
+        os.utime(project.sources / newer, (NOW.timestamp() - 3600,) * 2)
+    project.publish(NOW)
+    after_b = project.feed_bytes()
+    path = project.add_source(older, a)
+    if dated == "mtime":
+        os.utime(path, (NOW.timestamp() - 7200,) * 2)
+    report = project.publish(LATER)
+    assert counts(report, older) == COUNTS["teaser"]  # counted as a known story: nothing new shown
+    assert decisions(project, older) == ["older"]
+    assert project.feed_bytes() == after_b
+    (entry,) = feed(project).entries
+    assert paragraphs_of(entry) == shown(only_story(b))
+    page = (project.feeds / "stories" / (entry.link.rsplit("/", 1)[-1])).read_text()
+    assert "an older version, from a file dated earlier (not published)" in page
+
+
+def test_a_newer_file_still_revises_and_equal_dates_go_by_arrival(project):
+    """The rule looks only backwards: a file dated after the shown text, or on the same day by
+    its name, revises the story as before."""
+    a, b, _ = load_case("re-edited-copy")
+    project.add_source("2026-11-24_morning.txt", a)
+    project.publish(NOW)
+    project.add_source("2026-11-24_evening.txt", b)
+    project.publish(LATER)
+    assert decisions(project, "2026-11-24_evening.txt") == ["revision"]
+    (entry,) = feed(project).entries
+    assert paragraphs_of(entry) == shown(only_story(b))
+
+
 # Two entries that share two paragraphs of background (B1, B2) but are not versions of each
 # other; A1/C1 and A2/C2 have the same number of shingles, so a story made of A1 + B + C1 is
 # exactly as similar to each.

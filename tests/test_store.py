@@ -58,7 +58,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         "0004_stored_shingles", "0005_sketches_table", "0006_short_lead_bands", "0007_story_pages", "0008_feeds",
         "0009_reads_past_caps", "0010_source_dates_and_item_meta", "0011_search", "0012_archives",
         "0013_brief_words", "0014_compact_bands", "0015_topic_counts", "0016_sketches_v2",
-            "0017_cheap_lookups"]
+            "0017_cheap_lookups", "0018_version_dates"]
     assert store.created_at == NOW  # set once, by the first open
     store.close()
 

@@ -37,6 +37,7 @@ DECISIONS = {
     Decision.FULLER: "a fuller version",
     Decision.TEASER: "a shorter text of it (not published)",
     Decision.NEAR_DUPLICATE: "a near-duplicate (not published)",
+    Decision.OLDER: "an older version, from a file dated earlier (not published)",
 }
 
 FORMATS = tuple((f.filename, f.label, f.media_type) for f in FeedFormat)
