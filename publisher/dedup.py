@@ -578,12 +578,15 @@ def _placement(match: Match, settings: DedupSettings) -> Placement:
 
 
 def older(placement: Placement, dated: datetime | None, current_dated: datetime | None) -> Placement:
-    """A text that would replace its entry's current one, from a source dated before that
-    text's source (`dated` < `current_dated`: a file named or saved earlier, read later, or
-    read again), is an older version of the story: kept as history (Decision.OLDER), the newer
-    text stays shown. Arrival order decides when either date is unknown or they are equal."""
-    if (not placement.current or placement.entry is None or dated is None or current_dated is None
-            or dated >= current_dated):
+    """A revision (a text that changes words of its entry's current one) from a source dated
+    on an earlier day than that text's source (a file named or saved earlier, read later, or
+    read again) is an older version of the story: kept as history (Decision.OLDER), the newer
+    text stays shown. Days, not instants: a name gives a day ("2026-11-24_evening.txt"), a
+    modification time an instant, and the two must compare alike. On the same day, or when
+    either date is unknown, arrival order decides. A fuller text (it contains the shown one
+    and adds to it) replaces it whatever its date: it loses nothing."""
+    if (placement.decision != Decision.REVISION or not placement.current or placement.entry is None
+            or dated is None or current_dated is None or dated.date() >= current_dated.date()):
         return placement
     return replace(placement, decision=Decision.OLDER, current=False)
 

@@ -161,8 +161,11 @@ def test_older_keeps_a_text_dated_before_the_shown_one_as_history():
     revision = Placement(Decision.REVISION, entry=7, current=True, compared=3, jaccard=0.7, containment=0.9)
     demoted = older(revision, day(23), day(24))
     assert (demoted.decision, demoted.entry, demoted.current, demoted.compared) == (Decision.OLDER, 7, False, 3)
-    for dated, current in ((day(24), day(24)), (day(25), day(24)), (None, day(24)), (day(23), None)):
-        assert older(revision, dated, current) is revision  # same day, later, or a date unknown
+    evening = datetime(2026, 11, 24, 18, tzinfo=UTC)
+    for dated, current in ((day(24), evening), (evening, day(24)), (day(25), day(24)), (None, day(24)), (day(23), None)):
+        assert older(revision, dated, current) is revision  # the same day, later, or a date unknown
     new = Placement(Decision.NEW)
     teaser = Placement(Decision.TEASER, entry=7, current=False)
+    fuller = Placement(Decision.FULLER, entry=7, current=True)
     assert older(new, day(1), day(24)) is new and older(teaser, day(1), day(24)) is teaser
+    assert older(fuller, day(1), day(24)) is fuller  # it contains the shown text: it loses nothing

@@ -290,26 +290,26 @@ def test_an_older_version_arriving_again_is_a_duplicate_and_the_newest_text_stay
     assert n_entries(project) == 1
 
 
+DAY = 86400
+
+
 @pytest.mark.parametrize("dated", ["name", "mtime"])
 def test_an_older_wording_from_a_file_dated_earlier_never_replaces_the_newer_one(project, dated):
     """b (the newer wording) is read first; a (its older wording) comes later from a file dated
-    before b's, by the date in its name or by its modification time: a is recorded as an older
-    version, the feeds keep showing b, and explain says why."""
+    a day before b's, by the date in its name or by its modification time: a is recorded as an
+    older version, the feeds keep showing b, and its page says why."""
     import os
 
     a, b, _ = load_case("re-edited-copy")
-    newer, older = ("2026-11-24_evening.txt", "2026-11-24_morning.txt") if dated == "mtime" else \
-        ("2026-11-24_evening.txt", "2026-11-23_evening.txt")
+    newer, older = ("2026-11-24_evening.txt", "2026-11-23_evening.txt") if dated == "name" else ("wire-2.txt", "wire-1.txt")
     path = project.add_source(newer, b)
-    if dated == "mtime":  # same date in both names: the files' modification times tell them apart
-        newer, older = "wire-2.txt", "wire-1.txt"
-        path.rename(project.sources / newer)
-        os.utime(project.sources / newer, (NOW.timestamp() - 3600,) * 2)
+    if dated == "mtime":
+        os.utime(path, (NOW.timestamp() - DAY,) * 2)
     project.publish(NOW)
     after_b = project.feed_bytes()
     path = project.add_source(older, a)
     if dated == "mtime":
-        os.utime(path, (NOW.timestamp() - 7200,) * 2)
+        os.utime(path, (NOW.timestamp() - 2 * DAY,) * 2)
     report = project.publish(LATER)
     assert counts(report, older) == COUNTS["teaser"]  # counted as a known story: nothing new shown
     assert decisions(project, older) == ["older"]
@@ -320,15 +320,43 @@ def test_an_older_wording_from_a_file_dated_earlier_never_replaces_the_newer_one
     assert "an older version, from a file dated earlier (not published)" in page
 
 
-def test_a_newer_file_still_revises_and_equal_dates_go_by_arrival(project):
-    """The rule looks only backwards: a file dated after the shown text, or on the same day by
-    its name, revises the story as before."""
+def test_the_same_day_goes_by_arrival_whether_dated_by_name_or_by_modification_time(project):
+    """A file named with today's date read after an undated file saved earlier today revises
+    its story: a name gives a day (midnight), a modification time an instant, compared as days."""
+    import os
+
+    a, b, _ = load_case("re-edited-copy")
+    path = project.add_source("desk-paste.txt", a)
+    os.utime(path, (NOW.timestamp() - 3600,) * 2)  # 11:00 on 2026-11-25
+    project.publish(NOW)
+    project.add_source("2026-11-25_evening.txt", b)  # the same day by its name
+    project.publish(LATER)
+    assert decisions(project, "2026-11-25_evening.txt") == ["revision"]
+    (entry,) = feed(project).entries
+    assert paragraphs_of(entry) == shown(only_story(b))
+
+
+def test_a_fuller_text_from_an_earlier_file_still_replaces_a_later_brief(project):
+    """The full article dated a day before the teaser shown now replaces it: it contains the
+    teaser and only adds to it (it loses nothing)."""
+    teaser, full, expected = load_case("teaser-then-full")
+    assert expected["decision"] == "fuller"
+    project.add_source("2026-11-25_brief.txt", teaser)
+    project.publish(NOW)
+    project.add_source("2026-11-24_full.txt", full)
+    project.publish(LATER)
+    assert decisions(project, "2026-11-24_full.txt") == ["fuller"]
+    (entry,) = feed(project).entries
+    assert paragraphs_of(entry) == shown(only_story(full))
+
+
+def test_a_newer_file_still_revises(project):
     a, b, _ = load_case("re-edited-copy")
     project.add_source("2026-11-24_morning.txt", a)
     project.publish(NOW)
-    project.add_source("2026-11-24_evening.txt", b)
+    project.add_source("2026-11-25_morning.txt", b)
     project.publish(LATER)
-    assert decisions(project, "2026-11-24_evening.txt") == ["revision"]
+    assert decisions(project, "2026-11-25_morning.txt") == ["revision"]
     (entry,) = feed(project).entries
     assert paragraphs_of(entry) == shown(only_story(b))
 
