@@ -340,7 +340,7 @@ _DECISIONS = {
     Decision.FULLER: "a fuller version of the story (it contains the text it was compared with)",
     Decision.TEASER: "a teaser of the story (a shorter text inside it): recorded, not published",
     Decision.NEAR_DUPLICATE: "a near-duplicate, not published (on_near_duplicate = skip)",
-    Decision.OLDER: "an older version: its file is dated before the shown text's; recorded, not published",
+    Decision.OLDER: "an older version (its file is dated on an earlier day than the shown text's): recorded, not published",
 }
 
 
@@ -361,7 +361,8 @@ def _explain(config: Config, ref: str) -> int:
         print(f"  RETRACTED {h['retracted_at']}{why} (in no feed; copies and revisions stay out)")
     for v in h["versions"]:
         mark = " (current)" if v["current"] else ""
-        print(f"version {number[v['version']]}{mark}, first seen {v['seen_at']}, fingerprint {v['fingerprint'][:12]}:")
+        dated = f", its file dated {v['dated'][:10]}" if v.get("dated") else ""
+        print(f"version {number[v['version']]}{mark}, first seen {v['seen_at']}{dated}, fingerprint {v['fingerprint'][:12]}:")
         print(f"  {v['title']}")
         for a in v["arrivals"]:
             what = _DECISIONS.get(a["decision"] or "", a["decision"] or "recorded before decisions were kept")

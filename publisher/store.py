@@ -1177,7 +1177,7 @@ class Store:
         out = dict(zip(keys, row))
         versions = []
         for v in self.sql.execute("""SELECT id, fingerprint, title, kicker, paragraphs, truncated, seen_at,
-                                           content_html, origin
+                                           content_html, origin, dated
                                     FROM versions WHERE entry = ? ORDER BY seen_at, id""", [entry]).fetchall():
             arrivals = self.sql.execute(
                 """SELECT s.location, p.first_line, p.last_line, r.read_at, p.decision, p.compared_version,
@@ -1189,7 +1189,7 @@ class Store:
                 "version": v[0], "fingerprint": v[1], "title": v[2], "kicker": v[3],
                 "paragraphs": json.loads(v[4]), "truncated": bool(v[5]), "seen_at": v[6],
                 "html": v[7], "origin": json.loads(v[8]) if v[8] else None,
-                "current": v[0] == out["current_version"],
+                "current": v[0] == out["current_version"], "dated": v[9],
                 "arrivals": [dict(zip(("path", "first_line", "last_line", "read_at", "decision", "compared_version",
                                        "compared_entry", "jaccard", "containment"), a)) for a in arrivals],
             })

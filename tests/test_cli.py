@@ -471,3 +471,18 @@ def test_a_fifo_named_on_the_command_line_is_one_line_not_a_hang(project, comman
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].endswith(f"{fifo}: cannot read: not a regular file"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_explain_gives_each_versions_file_date_and_why_an_older_one_is_not_shown(project):
+    case = DATA / "dedup" / "re-edited-copy"
+    project.add_source("2026-11-24_evening.txt", (case / "b.txt").read_bytes())
+    assert project.publish().ok
+    project.add_source("2026-11-23_evening.txt", (case / "a.txt").read_bytes())  # its older wording, a day before
+    assert project.publish().ok
+    (line,) = run(project, "list").stdout.splitlines()
+    out = run(project, "explain", line.split()[0]).stdout
+    assert "version 1 (current), first seen" in out and "its file dated 2026-11-24" in out
+    assert "its file dated 2026-11-23" in out
+    assert ("from 2026-11-23_evening.txt lines 1-6, read" in out
+            and "an older version (its file is dated on an earlier day than the shown text's): recorded, not published"
+            in out)
