@@ -49,11 +49,14 @@ MAX_LINE = 20_000
 #: own. Chosen by bench/understanding.py (see docs/understanding.md).
 KICKER_JOIN = -3.0
 #: A kicker line that opens a block (the file's first line, or after a blank line, an end mark,
-#: a credit or a byline) of at most this many paragraphs, the block then closed by a mark
+#: a credit, a byline or a cut-off line) of at most this many paragraphs, the block then closed by a mark
 #: between stories (see close in _segment), is the first paragraph of an article (its gaps
 #: scored as any run's); otherwise a one-line story of its own (the common case in
 #: run-together dumps).
 KICKER_BLOCK = 8
+#: ... or of at most this many when an end mark, credit or jump line closes it (`###`: the writer
+#: said where the article ends).
+KICKER_BLOCK_MARKED = 30
 #: Titles are shortened to at most this many characters, at a word boundary.
 TITLE_MAX = 140
 #: A kicker is short: at most this many characters before its colon.
@@ -451,7 +454,7 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
     kicked_opens = False  # ... and that line opens a block
     opens = True  # the next line opens a block: the file's first, or after a mark that ends a story
 
-    def close(truncated: bool = False, ended: bool = False) -> None:
+    def close(truncated: bool = False, ended: str | None = None) -> None:
         """Close the open run; `ended`: by a mark between stories (a blank line, an end mark,
         credit or byline, a dateline, a cut-off line, the end of the file), not by a kicker or
         a long line (a one-line story of its own that may follow a one-line story)."""
@@ -470,7 +473,8 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
             # rule 5: a kicker line is a story of its own unless the paragraphs after it read
             # as the rest of its article: scored as any gap, against KICKER_JOIN, or against
             # the usual threshold when it opens a block of a few paragraphs closed by a mark
-            need = boundaries.THRESHOLD if kicked_opens and ended and len(run) <= KICKER_BLOCK else KICKER_JOIN
+            block = KICKER_BLOCK_MARKED if ended == "mark" else KICKER_BLOCK
+            need = boundaries.THRESHOLD if kicked_opens and ended and len(run) <= block else KICKER_JOIN
             gap = found[0] if found else None
             if gap is not None:
                 cues = ("after a kicker line", *gap.cues())
@@ -515,7 +519,7 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
         last = raw
         line = clean_line(raw)
         if not line or not any(c.isalnum() for c in line):  # blank, or only punctuation ("***", ":")
-            close(ended=True)
+            close(ended="mark" if line else "blank")
             opens = True
             continue
         if len(line) > MAX_LINE:
@@ -529,12 +533,12 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
                 captions.append(number)
             continue
         if is_end_mark(line) or is_jump(line) or is_byline(line):
-            close(ended=True)
+            close(ended="byline" if is_byline(line) else "mark")
             opens = True
             continue
         block_start, opens = opens, False
         if boundaries.is_dateline(line):  # a dateline opens a story, always
-            close(ended=True)
+            close(ended="dateline")
         kicked = split_kicker(line)
         if kicked or len(line) >= LONG_LINE:
             close()
@@ -548,10 +552,11 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
             continue
         run.append((number, line))
         if is_cut_off(line):
-            close(truncated=True, ended=True)
+            close(truncated=True, ended="cut")
+            opens = True  # the story ended here: the next line opens a block
     if long_lines > 10:
         warnings.append(f"{long_lines - 10:,} more lines too long to be wire text dropped")
-    close(ended=True)
+    close(ended="end")
     return _capped(text, last, stories, warnings, scored, limits, number, offset, long_lines)
 
 
