@@ -122,22 +122,16 @@ def _place_brief(store: Store, config: Config, story: Story, apart_from: frozens
                              config.dedup)
 
 
-def feed_item_unchanged(store: Store, source: int, story: Story) -> bool:
-    """Whether a feed's item (by its id in that feed) has the same text as when last seen."""
-    known = store.feed_item(source, story.origin.item_id)
-    return known is not None and known[1] == dedup.fingerprint(story.text)
-
-
-def place_feed_story(store: Store, config: Config, story: Story, *, source: int, read: int,
-                     now: datetime, sketch: dedup.Sketch | None = None) -> tuple[Decision, int | None]:
-    """One entry of a feed. The same item (by its id in that feed) with the same text as last
-    time is UNCHANGED and costs nothing; with another text it is a revision of the entry it
-    became, however much it changed; a new item goes through dedup like wire copy, so a story
-    the wire already gave is provenance, not an entry. `sketch`: the story's, when computed
-    already (`sketches`)."""
-    fp = dedup.fingerprint(story.text)
+def place_feed_story(store: Store, config: Config, story: Story, fp: str, known: tuple[int, str] | None, *,
+                     source: int, read: int, now: datetime,
+                     sketch: dedup.Sketch | None = None) -> tuple[Decision, int | None]:
+    """One entry of a feed, whose text has fingerprint `fp`; `known`: (entry, fingerprint) of
+    its item (by its id in that feed) when seen before (Store.feed_item). The same item with
+    the same text as last time is UNCHANGED and costs nothing; with another text it is a
+    revision of the entry it became, however much it changed; a new item goes through dedup
+    like wire copy, so a story the wire already gave is provenance, not an entry. `sketch`:
+    the story's, when computed already (`sketches`)."""
     item = story.origin.item_id
-    known = store.feed_item(source, item)
     if known and known[1] == fp:
         return Decision.UNCHANGED, None
     decision, entry = place_story(store, config, story, fp, source=source, read=read, now=now,
@@ -170,18 +164,21 @@ def store_stories(store: Store, config: Config, now: datetime, name: str, source
     revised: dict[int, Story] = {}  # entry -> the story that revised it
     # sketched together (one numpy pass): every wire story, and a feed's items whose text is
     # not the one stored for them (an unchanged item costs nothing)
+    prints = [dedup.fingerprint(story.text) for story in result.stories]
+    items = [store.feed_item(source, story.origin.item_id) if story.origin is not None else None
+             for story in result.stories]  # each item looked up once
     wanted = [i for i, story in enumerate(result.stories)
-              if story.origin is None or not feed_item_unchanged(store, source, story)]
+              if story.origin is None or items[i] is None or items[i][1] != prints[i]]
     computed = dict(zip(wanted, sketches([result.stories[i] for i in wanted])))
     for i, story in enumerate(result.stories):
         story = source_dated(story, name, mtime, now)
         if story.origin is not None:
-            decision, entry = place_feed_story(store, config, story, source=source, read=read, now=now,
-                                               sketch=computed.get(i))
+            decision, entry = place_feed_story(store, config, story, prints[i], items[i], source=source, read=read,
+                                               now=now, sketch=computed.get(i))
             if decision == Decision.UNCHANGED:
                 continue
         else:
-            decision, entry = place_story(store, config, story, dedup.fingerprint(story.text), source=source,
+            decision, entry = place_story(store, config, story, prints[i], source=source,
                                           read=read, now=now, sketch=computed[i])
         rep.count(decision)
         if decision.revises:
@@ -421,6 +418,7 @@ def ingest_fetched(store: Store, config: Config, now: datetime, fetched: list[tu
         with store.transaction():
             for source, result in fetched[first : first + FILES_PER_COMMIT]:
                 report.polled.append(_ingest_one_fetch(store, config, now, source, result, states))
+        store.merge_index()  # a first poll of many feeds keeps lsh_recent small, as a long run of files does
 
 
 def _ingest_one_fetch(store: Store, config: Config, now: datetime, source: FeedSource, result: FetchResult,

@@ -197,3 +197,36 @@ def test_migration_0014_keeps_each_versions_keys_as_one_blob_and_the_store_keeps
     with sqlite3.connect(project.database) as db:
         assert db.execute("""SELECT p.decision, v.entry FROM provenance p JOIN versions v ON v.id = p.version
                              ORDER BY p.id DESC LIMIT 1""").fetchone() == ("revision", 2)
+
+
+def test_a_first_poll_of_many_feeds_merges_between_batches_and_keeps_finding(project, monkeypatch, httpserver):
+    """Feeds as files: with a tiny merge limit every commit batch of feeds merges, so a poll of
+    thousands of entries never lets lsh_recent grow past a batch; the second feed's re-edit of
+    the first feed's story is still found (in lsh_bands by then)."""
+    from test_publish_feeds import rss, with_feeds
+
+    monkeypatch.setattr("publisher.ingest.FILES_PER_COMMIT", 1)
+    monkeypatch.setattr("publisher.store.Store.merge_index.__defaults__", (1,))
+    a, b = (wire.read((CASES / "re-edited-copy" / n).read_bytes()).stories[0].paragraphs for n in ("a.txt", "b.txt"))
+    for name, text in (("one", a), ("two", b)):
+        httpserver.expect_request(f"/{name}.xml").respond_with_data(
+            rss([(f"{name}-1", "Odesa port", list(text))]), content_type="application/rss+xml")
+    with_feeds(project, httpserver.url_for("/one.xml"), httpserver.url_for("/two.xml"))
+    waiting = []  # keys in lsh_recent when each entry is stored
+    apply = Store.apply
+
+    def counting(self, *args, **kwargs):
+        waiting.append(self.recent_keys())
+        return apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "apply", counting)
+    report = project.publish()
+    assert report.ok and sorted((s.new, s.revised) for s in report.polled) == [(0, 1), (1, 0)]
+    assert waiting == [0, 0]  # the first feed's keys were merged before the second feed's entry
+    store = Store.open(project.database, now=NOW)
+    try:
+        recent, big = index_rows(store)
+        assert not recent and big
+        assert store.count_entries() == 1
+    finally:
+        store.close()
