@@ -46,15 +46,23 @@ def read_source_data(store: Store, config: Config, name: str, data: bytes) -> Re
     the store is asked only when a paragraph inside a story meets some stored lede."""
     scorer = topic_scorer(config.topics)
     result = read_file(name, data, scorer, config.limits)
+    known = stored_ledes(store, name, data, result)
+    return read_file(name, data, scorer, config.limits, known) if known else result
+
+
+def stored_ledes(store: Store, name: str, data: bytes, result: ReadResult) -> Known:
+    """The stored stories whose ledes recur inside the stories a first read of a wire file
+    gave (a paragraph after the first of one meets a stored lede): what its second read is
+    given (read_source_data, and `classify`, which reads as ingest would). Empty when there
+    is nothing to ask the store."""
     if kinds.sniff(name, data) != kinds.Kind.WIRE or boundaries.THRESHOLD == float("inf"):
-        return result
+        return Known()
     paragraphs = [p for s in result.stories if len(s.paragraphs) > 1 and not s.kicker for p in s.paragraphs[1:]]
     inside = dict(zip(paragraphs, dedup.paragraphs_keys(paragraphs)))
     if not inside:
-        return result
+        return Known()
     wanted = frozenset().union(*inside.values())
-    known = Known(tuple(dedup.stories_keys(store.texts_with_bands(wanted), lede_in=wanted)))
-    return read_file(name, data, scorer, config.limits, known) if known else result
+    return Known(tuple(dedup.stories_keys(store.texts_with_bands(wanted), lede_in=wanted)))
 
 
 # -- placing one story -----------------------------------------------------------------------

@@ -14,13 +14,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from publisher import atomic, lock
-from publisher.ingest import reread_file
+from publisher.ingest import reread_file, stored_ledes
 from publisher.publish import check_identity, publish, rewrite
 from publisher.report import PublishReport, SourceReport
 from publisher.sources.files import source_file
 from publisher.classify import classify_story, topic_scorer
 from publisher.config import Config
-from publisher.errors import UnknownStory
+from publisher.errors import StoreError, UnknownStory
 from publisher.model import Outcome, ReadResult, Story, TopicMatch
 from publisher.sources import read_file_explained
 from publisher.sources import boundaries
@@ -171,9 +171,24 @@ class DryRun:
 
 
 def classify_file(config: Config, path: Path) -> DryRun:
-    """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed),
+    """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed;
+    wire copy given the stored stories whose ledes recur inside it, when there is a store),
     and why each is or is not in each topic. Stores nothing. Raises OSError."""
-    result, gaps = read_file_explained(path.name, atomic.read_regular(path, config.limits.bytes_per_file + 1, follow=True), topic_scorer(config.topics), config.limits)
+    data = atomic.read_regular(path, config.limits.bytes_per_file + 1, follow=True)
+    scorer = topic_scorer(config.topics)
+    result, gaps = read_file_explained(path.name, data, scorer, config.limits)
+    known = None
+    if config.paths.database.exists():
+        try:
+            store = Store.open_read_only(config.paths.database)
+            try:
+                known = stored_ledes(store, path.name, data, result)
+            finally:
+                store.close()
+        except StoreError:  # a store it cannot read (damaged, or locked away): read as if there were none
+            known = None
+        if known:
+            result, gaps = read_file_explained(path.name, data, scorer, config.limits, known)
     placed = [g for g in gaps if g.placed]
     missed = sorted((g for g in gaps if not g.placed), key=lambda g: -g.score)[:NEAR_MISSES]
     return DryRun(result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))

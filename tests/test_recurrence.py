@@ -86,3 +86,18 @@ def test_seed_is_unchanged_when_its_own_stories_are_known(seed):
     before = wire.read(seed).stories
     known = Known(tuple(dedup.story_keys(s.paragraphs, s.kicker) for s in before))
     assert wire.read(seed, known=known).stories == before
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_classify_predicts_the_stories_publish_then_stores(project, name):
+    """`classify` is the dry run of a publish: given the store's ledes as ingest is, it shows
+    the very stories the publish after it stores (a file run together with a story stored
+    before is split where that story's lede recurs)."""
+    from publisher.stories import classify_file
+
+    for k, step in enumerate(CASES[name]):
+        path = project.add_source(step["file"], (DATA / "recurrence" / step["file"]).read_bytes())
+        run = classify_file(project.config, path)
+        assert [[s.first_line, s.last_line] for s, _ in run.stories] == step["stories"], step["file"]
+        project.publish(NOW + timedelta(minutes=10 * k))
+        assert stored_lines(project, step["file"]) == step["stories"], step["file"]
