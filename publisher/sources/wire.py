@@ -549,6 +549,7 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
                 kicked_run, kicked_opens = kicked, block_start
                 continue
             stories.append(_one_line_story(number, line, kicked))
+            opens = is_cut_off(line)  # a cut-off one-line story ended there (a whole one may run on: see KICKER_JOIN)
             continue
         run.append((number, line))
         if is_cut_off(line):
