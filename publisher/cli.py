@@ -48,15 +48,17 @@ _ID_HELP = ("the story: its tag: id, its name, its page's URL or path (/stories/
             f"{stories.HASH_PREFIX_MIN}+ hex digits of its id's hash (as `list` shows)")
 
 
+LIMIT_MAX = 1_000_000  # --limit: more than any terminal shows (and SQLite's integers hold)
+
+
 def _at_least_one(value: str) -> int:
-    """--limit N: a whole number, 1 or more (0 would print nothing and look like an empty store)."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
-    return n
+    """--limit N: a whole number from 1 to LIMIT_MAX (0 would print nothing and look like an
+    empty store)."""
+    if not (value.isascii() and value.isdigit() or value[:1] == "-" and value[1:].isascii() and value[1:].isdigit()):
+        raise argparse.ArgumentTypeError(f"not a whole number: {value[:20]!r}")
+    if len(value) > 12 or not 1 <= int(value) <= LIMIT_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {LIMIT_MAX:,}, not {value[:20]}")
+    return int(value)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -296,7 +298,7 @@ def _rewritten(config: Config, report: PublishReport) -> int:
 
 
 def _list(config: Config, topic: str | None, limit: int) -> int:
-    for s in stories.list_stories(config, topic, max(0, limit), datetime.now(UTC)):
+    for s in stories.list_stories(config, topic, limit, datetime.now(UTC)):
         short = s["id"].rpartition("/")[2][:12]
         mark = "  RETRACTED" if s["retracted_at"] else ""
         print(f"{short}  {s['first_seen'][:19]}Z  {s['updated'][:19]}Z  {','.join(s['topics']) or '-'}  "
@@ -340,7 +342,7 @@ _DECISIONS = {
     Decision.FULLER: "a fuller version of the story (it contains the text it was compared with)",
     Decision.TEASER: "a teaser of the story (a shorter text inside it): recorded, not published",
     Decision.NEAR_DUPLICATE: "a near-duplicate, not published (on_near_duplicate = skip)",
-    Decision.OLDER: "an older version (its file is dated on an earlier day than the shown text's): recorded, not published",
+    Decision.OLDER: "an older version (its file is dated before the shown text's): recorded, not published",
 }
 
 

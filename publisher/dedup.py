@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -577,16 +577,48 @@ def _placement(match: Match, settings: DedupSettings) -> Placement:
                      jaccard=match.jaccard, containment=match.containment)
 
 
-def older(placement: Placement, dated: datetime | None, current_dated: datetime | None) -> Placement:
+@dataclass(frozen=True, slots=True)
+class SourceDate:
+    """A wire text's source date: an instant (its file's modification time, UTC), or the day
+    its file's name gives (`by_name`: "2026-11-24_evening.txt" is that day in the writer's time
+    zone, whichever it is)."""
+
+    at: datetime
+    by_name: bool = False
+
+    def span(self) -> tuple[datetime, datetime]:
+        """The UTC instants it may stand for: a named day, anywhere from UTC-12 to UTC+14."""
+        if not self.by_name:
+            return self.at, self.at
+        start = self.at.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start - NAMED_DAY_EAST, start + timedelta(days=1) + NAMED_DAY_WEST
+
+
+#: How far a named day reaches into the UTC days beside it (time zones run from UTC+14 to UTC-12).
+NAMED_DAY_EAST, NAMED_DAY_WEST = timedelta(hours=14), timedelta(hours=12)
+#: Modification times closer than this say nothing of which text is older: files copied in one
+#: go (`cp b.txt a.txt sources/`) get their times in the order they were copied.
+SAME_TIME = timedelta(hours=1)
+
+
+def is_before(a: SourceDate, b: SourceDate) -> bool:
+    """Whether source date `a` is certainly before `b`: two named days by the day (one writer's
+    calendar); otherwise only when all of `a` falls more than SAME_TIME before all of `b` (a
+    named day against a modification time: never by a time zone's worth)."""
+    if a.by_name and b.by_name:
+        return a.at.date() < b.at.date()
+    return a.span()[1] + SAME_TIME < b.span()[0]
+
+
+def older(placement: Placement, dated: SourceDate | None, current_dated: SourceDate | None) -> Placement:
     """A revision (a text that changes words of its entry's current one) from a source dated
-    on an earlier day than that text's source (a file named or saved earlier, read later, or
-    read again) is an older version of the story: kept as history (Decision.OLDER), the newer
-    text stays shown. Days, not instants: a name gives a day ("2026-11-24_evening.txt"), a
-    modification time an instant, and the two must compare alike. On the same day, or when
-    either date is unknown, arrival order decides. A fuller text (it contains the shown one
-    and adds to it) replaces it whatever its date: it loses nothing."""
+    before that text's source (`is_before`: a file named or saved earlier, read later, or read
+    again) is an older version of the story: kept as history (Decision.OLDER), the newer text
+    stays shown. When that is not certain (the same day, a named day against a modification
+    time within a time zone of it, a date unknown), arrival order decides. A fuller text (it
+    contains the shown one and adds to it) replaces it whatever its date: it loses nothing."""
     if (placement.decision != Decision.REVISION or not placement.current or placement.entry is None
-            or dated is None or current_dated is None or dated.date() >= current_dated.date()):
+            or dated is None or current_dated is None or not is_before(dated, current_dated)):
         return placement
     return replace(placement, decision=Decision.OLDER, current=False)
 

@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from publisher import dedup, entries, faults, lsh, poll, subscribe
@@ -104,7 +104,8 @@ def place_story(store: Store, config: Config, story: Story, fp: str, *, source: 
         if len(kept) < len(paragraphs) and dedup.fingerprint(story_text(kicker, kept)) == fp:
             placement = dedup.as_copy(placement)
     if story.origin is None and placement.current and placement.entry is not None:
-        placement = dedup.older(placement, story.published, store.current_dated(placement.entry))
+        dated = dedup.SourceDate(story.published, story.dated_by_name) if story.published else None
+        placement = dedup.older(placement, dated, store.current_dated(placement.entry))
     new = None
     if placement.decision == Decision.NEW:
         new = NewEntry(entries.mint_entry_id(config.site.id_authority, fp), entries.story_name(story.title, fp))
@@ -154,7 +155,9 @@ def source_dated(story: Story, name: str, mtime: datetime | None, now: datetime)
     if story.origin is not None:
         return replace(story, published=entries.source_date(story.published, now),
                        updated=entries.source_date(story.updated, now))
-    return replace(story, published=entries.wire_date(name, mtime, now), updated=None)
+    published = entries.wire_date(name, mtime, now)
+    by_name = published is not None and published == entries.source_date(entries.name_date(name), now, timedelta(0))
+    return replace(story, published=published, updated=None, dated_by_name=by_name)
 
 
 def _mtime(seconds: float) -> datetime | None:
@@ -178,13 +181,17 @@ def store_stories(store: Store, config: Config, now: datetime, name: str, source
     wanted = [i for i, story in enumerate(result.stories)
               if story.origin is None or items[i] is None or items[i][1] != prints[i]]
     computed = dict(zip(wanted, sketches([result.stories[i] for i in wanted])))
+    placed: dict[str, tuple[int, str]] = {}  # item id -> (entry, fingerprint) placed by this read
     for i, story in enumerate(result.stories):
         story = source_dated(story, name, mtime, now)
         if story.origin is not None:
-            decision, entry = place_feed_story(store, config, story, prints[i], items[i], source=source, read=read,
-                                               now=now, sketch=computed.get(i))
+            item = story.origin.item_id  # an id twice in one document: the second is the same item
+            known = placed.get(item, items[i])
+            decision, entry = place_feed_story(store, config, story, prints[i], known, source=source, read=read,
+                                               now=now, sketch=computed.get(i))  # (None: place_story makes it)
             if decision == Decision.UNCHANGED:
                 continue
+            placed[item] = (entry, prints[i])
         else:
             decision, entry = place_story(store, config, story, prints[i], source=source,
                                           read=read, now=now, sketch=computed[i])
@@ -297,9 +304,15 @@ def _unchanged(source: SourceFile, state: SourceState | None, report: PublishRep
     return True
 
 
+def stored_ns(ns: int) -> int:
+    """A modification time in ns as SQLite can hold it (a 64-bit integer: a file dated after
+    the year 2262, or before 1677, failed every publish with an OverflowError)."""
+    return max(-(2**63), min(ns, 2**63 - 1))
+
+
 def _as_read(state: SourceState | None, st: os.stat_result) -> bool:
     """The file is of the size and modification time it had when the store read it."""
-    return state is not None and (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    return state is not None and (state.size, state.mtime_ns) == (st.st_size, stored_ns(st.st_mtime_ns))
 
 
 def ingest_file(store: Store, source: SourceFile, config: Config, now: datetime,
@@ -355,7 +368,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
     # left stories past a cap: touched after the cap was raised, it is read with the new caps.
     if state and sha is not None and state.sha256 == sha and not state.past_caps:
         with store.transaction():
-            store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
+            store.remember_stat(state.id, st.st_size, stored_ns(st.st_mtime_ns))
         return SourceReport(name, Outcome.UNCHANGED)
     if source.skip:  # remembered like any skipped file: one line, not one every run
         result = ReadResult(skipped=source.skip)
@@ -371,7 +384,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
     try:
         with store.transaction():
             source_id = store.ensure_source(name)
-            read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
+            read = store.start_read(source_id, now, st.st_size, stored_ns(st.st_mtime_ns), sha)
             rep = store_stories(store, config, now, name, source_id, read, result,
                                 mtime=_mtime(st.st_mtime))
     except Exception as exc:  # one file's failure is its result, not the run's end
@@ -518,7 +531,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
     given = [store.given_by(dedup.fingerprint(story.text), state.id) for story in result.stories]
     if result.stories and all(given):
         return SourceReport(name, Outcome.UNCHANGED, "today's rules place its stories as they are")
-    read = store.start_read(state.id, now, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    read = store.start_read(state.id, now, st.st_size, stored_ns(st.st_mtime_ns), hashlib.sha256(data).hexdigest())
     kept: set[int] = {entry for entry in given if entry is not None}
     for story, entry in zip(result.stories, given):
         if entry is not None:

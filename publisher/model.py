@@ -197,6 +197,7 @@ class Story:
     published: datetime | None = None  # the source's date of the story (UTC)
     updated: datetime | None = None  # a feed item's own updated date (UTC)
     meta: ItemMeta = ItemMeta()  # a feed item's authors, categories, enclosures
+    dated_by_name: bool = False  # `published` is the day its file's name gives, not an instant
 
     @property
     def text(self) -> str:

@@ -461,6 +461,14 @@ def _cheap_lookups(db: Database) -> None:
     db.execute("CREATE INDEX entries_unclassified ON entries (id) WHERE classified IS NULL")
 
 
+def _dated(story: Story) -> str | None:
+    """versions.dated of a wire story: the day its file's name gives ("2026-11-24"), else the
+    instant of its modification time; None for a feed's item or no date."""
+    if story.origin is not None or story.published is None:
+        return None
+    return story.published.date().isoformat() if story.dated_by_name else format_time(story.published)
+
+
 @MIGRATIONS(name="0018_version_dates")
 def _version_dates(db: Database) -> None:
     """Each wire version's source date (the date in its file's name, else the file's
@@ -800,11 +808,15 @@ class Store:
                WHERE p.source = ? AND p.read = (SELECT max(read) FROM provenance WHERE source = ?)
                ORDER BY p.first_line, p.id""", [source, source]).fetchall()]
 
-    def current_dated(self, entry: int) -> datetime | None:
+    def current_dated(self, entry: int) -> dedup.SourceDate | None:
         """The source date of an entry's current text, when it is a wire text stored with one."""
         value = self._one("SELECT v.dated FROM entries e JOIN versions v ON v.id = e.current_version "
                           "WHERE e.id = ?", [entry])
-        return parse_time(value) if value else None
+        if not value:
+            return None
+        if len(value) == 10:  # a day, from its file's name
+            return dedup.SourceDate(datetime.fromisoformat(value).replace(tzinfo=UTC), by_name=True)
+        return dedup.SourceDate(parse_time(value))
 
     def version_text(self, version: int) -> tuple[str | None, list[str]]:
         """(kicker, paragraphs) of a stored version."""
@@ -1014,7 +1026,7 @@ class Store:
                  json.dumps(list(story.paragraphs), ensure_ascii=False), int(story.truncated), instant, story.html,
                  json.dumps(asdict(story.origin), ensure_ascii=False) if story.origin else None,
                  _meta_json(story.meta),
-                 format_time(story.published) if story.origin is None and story.published else None]).lastrowid
+                 _dated(story)]).lastrowid
             assert version is None or stored == version
             version = stored
             self.sql.execute("INSERT INTO sketches (version, entry, minhash, shingles, bands, lead) "

@@ -484,5 +484,5 @@ def test_explain_gives_each_versions_file_date_and_why_an_older_one_is_not_shown
     assert "version 1 (current), first seen" in out and "its file dated 2026-11-24" in out
     assert "its file dated 2026-11-23" in out
     assert ("from 2026-11-23_evening.txt lines 1-6, read" in out
-            and "an older version (its file is dated on an earlier day than the shown text's): recorded, not published"
+            and "an older version (its file is dated before the shown text's): recorded, not published"
             in out)

@@ -153,19 +153,36 @@ def test_brief_query_searches_articles_with_a_briefs_rare_words_and_briefs_with_
 
 
 def test_older_keeps_a_text_dated_before_the_shown_one_as_history():
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
-    from publisher.dedup import Placement, older
+    from publisher.dedup import Placement, SourceDate, older
 
-    day = lambda d: datetime(2026, 11, d, tzinfo=UTC)  # noqa: E731
+    def day(d):  # a day a file's name gives
+        return SourceDate(datetime(2026, 11, d, tzinfo=UTC), by_name=True)
+
+    def saved(d, h, m=0):  # a modification time
+        return SourceDate(datetime(2026, 11, d, h, m, tzinfo=UTC))
+
     revision = Placement(Decision.REVISION, entry=7, current=True, compared=3, jaccard=0.7, containment=0.9)
     demoted = older(revision, day(23), day(24))
     assert (demoted.decision, demoted.entry, demoted.current, demoted.compared) == (Decision.OLDER, 7, False, 3)
-    evening = datetime(2026, 11, 24, 18, tzinfo=UTC)
-    for dated, current in ((day(24), evening), (evening, day(24)), (day(25), day(24)), (None, day(24)), (day(23), None)):
-        assert older(revision, dated, current) is revision  # the same day, later, or a date unknown
+    assert older(revision, saved(23, 9), saved(24, 9)).decision == Decision.OLDER
+    assert older(revision, saved(24, 9), saved(24, 11)).decision == Decision.OLDER  # two hours apart
+    assert older(revision, saved(22, 9), day(24)).decision == Decision.OLDER  # all of the 22nd before any 24th
+    assert older(revision, day(22), saved(24, 23)).decision == Decision.OLDER
+    not_certain = [
+        (day(24), day(24)), (day(25), day(24)),  # the same day, or later
+        (saved(24, 9), saved(24, 9, 40)),  # within SAME_TIME: files copied in one go
+        (day(24), saved(24, 18)),  # a named day against a time on that day
+        (saved(24, 22, 30), day(25)),  # 00:30 on the 25th in Kyiv is 22:30 on the 24th in UTC
+        (day(24), saved(25, 1)),  # 20:00 on the 24th in New York is 01:00 on the 25th in UTC
+        (None, day(24)), (day(23), None),  # a date unknown
+    ]
+    for dated, current in not_certain:
+        assert older(revision, dated, current) is revision, (dated, current)
     new = Placement(Decision.NEW)
     teaser = Placement(Decision.TEASER, entry=7, current=False)
     fuller = Placement(Decision.FULLER, entry=7, current=True)
     assert older(new, day(1), day(24)) is new and older(teaser, day(1), day(24)) is teaser
     assert older(fuller, day(1), day(24)) is fuller  # it contains the shown text: it loses nothing
+    assert timedelta(hours=1) == dedup.SAME_TIME

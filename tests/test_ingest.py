@@ -8,6 +8,8 @@ import os
 import re
 from datetime import timedelta
 
+import pytest
+
 from conftest import NOW
 from corpus import stories_text
 from publisher.status import status
@@ -108,3 +110,20 @@ def test_a_file_over_the_size_cap_is_skipped_naming_the_cap(project):
     set_limits(project, "bytes_per_file = 100")
     (line,) = project.publish().problems()
     assert re.fullmatch(r"huge\.txt: skipped: too large \(828 bytes; the limit is 100: limits\.bytes_per_file\)", line)
+
+
+def test_a_file_dated_past_the_year_2262_is_published_and_then_unchanged(project):
+    """Its modification time in ns does not fit SQLite's 64-bit integer: stored clamped, so the
+    file is read (not 'cannot store: OverflowError' on every publish) and then left alone."""
+    import os
+
+    path = project.add_source("far.txt", "Taiwan's coast guard said on Monday it had tracked four Chinese ships near Kinmen.\n")
+    far = 10**19  # 2286-11-20, in ns since the epoch
+    try:
+        os.utime(path, ns=(far, far))
+    except (OverflowError, OSError) as exc:
+        pytest.skip(f"this filesystem cannot date a file in 2286: {exc}")
+    first = project.publish()
+    assert first.ok and [(s.name, s.outcome, s.new) for s in first.sources] == [("far.txt", "new", 1)]
+    second = project.publish(NOW + timedelta(minutes=10))
+    assert second.ok and [(s.name, s.outcome) for s in second.sources] == [("far.txt", "unchanged")]

@@ -124,6 +124,23 @@ def test_ids_are_stable_across_polls_and_a_changed_item_revises_its_entry(projec
     assert now_.id == first.id and "55 heated shelters" in now_.content[0].value
 
 
+def test_an_item_id_twice_in_one_document_is_one_entry_its_second_text_a_revision(project, httpserver):
+    """A feed that lists one guid twice (a publisher's bug, or an update appended) gives one
+    entry: the second item is the same item, so its other text revises the first, as when the
+    two come in two polls; and the same text twice is one arrival."""
+    first = "Kyiv's council opened 40 shelters in Ukraine's capital on Tuesday as Russian strikes went on."
+    second = "Ukraine: Kyiv now runs 55 heated shelters, officials said on Wednesday."  # shares almost nothing
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss([("k1", "Shelters", [first]), ("k1", "Shelters", [second]), ("k2", "Again", [first]),
+             ("k2", "Again", [first])]))
+    with_feeds(project, httpserver.url_for("/feed.xml"))
+    report = project.publish(NOW)
+    (rep,) = report.polled
+    assert (rep.new, rep.revised) == (1, 1)
+    (entry,) = entries(project, "ukraine")
+    assert "55 heated shelters" in entry.content[0].value
+
+
 @pytest.mark.parametrize("respond, reason", [
     (lambda s: s.respond_with_data("down", status=500), "HTTP 500 Internal Server Error"),
     (lambda s: s.respond_with_data("gone", status=404), "HTTP 404 Not Found"),

@@ -255,8 +255,9 @@ def test_help_says_what_the_new_commands_do(project, command):
 
 
 @pytest.mark.parametrize("command", [["list"], ["search", "Taiwan"]])
-@pytest.mark.parametrize("limit", ["0", "-3", "ten"])
-def test_a_limit_below_one_is_a_usage_error_not_an_empty_list(project, command, limit):
+@pytest.mark.parametrize("limit", ["0", "-3", "ten", "1_0", "\u0663", str(2**63), "9" * 5000])
+def test_a_limit_out_of_range_is_one_usage_line_not_an_empty_list_or_a_traceback(project, command, limit):
     proc = run(project, *command, "--limit", limit)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "argument --limit:" in proc.stderr and ("1 or more" in proc.stderr or "whole number" in proc.stderr)
+    (line,) = [x for x in proc.stderr.splitlines() if "argument --limit:" in x]
+    assert ("from 1 to 1,000,000" in line or "whole number" in line) and len(line) < 200
