@@ -180,3 +180,16 @@ def test_links_of_a_hostile_origin_are_not_written_into_atom_or_rss(hostile):
     assert [link.href for link in parsed.links] == ["https://news.example.org/feeds/stories/story-1.html"]
     assert b"<title>Evil</title>" in atom  # the source is still named, as text
     assert b"<source" not in rss  # RSS <source> needs a URL: none is usable
+
+
+def test_bidi_override_controls_never_reach_a_feed_or_a_page(project):
+    """A source can make a title read backwards with U+202E (and its kin): every published
+    file leaves the embedding, override and isolate controls out; the words stay."""
+    evil = "Taiwan's coast guard \u202etracked\u202c four Chinese ships near Kinmen on Monday, \u2067officials\u2069 said."
+    project.add_source("bidi.txt", evil + "\n")
+    assert project.publish().ok
+    site = project.site_bytes()
+    assert any(b"tracked" in data for data in site.values())
+    for path, data in site.items():
+        text = data.decode("utf-8", "replace")
+        assert not any(c in text for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), path

@@ -18,12 +18,14 @@ from publisher.render.sourcevalues import canonical_url
 SUMMARY_MAX = 300
 _SPACE = re.compile(r"\s+")
 # Characters XML 1.0 (and HTML) cannot carry: C0 controls but tab/newline/CR, lone surrogates,
-# U+FFFE/U+FFFF.
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# U+FFFE/U+FFFF; and the bidirectional embedding, override and isolate controls (U+202A-U+202E,
+# U+2066-U+2069), with which a source can make a title read backwards in a reader or a page.
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u202a-\u202e\u2066-\u2069]")
 
 
 def xml_text(text: str) -> str:
-    """Text safe to put in XML 1.0 or HTML (control characters and lone surrogates removed)."""
+    """Text safe to put in XML 1.0 or HTML (control characters, lone surrogates and bidi
+    overrides removed)."""
     return _XML_ILLEGAL.sub("", text)
 
 
