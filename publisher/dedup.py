@@ -623,6 +623,39 @@ def older(placement: Placement, dated: SourceDate | None, current_dated: SourceD
     return replace(placement, decision=Decision.OLDER, current=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Rehoming:
+    """A stored version that goes to the entry a split made (dedup.rehome)."""
+
+    version: int
+    current: bool  # it becomes that entry's current text
+
+
+def rehome(split_off: tuple[ComparedVersion, SourceDate | None], kept: ComparedVersion,
+           others: Sequence[tuple[ComparedVersion, SourceDate | None]], settings: DedupSettings) -> list[Rehoming]:
+    """After `publisher reread` split a stored story in two, which of the old entry's other
+    versions (`others`, oldest first, with their source dates) are versions of the part split
+    off (`split_off`: the new entry's text and date) rather than of the part the old entry kept
+    (`kept`): a version of it and closer to it than to the kept part. Each moves; the last of
+    them to arrive that would revise the split-off text (a revision or a fuller text, not
+    certainly older by its date) becomes the new entry's current text."""
+    text, dated = split_off
+    moves, shown = [], None
+    for version, when in others:
+        to_split = compare(version.shingles, text.shingles, settings, new_truncated=version.truncated,
+                           stored_truncated=text.truncated)
+        if to_split is None:
+            continue
+        to_kept = compare(version.shingles, kept.shingles, settings, new_truncated=version.truncated,
+                          stored_truncated=kept.truncated)
+        if to_kept is not None and to_kept[1] >= to_split[1]:
+            continue
+        moves.append(version.id)
+        if to_split[0].revises and not (when and dated and is_before(when, dated)):
+            shown = version.id
+    return [Rehoming(v, v == shown) for v in moves]
+
+
 def as_copy(placement: Placement) -> Placement:
     """A placement turned into a copy of the version it was compared with (a text that differs
     from it only by what the segmentation rules now leave out)."""

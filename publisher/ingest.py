@@ -533,6 +533,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
         return SourceReport(name, Outcome.UNCHANGED, "today's rules place its stories as they are")
     read = store.start_read(state.id, now, st.st_size, stored_ns(st.st_mtime_ns), hashlib.sha256(data).hexdigest())
     kept: set[int] = {entry for entry in given if entry is not None}
+    splits: list[tuple[int, int]] = []  # (the entry a part split off became, the entry it was part of)
     for story, entry in zip(result.stories, given):
         if entry is not None:
             continue
@@ -544,6 +545,24 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
                                       apart_from=frozenset(kept))
         if first_part:
             kept.add(was)
+        elif was is not None and decision == Decision.NEW:
+            splits.append((entry, was))
         kept.add(entry)
         rep.count(decision)
+    _rehome(store, config, splits, state.id, now)
     return _finish(store, read, rep, result)
+
+
+def _rehome(store: Store, config: Config, splits: list[tuple[int, int]], source: int, now: datetime) -> None:
+    """The other files' versions of a part that a reread split off move with it to its new
+    entry (dedup.rehome): an update of that part that came alone, filed under the old merge,
+    is shown by the new entry; a retracted merge keeps its versions (they stay out)."""
+    for new, old in splits:
+        if store.is_retracted(old):
+            continue
+        kept, _ = store.current_compared(old)
+        for move in dedup.rehome(store.current_compared(new), kept, store.stored_versions(old, not_from=source),
+                                 config.dedup):
+            store.move_version(move.version, new)
+            if move.current:
+                store.make_current(new, move.version, now)

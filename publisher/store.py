@@ -461,6 +461,15 @@ def _cheap_lookups(db: Database) -> None:
     db.execute("CREATE INDEX entries_unclassified ON entries (id) WHERE classified IS NULL")
 
 
+def _source_date(value: str | None) -> dedup.SourceDate | None:
+    """versions.dated read back (see _dated)."""
+    if not value:
+        return None
+    if len(value) == 10:  # a day, from its file's name
+        return dedup.SourceDate(datetime.fromisoformat(value).replace(tzinfo=UTC), by_name=True)
+    return dedup.SourceDate(parse_time(value))
+
+
 def _dated(story: Story) -> str | None:
     """versions.dated of a wire story: the day its file's name gives ("2026-11-24"), else the
     instant of its modification time; None for a feed's item or no date."""
@@ -810,13 +819,8 @@ class Store:
 
     def current_dated(self, entry: int) -> dedup.SourceDate | None:
         """The source date of an entry's current text, when it is a wire text stored with one."""
-        value = self._one("SELECT v.dated FROM entries e JOIN versions v ON v.id = e.current_version "
-                          "WHERE e.id = ?", [entry])
-        if not value:
-            return None
-        if len(value) == 10:  # a day, from its file's name
-            return dedup.SourceDate(datetime.fromisoformat(value).replace(tzinfo=UTC), by_name=True)
-        return dedup.SourceDate(parse_time(value))
+        return _source_date(self._one("SELECT v.dated FROM entries e JOIN versions v ON v.id = e.current_version "
+                                      "WHERE e.id = ?", [entry]))
 
     def version_text(self, version: int) -> tuple[str | None, list[str]]:
         """(kicker, paragraphs) of a stored version."""
@@ -935,6 +939,49 @@ class Store:
             out.append(dedup.Candidate(entry=e, order=(first_seen, e), current=versions[current], others=others,
                                        retracted=retracted_at is not None))
         return out
+
+    def stored_versions(self, entry: int, not_from: int) -> list[tuple[dedup.ComparedVersion, dedup.SourceDate | None]]:
+        """The versions of an entry, but its current one and those source `not_from` gave
+        (any read of it), each as dedup compares it and with its source date, oldest first."""
+        rows = self.sql.execute(
+            """SELECT k.version, k.shingles, v.truncated, v.dated FROM sketches k JOIN versions v ON v.id = k.version
+               JOIN entries e ON e.id = v.entry
+               WHERE v.entry = ? AND v.id != e.current_version
+                 AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.version = v.id AND p.source = ?)
+               ORDER BY v.seen_at, v.id""", [entry, not_from]).fetchall()
+        return [(dedup.ComparedVersion(r[0], dedup.unpack(r[1]), bool(r[2])), _source_date(r[3])) for r in rows]
+
+    def current_compared(self, entry: int) -> tuple[dedup.ComparedVersion, dedup.SourceDate | None]:
+        """An entry's current version, as dedup compares it, and its source date."""
+        r = self.sql.execute(
+            """SELECT k.version, k.shingles, v.truncated, v.dated FROM entries e JOIN versions v ON v.id = e.current_version
+               JOIN sketches k ON k.version = v.id WHERE e.id = ?""", [entry]).fetchone()
+        return dedup.ComparedVersion(r[0], dedup.unpack(r[1]), bool(r[2])), _source_date(r[3])
+
+    def move_version(self, version: int, entry: int) -> None:
+        """A stored version becomes a version of another entry (`reread` split the story it was
+        filed under); both entries' pages change."""
+        was = self._one("SELECT entry FROM versions WHERE id = ?", [version])
+        self.sql.execute("UPDATE versions SET entry = ? WHERE id = ?", [entry, version])
+        self.sql.execute("UPDATE sketches SET entry = ? WHERE version = ?", [entry, version])
+        self._page_changed(was)
+        self._page_changed(entry)
+
+    def make_current(self, entry: int, version: int, now: datetime) -> None:
+        """A stored version of an entry becomes its current text, as a revision does: `updated`
+        moves to now, the entry is classified again, its search row and brief words follow."""
+        kicker, paragraphs = self.version_text(version)
+        title = self._one("SELECT title FROM versions WHERE id = ?", [version])
+        instant = format_time(self._next_instant(now))
+        self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, classified = NULL WHERE id = ?",
+                         [version, instant, entry])
+        self._page_changed(entry)
+        self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
+        self._index(entry, fulltext.document(title, kicker, paragraphs))
+        words = dedup.sketch(paragraphs, kicker).brief_words
+        if words:
+            self.sql.executemany("INSERT OR IGNORE INTO brief_words (word, entry) VALUES (?, ?)",
+                                 [(w, entry) for w in words])
 
     def texts_sharing_words(self, words: Sequence[str], *, at_least: int, window: int,
                             limit: int) -> list[dedup.StoredText]:

@@ -186,3 +186,31 @@ def test_older_keeps_a_text_dated_before_the_shown_one_as_history():
     assert older(new, day(1), day(24)) is new and older(teaser, day(1), day(24)) is teaser
     assert older(fuller, day(1), day(24)) is fuller  # it contains the shown text: it loses nothing
     assert timedelta(hours=1) == dedup.SAME_TIME
+
+
+def test_rehome_moves_only_versions_of_the_part_split_off_and_shows_the_newest_not_older():
+    from datetime import UTC, datetime
+
+    from publisher.dedup import ComparedVersion, DedupSettings, SourceDate, rehome
+
+    def words(*parts):
+        return " ".join(parts) + "."
+
+    kept_text = words("Russia launched 40 drones and four missiles at Ukraine overnight, the air force said on Tuesday",
+                      "air defence units shot down 35 of the drones over the Kyiv and Odesa regions")
+    split_text = words("Ukraine's energy ministry said the attacks had damaged power facilities in the Odesa region",
+                       "repair crews restored power to most of the 60,000 households cut off, the ministry said")
+    update = split_text.replace("most of", "all of").replace("ministry said.", "ministry said on Wednesday.")
+    older = split_text.replace("most of", "half of")
+    near_kept = kept_text.replace("40 drones", "52 drones")
+
+    def version(n, text):
+        return ComparedVersion(n, dedup.shingles([text]))
+
+    def day(d):
+        return SourceDate(datetime(2026, 11, d, tzinfo=UTC), by_name=True)
+
+    moves = rehome((version(10, split_text), day(24)), version(9, kept_text),
+                   [(version(1, near_kept), day(25)), (version(2, older), day(23)), (version(3, update), day(25))],
+                   DedupSettings())
+    assert [(m.version, m.current) for m in moves] == [(2, False), (3, True)]  # 1 is the kept part's

@@ -75,3 +75,39 @@ def test_a_text_that_differs_only_by_what_the_rules_now_leave_out_is_a_copy(proj
     (again,) = [e for e in feed(project).entries if e.title.startswith("Kyiv's")]
     assert again.id == kyiv.id and again.updated == kyiv.updated  # a copy: its dates kept
     assert report.sources[0].revised == 0
+
+
+MERGED = """Russia launched 40 drones and four missiles at Ukraine overnight, Ukraine's air force said on Tuesday.
+Air defence units shot down 35 of the drones and all four missiles over the Kyiv and Odesa regions.
+One person was killed and six injured when debris hit apartment blocks in Kyiv, officials said.
+Ukraine's energy ministry said the attacks had damaged power facilities in the Odesa region.
+Repair crews restored power to most of the 60,000 households cut off, the ministry said.
+Officials in Kyiv urged residents to limit electricity use in the evening peak hours.
+"""
+ALONE_LATER = """Ukraine's energy ministry said the attacks had damaged power facilities in the Odesa region.
+Repair crews restored power to all of the 60,000 households cut off, the ministry said on Wednesday.
+Officials in Kyiv urged residents to limit electricity use in the evening peak hours.
+"""
+
+
+def test_reread_moves_a_later_update_of_the_part_split_off_to_its_new_entry(project):
+    """Two stories read as one (E); a day later the second comes alone, updated, and is filed
+    under E as a shorter text of it. `reread` of the first file splits E where that update's
+    lede recurs: the update moves with the part split off and is what its new entry shows
+    (before, it stayed a hidden version of E and the new entry showed the older wording)."""
+    project.add_source("2026-11-24_a.txt", MERGED)
+    project.publish(NOW)
+    (merged,) = feed(project).entries
+    project.add_source("2026-11-25_b.txt", ALONE_LATER)
+    report = project.publish(NOW + timedelta(hours=1))
+    assert [(s.new, s.duplicate) for s in report.sources if s.name == "2026-11-25_b.txt"] == [(0, 1)]
+    report = stories.reread(project.config, "2026-11-24_a.txt", LATER)
+    assert (report.stories, report.new, report.revised) == (2, 1, 1)
+    entries = {e.id: e for e in feed(project).entries}
+    assert len(entries) == 2 and entries[merged.id].title.startswith("Russia launched 40 drones")
+    (energy,) = [e for i, e in entries.items() if i != merged.id]
+    assert "all of the 60,000" in energy.content[0].value and "most of" not in energy.content[0].value
+    assert "60,000" not in entries[merged.id].content[0].value
+    history = stories.explain(project.config, energy.id, LATER).history
+    assert [v["current"] for v in history["versions"]] == [True, False]  # the update, then the part of the file
+    assert {a["path"] for v in history["versions"] for a in v["arrivals"]} == {"2026-11-24_a.txt", "2026-11-25_b.txt"}
