@@ -361,3 +361,18 @@ def test_a_file_of_long_lines_says_so_in_a_few_lines_not_one_a_line():
 ])
 def test_jump_lines_close_the_story_before_them(line, jump):
     assert wire.is_jump(line) is jump
+
+
+@pytest.mark.parametrize("fill", ["***", "---", "  ", ""])
+def test_lines_of_punctuation_part_stories_past_the_lines_cap_as_blank_lines_do(fill):
+    """The reader reads a line with no letter or digit as a blank one; what it counts past
+    lines_per_file does too: the story past 10,000 lines of '***' is counted, not lost silently,
+    and a story read whole is not said to be cut short."""
+    story = "Taiwan's coast guard said on Monday it had tracked four Chinese ships near Kinmen.\n"
+    alone = wire.read(((fill + "\n") * 20_000 + story).encode())
+    assert alone.stories == () and alone.past_caps == 1
+    assert "10,000 lines" in alone.skipped and "limits.lines_per_file" in alone.skipped
+    after = wire.read(((fill + "\n") * 5 + story + (fill + "\n") * 20_000 + story.replace("four", "six")).encode())
+    assert len(after.stories) == 1 and after.past_caps == 1
+    (warning,) = after.warnings
+    assert "about 1 more stories not read" in warning and "cut short" not in warning

@@ -55,8 +55,9 @@ def cap_warnings(cut: Iterable[tuple[str, int, int]], limits: Limits, unit: str 
 
 # A block of text: lines that are not blank, the first holding a letter or digit. Anchored at
 # line starts and possessive, so a long line costs one pass, never a pass per character.
-_BLOCK = re.compile(r"^[^\w\n]*+\w[^\n]*+(?:\n[^\S\n]*+\S[^\n]*+)*+", re.MULTILINE)
-_BLANK_LINE = re.compile(r"\n[^\S\n]*+(?=\n|\Z)")
+# Lines with no letter or digit ("", "***", "---") part blocks, as the wire reader reads them.
+_BLOCK = re.compile(r"^[^\w\n]*+\w[^\n]*+(?:\n[^\w\n]*+\w[^\n]*+)*+", re.MULTILINE)
+_BLANK_LINE = re.compile(r"\n[^\w\n]*+(?=\n|\Z)")
 
 
 def blocks_after(text: str, offset: int, mid_block: bool) -> int:

@@ -201,6 +201,10 @@ def read_explained(data: bytes, topic_scores: TopicScores | None = None, limits:
     stories = seg.stories
     warnings += tuple(seg.warnings)
     if not stories:
+        if seg.past_caps:  # its text lies past a cap: say which, not that it has none
+            skipped = (f"no stories in its first {limits.lines_per_file:,} lines; about {seg.past_caps:,} more "
+                       f"past them not read (limits.lines_per_file)")
+            return ReadResult(skipped=skipped, warnings=warnings, past_caps=seg.past_caps), seg.gaps
         why = "its only text is in lines too long to be wire text" if seg.long_lines else \
             "only blank, punctuation or caption lines"
         return ReadResult(skipped=f"no stories in it ({why})", warnings=warnings, past_caps=seg.past_caps), seg.gaps
@@ -561,6 +565,11 @@ def _segment(text: str, topic_scores: TopicScores | None = None, limits: Limits 
     return _capped(text, last, stories, warnings, scored, limits, number, offset, long_lines)
 
 
+def _has_text(line: str) -> bool:
+    """A line the reader reads as text (a letter or digit), not as a blank one ("***")."""
+    return any(c.isalnum() for c in line)
+
+
 def _lines_of(text: str, n: int):
     """The first n lines of text, one at a time (a list of them all would copy what is past the cap)."""
     start = 0
@@ -584,7 +593,7 @@ def _capped(text: str, last: str, stories: list[Story], warnings: list[str], sco
     if offset < len(text):  # reading stopped at a cap: count what is left, do not read it
         end = text.find("\n", offset)
         # the cut falls inside a block of text: its story was read (or counted) already
-        mid = last_read > 0 and last.strip() != "" and text[offset : end if end >= 0 else len(text)].strip() != ""
+        mid = last_read > 0 and _has_text(last) and _has_text(text[offset : end if end >= 0 else len(text)])
         more = caps.blocks_after(text, offset, mid)
         if found >= limits.stories_per_file:
             warnings.append(f"{'about ' if more else ''}{found + more:,} stories; the first "
