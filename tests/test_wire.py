@@ -376,3 +376,13 @@ def test_lines_of_punctuation_part_stories_past_the_lines_cap_as_blank_lines_do(
     assert len(after.stories) == 1 and after.past_caps == 1
     (warning,) = after.warnings
     assert "about 1 more stories not read" in warning and "cut short" not in warning
+
+
+def test_kicker_stories_past_the_stories_cap_are_counted_a_line_each():
+    """A file of one-line kicker stories with no blank line between: what lies past
+    stories_per_file is counted as the stories it holds, not as one block."""
+    line = "ON ALERT: Taiwan's coast guard said on Monday it had tracked four Chinese ships near Kinmen.\n"
+    result = wire.read((line * 3_000).encode())
+    assert len(result.stories) == 1_000 and result.past_caps == 2_000
+    (warning,) = result.warnings
+    assert warning.startswith("about 3,000 stories; the first 1,000 read") and "limits.stories_per_file" in warning

@@ -60,14 +60,26 @@ _BLOCK = re.compile(r"^[^\w\n]*+\w[^\n]*+(?:\n[^\w\n]*+\w[^\n]*+)*+", re.MULTILI
 _BLANK_LINE = re.compile(r"\n[^\w\n]*+(?=\n|\Z)")
 
 
+# A line that is a story of its own inside a block (wire rules 5 and 6): an ALL-CAPS label
+# and a colon ("ON ALERT: ..."), or 500 characters and more. Roughly: this only counts.
+_ONE_LINER = re.compile(r"^(?:[A-Z][A-Z0-9 '’&.,/-]{1,59}:\s|[^\n]{500})", re.MULTILINE)
+
+
 def blocks_after(text: str, offset: int, mid_block: bool) -> int:
-    """How many blocks of text (separated by blank lines: most often one story each) start at
-    or after `offset`; with `mid_block`, the one `offset` is in the middle of is not counted (its
-    story was read, or counted, already). A cheap count of what a file holds past a cap: one
-    regular-expression pass, no segmentation."""
-    if mid_block:
+    """How many stories start at or after `offset`, roughly: each block of text (separated by
+    blank lines: most often one story each) and each one-line story after a block's first
+    line (a run of kicker lines with no blank line between is a story a line); with
+    `mid_block`, the block `offset` is in the middle of is not counted (its story was read, or
+    counted, already). A cheap count of what a file holds past a cap: regular-expression
+    passes, no segmentation."""
+    n = 0
+    if mid_block:  # the rest of that block: the one-line stories in it (offset starts a line)
         blank = _BLANK_LINE.search(text, offset)
+        n = sum(1 for _ in _ONE_LINER.finditer(text, offset, blank.start() if blank else len(text)))
         if blank is None:
-            return 0
+            return n
         offset = blank.end()
-    return sum(1 for _ in _BLOCK.finditer(text, offset))
+    for block in _BLOCK.finditer(text, offset):
+        first_end = text.find("\n", block.start(), block.end())
+        n += 1 + (0 if first_end < 0 else sum(1 for _ in _ONE_LINER.finditer(text, first_end + 1, block.end())))
+    return n
