@@ -636,11 +636,12 @@ def rehome(split_off: tuple[ComparedVersion, SourceDate | None], kept: ComparedV
     """After `publisher reread` split a stored story in two, which of the old entry's other
     versions (`others`, oldest first, with their source dates) are versions of the part split
     off (`split_off`: the new entry's text and date) rather than of the part the old entry kept
-    (`kept`): a version of it and closer to it than to the kept part. Each moves; the last of
-    them to arrive that would revise the split-off text (a revision or a fuller text, not
-    certainly older by its date) becomes the new entry's current text."""
+    (`kept`): a version of it and closer to it than to the kept part. Each moves; of those that
+    would revise the split-off text (a revision or a fuller text) and are not certainly older
+    than it by their dates, the last to arrive that is not certainly older than another
+    becomes the new entry's current text."""
     text, dated = split_off
-    moves, shown = [], None
+    moves, shown, shown_when = [], None, None
     for version, when in others:
         to_split = compare(version.shingles, text.shingles, settings, new_truncated=version.truncated,
                            stored_truncated=text.truncated)
@@ -651,8 +652,9 @@ def rehome(split_off: tuple[ComparedVersion, SourceDate | None], kept: ComparedV
         if to_kept is not None and to_kept[1] >= to_split[1]:
             continue
         moves.append(version.id)
-        if to_split[0].revises and not (when and dated and is_before(when, dated)):
-            shown = version.id
+        if to_split[0].revises and not (when and dated and is_before(when, dated)) \
+                and not (when and shown_when and is_before(when, shown_when)):
+            shown, shown_when = version.id, when  # a later arrival, unless certainly older than the one kept
     return [Rehoming(v, v == shown) for v in moves]
 
 

@@ -564,5 +564,6 @@ def _rehome(store: Store, config: Config, splits: list[tuple[int, int]], source:
         for move in dedup.rehome(store.current_compared(new), kept, store.stored_versions(old, not_from=source),
                                  config.dedup):
             store.move_version(move.version, new)
-            if move.current:
+            if move.current:  # the part this file gave becomes history: never published, older
+                store.record_older(store.current_compared(new)[0].id)
                 store.make_current(new, move.version, now)

@@ -964,8 +964,16 @@ class Store:
         was = self._one("SELECT entry FROM versions WHERE id = ?", [version])
         self.sql.execute("UPDATE versions SET entry = ? WHERE id = ?", [entry, version])
         self.sql.execute("UPDATE sketches SET entry = ? WHERE version = ?", [entry, version])
+        # a feed's item whose text this was now belongs to that entry: its next text revises it
+        self.sql.execute("UPDATE feed_items SET entry = ? WHERE entry = ? AND fingerprint = "
+                         "(SELECT fingerprint FROM versions WHERE id = ?)", [entry, was, version])
         self._page_changed(was)
         self._page_changed(entry)
+
+    def record_older(self, version: int) -> None:
+        """Each arrival of a version is recorded as an older version's (Decision.OLDER): history
+        only (a reread's part whose own later update is shown instead; it was never published)."""
+        self.sql.execute("UPDATE provenance SET decision = ? WHERE version = ?", [str(Decision.OLDER), version])
 
     def make_current(self, entry: int, version: int, now: datetime) -> None:
         """A stored version of an entry becomes its current text, as a revision does: `updated`

@@ -214,3 +214,25 @@ def test_rehome_moves_only_versions_of_the_part_split_off_and_shows_the_newest_n
                    [(version(1, near_kept), day(25)), (version(2, older), day(23)), (version(3, update), day(25))],
                    DedupSettings())
     assert [(m.version, m.current) for m in moves] == [(2, False), (3, True)]  # 1 is the kept part's
+
+
+def test_rehome_shows_a_later_arrival_only_when_it_is_not_certainly_older_than_the_one_kept():
+    from datetime import UTC, datetime
+
+    from publisher.dedup import ComparedVersion, DedupSettings, SourceDate, rehome
+
+    base = ("Ukraine's energy ministry said the attacks had damaged power facilities in the Odesa region. "
+            "Repair crews restored power to most of the 60,000 households cut off, the ministry said.")
+    first, second = base.replace("most of", "all of"), base.replace("most of", "nearly all of")
+
+    def day(d):
+        return SourceDate(datetime(2026, 11, d, tzinfo=UTC), by_name=True)
+
+    def v(n, text):
+        return ComparedVersion(n, dedup.shingles([text]))
+
+    kept = v(9, "Russia launched 40 drones and four missiles at Ukraine overnight, the air force said on Tuesday.")
+    newer_first = rehome((v(10, base), day(24)), kept, [(v(1, first), day(27)), (v(2, second), day(26))], DedupSettings())
+    assert [(m.version, m.current) for m in newer_first] == [(1, True), (2, False)]  # 26th came later, but is older
+    in_order = rehome((v(10, base), day(24)), kept, [(v(1, first), day(26)), (v(2, second), day(27))], DedupSettings())
+    assert [(m.version, m.current) for m in in_order] == [(1, False), (2, True)]

@@ -111,3 +111,28 @@ def test_reread_moves_a_later_update_of_the_part_split_off_to_its_new_entry(proj
     history = stories.explain(project.config, energy.id, LATER).history
     assert [v["current"] for v in history["versions"]] == [True, False]  # the update, then the part of the file
     assert {a["path"] for v in history["versions"] for a in v["arrivals"]} == {"2026-11-24_a.txt", "2026-11-25_b.txt"}
+    arrivals = {a["path"]: a["decision"] for v in history["versions"] for a in v["arrivals"]}
+    assert arrivals["2026-11-24_a.txt"] == "older"  # the file's own part: history, never published
+
+
+def test_after_a_reread_moves_a_feed_items_text_the_items_next_text_revises_its_new_entry(project, httpserver):
+    """The update came from a feed's item: once reread moved it to the new entry, the item's
+    next text revises that entry (not the old merge, which would lose its own story)."""
+    from test_publish_feeds import rss, with_feeds
+
+    project.add_source("2026-11-24_a.txt", MERGED)
+    project.publish(NOW)
+    (merged,) = feed(project).entries
+    paragraphs = ALONE_LATER.strip().split("\n")
+    httpserver.expect_oneshot_request("/f.xml").respond_with_data(rss([("e1", "Power", paragraphs)]))
+    again = [p.replace("all of the 60,000", "all 60,000") + (" Crews worked through the night." if i == 1 else "")
+             for i, p in enumerate(paragraphs)]
+    httpserver.expect_request("/f.xml").respond_with_data(rss([("e1", "Power", again)]))
+    with_feeds(project, httpserver.url_for("/f.xml"))
+    project.publish(NOW + timedelta(hours=1))
+    stories.reread(project.config, "2026-11-24_a.txt", LATER)
+    project.publish(LATER + timedelta(days=1))  # the feed is due again: its item's new text
+    entries = {e.id: e for e in feed(project).entries}
+    assert len(entries) == 2 and entries[merged.id].title.startswith("Russia launched 40 drones")
+    (energy,) = [e for i, e in entries.items() if i != merged.id]
+    assert "Crews worked through the night" in energy.content[0].value
