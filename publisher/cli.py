@@ -306,7 +306,8 @@ def _list(config: Config, topic: str | None, limit: int) -> int:
     return EXIT_OK
 
 
-_TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")  # a story's text never drives the terminal
+# a story's text never drives the terminal, nor turns a line around (bidi overrides)
+_TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _marked(segments, bold: bool) -> str:
@@ -356,7 +357,7 @@ def _explain(config: Config, ref: str) -> int:
     current = next(v for v in h["versions"] if v["current"])
     number = {v["version"]: i for i, v in enumerate(h["versions"], start=1)}
     print(f"{h['entry_id']}  ({h['name']})")
-    print(f"  {current['title']}")
+    print(f"  {_TERMINAL_CONTROLS.sub(' ', current['title'])}")
     print(f"  first seen {h['first_seen']}, updated {h['updated']}")
     if h["retracted_at"]:
         why = f": {h['retract_reason']}" if h["retract_reason"] else ""
@@ -365,7 +366,7 @@ def _explain(config: Config, ref: str) -> int:
         mark = " (current)" if v["current"] else ""
         dated = f", its file dated {v['dated'][:10]}" if v.get("dated") else ""
         print(f"version {number[v['version']]}{mark}, first seen {v['seen_at']}{dated}, fingerprint {v['fingerprint'][:12]}:")
-        print(f"  {v['title']}")
+        print(f"  {_TERMINAL_CONTROLS.sub(' ', v['title'])}")
         for a in v["arrivals"]:
             what = _DECISIONS.get(a["decision"] or "", a["decision"] or "recorded before decisions were kept")
             if a["compared_version"] is not None:

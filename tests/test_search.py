@@ -315,6 +315,17 @@ def test_terminal_controls_in_a_story_never_reach_the_terminal(project):
     assert "\x1b" not in proc.stdout and "\x9b" not in proc.stdout
 
 
+def test_bidi_overrides_in_a_story_never_turn_a_line_around_in_the_terminal(project):
+    project.add_source("bidi.txt", "Kyiv officials said the \u202elighthouse\u202c stayed lit on Monday \u2067night\u2069.\n")
+    assert project.publish().ok
+    found = run(project, "search", "lighthouse")
+    (line,) = run(project, "list").stdout.splitlines()
+    explained = run(project, "explain", line.split()[0])
+    for proc in (found, explained):
+        assert proc.returncode == 0 and "lighthouse" in proc.stdout
+        assert not any(c in proc.stdout for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 # -- the config check: tests/data/config/*-slug-reserved-{search,archive,...}.toml (test_config)
 
 # -- the page, over HTTP -----------------------------------------------------------------------
