@@ -89,7 +89,13 @@ def name_date(name: str) -> datetime | None:
 def wire_date(name: str, mtime: datetime | None, now: datetime) -> datetime | None:
     """A wire story's source date: the date in its file's name, else the file's modification
     time; never later than when it was read (an archive imported today keeps its dates)."""
-    return source_date(name_date(name), now, timedelta(0)) or source_date(mtime, now, timedelta(0))
+    return wire_dated(name, mtime, now)[0]
+
+
+def wire_dated(name: str, mtime: datetime | None, now: datetime) -> tuple[datetime | None, bool]:
+    """wire_date, and whether it is the day the file's name gives (not an instant)."""
+    day = source_date(name_date(name), now, timedelta(0))
+    return (day, True) if day else (source_date(mtime, now, timedelta(0)), False)
 
 
 def _time(value: str | None) -> datetime | None:

@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher import dedup, entries, faults, lsh, poll, subscribe
@@ -25,7 +25,7 @@ from publisher.sources import boundaries, feed, fetch, kinds, read_file, wire
 from publisher.sources.boundaries import Known
 from publisher.sources.fetch import FetchRequest, FetchResult
 from publisher.sources.files import NotASource, SourceFile, list_sources, read_source, source_file
-from publisher.store import FeedState, NewEntry, SourceState, Store
+from publisher.store import FeedState, NewEntry, SourceState, Store, stored_ns
 
 FILES_PER_COMMIT = 64
 Stop = Callable[[], bool]
@@ -155,8 +155,7 @@ def source_dated(story: Story, name: str, mtime: datetime | None, now: datetime)
     if story.origin is not None:
         return replace(story, published=entries.source_date(story.published, now),
                        updated=entries.source_date(story.updated, now))
-    published = entries.wire_date(name, mtime, now)
-    by_name = published is not None and published == entries.source_date(entries.name_date(name), now, timedelta(0))
+    published, by_name = entries.wire_dated(name, mtime, now)
     return replace(story, published=published, updated=None, dated_by_name=by_name)
 
 
@@ -304,12 +303,6 @@ def _unchanged(source: SourceFile, state: SourceState | None, report: PublishRep
     return True
 
 
-def stored_ns(ns: int) -> int:
-    """A modification time in ns as SQLite can hold it (a 64-bit integer: a file dated after
-    the year 2262, or before 1677, failed every publish with an OverflowError)."""
-    return max(-(2**63), min(ns, 2**63 - 1))
-
-
 def _as_read(state: SourceState | None, st: os.stat_result) -> bool:
     """The file is of the size and modification time it had when the store read it."""
     return state is not None and (state.size, state.mtime_ns) == (st.st_size, stored_ns(st.st_mtime_ns))
@@ -368,7 +361,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
     # left stories past a cap: touched after the cap was raised, it is read with the new caps.
     if state and sha is not None and state.sha256 == sha and not state.past_caps:
         with store.transaction():
-            store.remember_stat(state.id, st.st_size, stored_ns(st.st_mtime_ns))
+            store.remember_stat(state.id, st.st_size, st.st_mtime_ns)
         return SourceReport(name, Outcome.UNCHANGED)
     if source.skip:  # remembered like any skipped file: one line, not one every run
         result = ReadResult(skipped=source.skip)
@@ -384,7 +377,7 @@ def _ingest_file(store: Store, source: SourceFile, config: Config, now: datetime
     try:
         with store.transaction():
             source_id = store.ensure_source(name)
-            read = store.start_read(source_id, now, st.st_size, stored_ns(st.st_mtime_ns), sha)
+            read = store.start_read(source_id, now, st.st_size, st.st_mtime_ns, sha)
             rep = store_stories(store, config, now, name, source_id, read, result,
                                 mtime=_mtime(st.st_mtime))
     except Exception as exc:  # one file's failure is its result, not the run's end
@@ -531,7 +524,7 @@ def reread_file(store: Store, config: Config, source: SourceFile, now: datetime)
     given = [store.given_by(dedup.fingerprint(story.text), state.id) for story in result.stories]
     if result.stories and all(given):
         return SourceReport(name, Outcome.UNCHANGED, "today's rules place its stories as they are")
-    read = store.start_read(state.id, now, st.st_size, stored_ns(st.st_mtime_ns), hashlib.sha256(data).hexdigest())
+    read = store.start_read(state.id, now, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
     kept: set[int] = {entry for entry in given if entry is not None}
     splits: list[tuple[int, int]] = []  # (the entry a part split off became, the entry it was part of)
     for story, entry in zip(result.stories, given):
@@ -561,9 +554,9 @@ def _rehome(store: Store, config: Config, splits: list[tuple[int, int]], source:
         if store.is_retracted(old):
             continue
         kept, _ = store.current_compared(old)
-        for move in dedup.rehome(store.current_compared(new), kept, store.stored_versions(old, not_from=source),
-                                 config.dedup):
+        split_off = store.current_compared(new)
+        for move in dedup.rehome(split_off, kept, store.stored_versions(old, not_from=source), config.dedup):
             store.move_version(move.version, new)
             if move.current:  # the part this file gave becomes history: never published, older
-                store.record_older(store.current_compared(new)[0].id)
+                store.record_older(split_off[0].id)
                 store.make_current(new, move.version, now)

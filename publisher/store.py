@@ -461,6 +461,12 @@ def _cheap_lookups(db: Database) -> None:
     db.execute("CREATE INDEX entries_unclassified ON entries (id) WHERE classified IS NULL")
 
 
+def stored_ns(ns: int | None) -> int | None:
+    """A modification time in ns as SQLite can hold it (a 64-bit integer: a file dated after
+    the year 2262, or before 1677, failed every publish with an OverflowError)."""
+    return None if ns is None else max(-(2**63), min(ns, 2**63 - 1))
+
+
 def _source_date(value: str | None) -> dedup.SourceDate | None:
     """versions.dated read back (see _dated)."""
     if not value:
@@ -762,13 +768,13 @@ class Store:
 
     def remember_stat(self, source: int, size: int, mtime_ns: int) -> None:
         """The file's content is unchanged (same sha256): remember its new stat only."""
-        self.sql.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE id = ?", [size, mtime_ns, source])
+        self.sql.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE id = ?", [size, stored_ns(mtime_ns), source])
 
     def start_read(self, source: int, read_at: datetime, size: int | None, mtime_ns: int | None,
                    sha256: str | None) -> int:
         cur = self.sql.execute(
             "INSERT INTO reads (source, read_at, size, mtime_ns, sha256, outcome) VALUES (?, ?, ?, ?, ?, 'failed')",
-            [source, format_time(read_at), size, mtime_ns, sha256])
+            [source, format_time(read_at), size, stored_ns(mtime_ns), sha256])
         return cur.lastrowid
 
     def finish_read(self, read: int, outcome: Outcome, reason: str | None, stories: int = 0, new: int = 0,
@@ -976,17 +982,25 @@ class Store:
         self.sql.execute("UPDATE provenance SET decision = ? WHERE version = ?", [str(Decision.OLDER), version])
 
     def make_current(self, entry: int, version: int, now: datetime) -> None:
-        """A stored version of an entry becomes its current text, as a revision does: `updated`
-        moves to now, the entry is classified again, its search row and brief words follow."""
-        kicker, paragraphs = self.version_text(version)
-        title = self._one("SELECT title FROM versions WHERE id = ?", [version])
-        instant = format_time(self._next_instant(now))
-        self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, classified = NULL WHERE id = ?",
-                         [version, instant, entry])
-        self._page_changed(entry)
+        """A stored version of an entry becomes its current text, as a revision does (_show)."""
+        title, kicker, paragraphs = self.sql.execute("SELECT title, kicker, paragraphs FROM versions WHERE id = ?",
+                                                     [version]).fetchone()
+        paragraphs = json.loads(paragraphs)
+        self._show(entry, version, format_time(self._next_instant(now)), fulltext.document(title, kicker, paragraphs),
+                   dedup.sketch(paragraphs, kicker).brief_words)
+
+    def _show(self, entry: int, version: int, instant: str, document: tuple[str, str] | None,
+              brief_words: Sequence[int]) -> None:
+        """A version becomes its entry's current text: `updated` moves to `instant`, the entry
+        is classified again and its page marked, its search row and brief words follow."""
+        self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, classified = NULL, page_stale = EXISTS "
+                         "(SELECT 1 FROM archive_members WHERE entry = ?3 AND feed = '*') "
+                         "WHERE id = ?3", [version, instant, entry])
         self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
-        self._index(entry, fulltext.document(title, kicker, paragraphs))
-        words = dedup.sketch(paragraphs, kicker).brief_words
+        self._index(entry, document)
+        self._brief_words(entry, brief_words)
+
+    def _brief_words(self, entry: int, words: Sequence[int]) -> None:
         if words:
             self.sql.executemany("INSERT OR IGNORE INTO brief_words (word, entry) VALUES (?, ?)",
                                  [(w, entry) for w in words])
@@ -1093,17 +1107,12 @@ class Store:
             if placement.current:
                 document = fulltext.document(story.title, story.kicker, story.paragraphs)
                 if placement.entry is not None:  # a revision: the entry's row, brief words and search row change
-                    self.sql.execute("UPDATE entries SET current_version = ?, updated = ?, classified = NULL, page_stale = EXISTS "
-                                     "(SELECT 1 FROM archive_members WHERE entry = ?3 AND feed = '*') "
-                                     "WHERE id = ?3", [version, instant, entry])
-                    self.sql.execute("DELETE FROM brief_words WHERE entry = ?", [entry])
-                    self._index(entry, document)
-                elif document is not None:
-                    self.sql.execute("INSERT INTO story_search (rowid, title, body) VALUES (?, ?, ?)",
-                                     [entry, *document])
-                if sketch.brief_words:
-                    self.sql.executemany("INSERT OR IGNORE INTO brief_words (word, entry) VALUES (?, ?)",
-                                         [(w, entry) for w in sketch.brief_words])
+                    self._show(entry, version, instant, document, sketch.brief_words)
+                else:
+                    if document is not None:
+                        self.sql.execute("INSERT INTO story_search (rowid, title, body) VALUES (?, ?, ?)",
+                                         [entry, *document])
+                    self._brief_words(entry, sketch.brief_words)
         self.sql.execute(
             """INSERT OR IGNORE INTO provenance (version, source, read, first_line, last_line, decision,
                                                  compared_version, jaccard, containment)

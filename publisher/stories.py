@@ -170,6 +170,21 @@ class DryRun:
     threshold: float  # the score from which a gap is a boundary
 
 
+def _stored_ledes(config: Config, name: str, data: bytes, result: ReadResult):
+    """ingest.stored_ledes from the store, opened read-only; None when it cannot be read
+    (damaged, or locked away): the file is then read as if there were no store."""
+    try:
+        store = Store.open_read_only(config.paths.database)
+    except StoreError:
+        return None
+    try:
+        return stored_ledes(store, name, data, result)
+    except StoreError:
+        return None
+    finally:
+        store.close()
+
+
 def classify_file(config: Config, path: Path) -> DryRun:
     """The dry run: the stories a file gives, read as ingest reads it (a feed file as a feed;
     wire copy given the stored stories whose ledes recur inside it, when there is a store),
@@ -177,18 +192,9 @@ def classify_file(config: Config, path: Path) -> DryRun:
     data = atomic.read_regular(path, config.limits.bytes_per_file + 1, follow=True)
     scorer = topic_scorer(config.topics)
     result, gaps = read_file_explained(path.name, data, scorer, config.limits)
-    known = None
-    if config.paths.database.exists():
-        try:
-            store = Store.open_read_only(config.paths.database)
-            try:
-                known = stored_ledes(store, path.name, data, result)
-            finally:
-                store.close()
-        except StoreError:  # a store it cannot read (damaged, or locked away): read as if there were none
-            known = None
-        if known:
-            result, gaps = read_file_explained(path.name, data, scorer, config.limits, known)
+    known = _stored_ledes(config, path.name, data, result) if config.paths.database.exists() else None
+    if known:
+        result, gaps = read_file_explained(path.name, data, scorer, config.limits, known)
     placed = [g for g in gaps if g.placed]
     missed = sorted((g for g in gaps if not g.placed), key=lambda g: -g.score)[:NEAR_MISSES]
     return DryRun(result, [(story, list(classify_story(config.topics, story.kicker, story.paragraphs)))

@@ -293,26 +293,39 @@ def test_an_older_version_arriving_again_is_a_duplicate_and_the_newest_text_stay
 DAY = 86400
 
 
+def one_then_another(project, first: tuple[str, bytes, float | None], then: tuple[str, bytes, float | None]):
+    """Publish file `first`, then file `then`, each (name, bytes, modification time or None);
+    returns the second publish's report and the feed bytes after the first."""
+    import os
+
+    for k, (name, data, mtime) in enumerate((first, then)):
+        path = project.add_source(name, data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        report = project.publish(LATER if k else NOW)
+        if not k:
+            after_first = project.feed_bytes()
+    return report, after_first
+
+
+def only_shown(project) -> list[str]:
+    (entry,) = feed(project).entries
+    return paragraphs_of(entry)
+
+
 @pytest.mark.parametrize("dated", ["name", "mtime"])
 def test_an_older_wording_from_a_file_dated_earlier_never_replaces_the_newer_one(project, dated):
     """b (the newer wording) is read first; a (its older wording) comes later from a file dated
     a day before b's, by the date in its name or by its modification time: a is recorded as an
     older version, the feeds keep showing b, and its page says why."""
-    import os
-
     a, b, _ = load_case("re-edited-copy")
-    newer, older = ("2026-11-24_evening.txt", "2026-11-23_evening.txt") if dated == "name" else ("wire-2.txt", "wire-1.txt")
-    path = project.add_source(newer, b)
-    if dated == "mtime":
-        os.utime(path, (NOW.timestamp() - DAY,) * 2)
-    project.publish(NOW)
-    after_b = project.feed_bytes()
-    path = project.add_source(older, a)
-    if dated == "mtime":
-        os.utime(path, (NOW.timestamp() - 2 * DAY,) * 2)
-    report = project.publish(LATER)
-    assert counts(report, older) == COUNTS["teaser"]  # counted as a known story: nothing new shown
-    assert decisions(project, older) == ["older"]
+    if dated == "name":
+        newer, older = ("2026-11-24_evening.txt", b, None), ("2026-11-23_evening.txt", a, None)
+    else:
+        newer, older = ("wire-2.txt", b, NOW.timestamp() - DAY), ("wire-1.txt", a, NOW.timestamp() - 2 * DAY)
+    report, after_b = one_then_another(project, newer, older)
+    assert counts(report, older[0]) == COUNTS["teaser"]  # counted as a known story: nothing new shown
+    assert decisions(project, older[0]) == ["older"]
     assert project.feed_bytes() == after_b
     (entry,) = feed(project).entries
     assert paragraphs_of(entry) == shown(only_story(b))
@@ -323,17 +336,11 @@ def test_an_older_wording_from_a_file_dated_earlier_never_replaces_the_newer_one
 def test_the_same_day_goes_by_arrival_whether_dated_by_name_or_by_modification_time(project):
     """A file named with today's date read after an undated file saved earlier today revises
     its story: a name gives a day (midnight), a modification time an instant, compared as days."""
-    import os
-
     a, b, _ = load_case("re-edited-copy")
-    path = project.add_source("desk-paste.txt", a)
-    os.utime(path, (NOW.timestamp() - 3600,) * 2)  # 11:00 on 2026-11-25
-    project.publish(NOW)
-    project.add_source("2026-11-25_evening.txt", b)  # the same day by its name
-    project.publish(LATER)
+    one_then_another(project, ("desk-paste.txt", a, NOW.timestamp() - 3600),  # 11:00 on 2026-11-25
+                     ("2026-11-25_evening.txt", b, None))  # the same day by its name
     assert decisions(project, "2026-11-25_evening.txt") == ["revision"]
-    (entry,) = feed(project).entries
-    assert paragraphs_of(entry) == shown(only_story(b))
+    assert only_shown(project) == shown(only_story(b))
 
 
 def test_a_fuller_text_from_an_earlier_file_still_replaces_a_later_brief(project):
@@ -341,24 +348,16 @@ def test_a_fuller_text_from_an_earlier_file_still_replaces_a_later_brief(project
     teaser and only adds to it (it loses nothing)."""
     teaser, full, expected = load_case("teaser-then-full")
     assert expected["decision"] == "fuller"
-    project.add_source("2026-11-25_brief.txt", teaser)
-    project.publish(NOW)
-    project.add_source("2026-11-24_full.txt", full)
-    project.publish(LATER)
+    one_then_another(project, ("2026-11-25_brief.txt", teaser, None), ("2026-11-24_full.txt", full, None))
     assert decisions(project, "2026-11-24_full.txt") == ["fuller"]
-    (entry,) = feed(project).entries
-    assert paragraphs_of(entry) == shown(only_story(full))
+    assert only_shown(project) == shown(only_story(full))
 
 
 def test_a_newer_file_still_revises(project):
     a, b, _ = load_case("re-edited-copy")
-    project.add_source("2026-11-24_morning.txt", a)
-    project.publish(NOW)
-    project.add_source("2026-11-25_morning.txt", b)
-    project.publish(LATER)
+    one_then_another(project, ("2026-11-24_morning.txt", a, None), ("2026-11-25_morning.txt", b, None))
     assert decisions(project, "2026-11-25_morning.txt") == ["revision"]
-    (entry,) = feed(project).entries
-    assert paragraphs_of(entry) == shown(only_story(b))
+    assert only_shown(project) == shown(only_story(b))
 
 
 # Two entries that share two paragraphs of background (B1, B2) but are not versions of each
